@@ -1,0 +1,221 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { resolve } from 'node:path';
+
+/**
+ * Every setting the bot reads, validated in one place. `loadConfig` never throws for bad input: it returns every
+ * problem at once so the operator fixes them in one go (see `ConfigError`).
+ */
+export interface Config {
+  discord: {
+    token: string;
+    apiUrl: string | undefined;
+    guildIds: string[];
+  };
+  database: {
+    /** undefined = embedded PostgreSQL-compatible engine (PGlite) under dataDir */
+    url: string | undefined;
+    dataDir: string;
+  };
+  /** undefined = in-process scheduler (single instance) */
+  redisUrl: string | undefined;
+  google: {
+    project: string;
+    location: string;
+    veoModel: string;
+    vertexApiEndpoint: string | undefined;
+    credentialsFile: string | undefined;
+    bucket: string;
+    storageApiEndpoint: string | undefined;
+  };
+  resume: {
+    disabled: boolean;
+    concurrency: number;
+    maxAgeHours: number;
+    requestTimeoutMs: number;
+    leaseDurationMs: number;
+    sweepIntervalMs: number;
+    maxSubmitAttempts: number;
+    ambiguousGraceMs: number;
+  };
+  veo: {
+    pollIntervalMs: number;
+  };
+  video: {
+    dailyQuota: number;
+    allowedChannelIds: string[];
+    linkMode: 'signed' | 'public';
+    signedUrlExpiryHours: number;
+    progressEditIntervalMs: number;
+  };
+  httpPort: number | undefined;
+  logLevel: string;
+  instanceId: string;
+  /** Test-only crash injection; undefined in production. */
+  crashPoint: string | undefined;
+}
+
+export class ConfigError extends Error {
+  public constructor(public readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+const SNOWFLAKE = /^\d{17,20}$/;
+
+type Env = Record<string, string | undefined>;
+
+class Reader {
+  public readonly problems: string[] = [];
+  public constructor(private readonly env: Env) {}
+
+  public raw(name: string): string | undefined {
+    const value = this.env[name];
+    if (value === undefined) return undefined;
+    const trimmed = value.trim();
+    return trimmed === '' ? undefined : trimmed;
+  }
+
+  public required(name: string, expects: string): string {
+    const value = this.raw(name);
+    if (value === undefined) this.problems.push(`${name} is missing: expected ${expects}`);
+    return value ?? '';
+  }
+
+  public optional(name: string, fallback: string): string {
+    return this.raw(name) ?? fallback;
+  }
+
+  public int(name: string, fallback: number, min: number, max: number): number {
+    const value = this.raw(name);
+    if (value === undefined) return fallback;
+    const n = Number(value);
+    if (!/^-?\d+$/.test(value) || !Number.isSafeInteger(n) || n < min || n > max) {
+      this.problems.push(`${name}=${JSON.stringify(value)} is invalid: expected a whole number from ${min} to ${max}`);
+      return fallback;
+    }
+    return n;
+  }
+
+  public bool(name: string, fallback: boolean): boolean {
+    const value = this.raw(name)?.toLowerCase();
+    if (value === undefined) return fallback;
+    if (['true', '1', 'yes', 'on'].includes(value)) return true;
+    if (['false', '0', 'no', 'off'].includes(value)) return false;
+    this.problems.push(`${name}=${JSON.stringify(value)} is invalid: expected true or false`);
+    return fallback;
+  }
+
+  public url(name: string, protocols: string[]): string | undefined {
+    const value = this.raw(name);
+    if (value === undefined) return undefined;
+    try {
+      const parsed = new URL(value);
+      if (!protocols.includes(parsed.protocol)) throw new Error('protocol');
+      return value.replace(/\/+$/, '');
+    } catch {
+      // Never echo a URL back: it may carry a password.
+      this.problems.push(`${name} is invalid: expected a ${protocols.map((p) => p.replace(':', '://')).join(' or ')} URL`);
+      return undefined;
+    }
+  }
+
+  public snowflakes(name: string): string[] {
+    const value = this.raw(name);
+    if (value === undefined) return [];
+    const ids = value
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean);
+    const bad = ids.filter((id) => !SNOWFLAKE.test(id));
+    if (bad.length > 0) this.problems.push(`${name} has invalid ids (${bad.join(', ')}): expected comma-separated Discord ids`);
+    return ids.filter((id) => SNOWFLAKE.test(id));
+  }
+}
+
+export function defaultInstanceId(): string {
+  return `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
+}
+
+/** Reads and validates settings from `env`; throws ConfigError listing every problem. */
+export function loadConfig(env: Env = process.env): Config {
+  const r = new Reader(env);
+
+  const token = r.required('DISCORD_TOKEN', 'the bot token from the Discord developer portal');
+  if (token && /\s/.test(token)) r.problems.push('DISCORD_TOKEN is invalid: expected a token without spaces');
+
+  const credentialsFile = r.raw('GOOGLE_APPLICATION_CREDENTIALS');
+  if (credentialsFile && !existsSync(credentialsFile)) {
+    r.problems.push(`GOOGLE_APPLICATION_CREDENTIALS names a file that does not exist: ${credentialsFile}`);
+  }
+
+  const bucket = r.required('GCS_BUCKET', 'the Cloud Storage bucket name Veo writes videos to');
+  if (bucket && !/^[a-z0-9][a-z0-9._-]{1,220}[a-z0-9]$/.test(bucket)) {
+    r.problems.push(`GCS_BUCKET=${JSON.stringify(bucket)} is invalid: expected a bucket name (not a gs:// URL)`);
+  }
+
+  const linkMode = r.optional('VIDEO_LINK_MODE', 'signed');
+  if (linkMode !== 'signed' && linkMode !== 'public') {
+    r.problems.push(`VIDEO_LINK_MODE=${JSON.stringify(linkMode)} is invalid: expected signed or public`);
+  }
+
+  const logLevel = r.optional('LOG_LEVEL', 'info').toLowerCase();
+  if (!LOG_LEVELS.includes(logLevel)) {
+    r.problems.push(`LOG_LEVEL=${JSON.stringify(logLevel)} is invalid: expected one of ${LOG_LEVELS.join(', ')}`);
+  }
+
+  const httpPortRaw = r.raw('HTTP_PORT');
+  const httpPort = httpPortRaw === undefined ? undefined : r.int('HTTP_PORT', 0, 0, 65535);
+
+  const config: Config = {
+    discord: {
+      token,
+      apiUrl: r.url('DISCORD_API_URL', ['http:', 'https:']),
+      guildIds: r.snowflakes('DISCORD_GUILD_IDS'),
+    },
+    database: {
+      url: r.url('DATABASE_URL', ['postgres:', 'postgresql:']),
+      dataDir: resolve(r.optional('DATA_DIR', './data')),
+    },
+    redisUrl: r.url('REDIS_URL', ['redis:', 'rediss:']),
+    google: {
+      project: r.required('GOOGLE_CLOUD_PROJECT', 'the Google Cloud project id that has Vertex AI enabled'),
+      location: r.optional('GOOGLE_CLOUD_LOCATION', 'us-central1'),
+      veoModel: r.optional('VEO_MODEL', 'veo-3.1-fast-generate-001'),
+      vertexApiEndpoint: r.url('VERTEX_API_ENDPOINT', ['http:', 'https:']),
+      credentialsFile,
+      bucket,
+      storageApiEndpoint: r.url('GCS_API_ENDPOINT', ['http:', 'https:']),
+    },
+    resume: {
+      disabled: r.bool('DISABLE_TASK_RESUME', false),
+      concurrency: r.int('RESUME_CONCURRENCY', 3, 1, 50),
+      maxAgeHours: r.int('RESUME_MAX_AGE_HOURS', 24, 1, 24 * 365),
+      requestTimeoutMs: r.int('RESUME_REQUEST_TIMEOUT_MS', 600_000, 1_000, 86_400_000),
+      leaseDurationMs: r.int('LEASE_DURATION_MS', 60_000, 1_000, 3_600_000),
+      sweepIntervalMs: r.int('SWEEP_INTERVAL_MS', 30_000, 500, 3_600_000),
+      maxSubmitAttempts: r.int('MAX_SUBMIT_ATTEMPTS', 3, 1, 10),
+      ambiguousGraceMs: r.int('AMBIGUOUS_GRACE_MS', 900_000, 0, 86_400_000),
+    },
+    veo: {
+      pollIntervalMs: r.int('VEO_POLL_INTERVAL_MS', 10_000, 50, 600_000),
+    },
+    video: {
+      dailyQuota: r.int('DAILY_QUOTA', 5, 0, 10_000),
+      allowedChannelIds: r.snowflakes('ALLOWED_CHANNEL_IDS'),
+      linkMode: linkMode === 'public' ? 'public' : 'signed',
+      signedUrlExpiryHours: r.int('SIGNED_URL_EXPIRY_HOURS', 24, 1, 168),
+      progressEditIntervalMs: r.int('PROGRESS_EDIT_INTERVAL_MS', 5_000, 100, 60_000),
+    },
+    httpPort,
+    logLevel,
+    instanceId: r.optional('INSTANCE_ID', defaultInstanceId()),
+    crashPoint: r.raw('CRASH_POINT'),
+  };
+
+  if (r.problems.length > 0) throw new ConfigError(r.problems);
+  return config;
+}
