@@ -1,0 +1,270 @@
+import { randomBytes } from 'node:crypto';
+import { closeSync, linkSync, mkdirSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import type { Logger } from 'pino';
+import { PGlite } from '@electric-sql/pglite';
+import { createPgConfig } from '@electric-sql/pglite/node-postgres';
+import { DataSource, type DataSourceOptions } from 'typeorm';
+import type { Config } from '../lib/config';
+import { entities } from './entities';
+import { migrations } from './migrations';
+
+/**
+ * Opens the bot's database: real PostgreSQL when `database.url` is set, otherwise embedded PGlite in-process
+ * (docs/architecture.md, /work/shared/reference/embedded-db.md). Migrations always run at open; the schema is never
+ * synchronised.
+ */
+export interface Database {
+  dataSource: DataSource;
+  mode: 'postgres' | 'embedded';
+  /** destroy the DataSource, close PGlite (checkpoint) and release the DATA_DIR lock. Idempotent. */
+  close(): Promise<void>;
+}
+
+export type DatabaseSettings = Config['database'];
+
+/** Pool of the postgres mode. Embedded mode is always 1 (one PGlite session). */
+export const POSTGRES_POOL_SIZE = 10;
+/** In embedded mode this turns the pool-of-1 self-deadlock (a query outside the transaction's manager) into an error. */
+export const CONNECT_TIMEOUT_MS = 10_000;
+/** Key of the advisory lock that serialises migrations of instances starting side by side (postgres mode). */
+export const MIGRATION_LOCK_KEY = 7_305_202_611;
+export const LOCK_FILE_NAME = 'veobot.lock';
+export const PGLITE_SUBDIR = 'pglite';
+
+/** A second process (or a second open in this process) tried to use a DATA_DIR that is in use. */
+export class DataDirLockedError extends Error {
+  public constructor(
+    public readonly dataDir: string,
+    public readonly pid: number,
+    public readonly lockFile: string,
+  ) {
+    super(
+      `DATA_DIR ${dataDir} is in use by process ${pid}${pid === process.pid ? ' (this process)' : ''}: ` +
+        `the embedded database allows one process at a time. Stop that process, or set DATABASE_URL to share a ` +
+        `PostgreSQL server between instances. (lock file: ${lockFile})`,
+    );
+    this.name = 'DataDirLockedError';
+  }
+}
+
+/** Data dirs this process holds, so a lock file naming our own pid but not in this set (pid reuse, e.g. pid 1 in a
+ * restarted container) is recognised as stale. */
+const heldLocks = new Set<string>();
+
+function pidAlive(pid: number): boolean {
+  if (!Number.isSafeInteger(pid) || pid <= 0) return false;
+  if (pid === process.pid) return true;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    // EPERM: the process exists but belongs to someone else.
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+function readLock(file: string): string | undefined {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
+}
+
+/**
+ * Takes the DATA_DIR lock: a file created with `wx` holding our pid. A lock whose pid is dead (or is our own pid but
+ * not held by this process) is stale and taken over. Returns the release function.
+ */
+export function acquireDataDirLock(dataDir: string, logger?: Logger): () => void {
+  const dir = resolve(dataDir);
+  const file = join(dir, LOCK_FILE_NAME);
+  mkdirSync(dir, { recursive: true });
+  for (let round = 0; round < 5; round++) {
+    try {
+      const fd = openSync(file, 'wx', 0o644);
+      try {
+        writeSync(fd, `${process.pid}\n`);
+      } finally {
+        closeSync(fd);
+      }
+      heldLocks.add(dir);
+      const onExit = (): void => {
+        // Last resort on a normal exit without close(): leave no lock behind (a kill -9 leaves a stale one instead).
+        if (heldLocks.has(dir) && readLock(file)?.trim() === String(process.pid)) unlinkSync(file);
+      };
+      process.once('exit', onExit);
+      let released = false;
+      return () => {
+        if (released) return;
+        released = true;
+        process.removeListener('exit', onExit);
+        heldLocks.delete(dir);
+        try {
+          if (readLock(file)?.trim() === String(process.pid)) unlinkSync(file);
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+        }
+      };
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+    const content = readLock(file);
+    if (content === undefined) continue; // released meanwhile: try again
+    const pid = Number.parseInt(content.trim(), 10);
+    const ours = pid === process.pid;
+    if (ours ? heldLocks.has(dir) : pidAlive(pid)) throw new DataDirLockedError(dir, pid, file);
+    // Stale: move it aside atomically, and check that what we moved is the stale lock we looked at (another process
+    // may have taken it over in between; then we put its lock back and report it as the holder).
+    const aside = `${file}.stale-${process.pid}-${randomBytes(4).toString('hex')}`;
+    try {
+      renameSync(file, aside);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') continue;
+      throw e;
+    }
+    const moved = readLock(aside) ?? '';
+    if (moved !== content) {
+      try {
+        linkSync(aside, file);
+      } catch {
+        // someone else holds it by now; their lock stands
+      }
+      unlinkSync(aside);
+      const holder = Number.parseInt(moved.trim(), 10);
+      throw new DataDirLockedError(dir, holder, file);
+    }
+    unlinkSync(aside);
+    logger?.warn({ dataDir: dir, stalePid: pid }, 'took over a stale DATA_DIR lock left by a process that is gone');
+  }
+  throw new Error(`Could not take the DATA_DIR lock ${file}: it changed hands repeatedly`);
+}
+
+/** `postgres://user:secret@host/db` → `postgres://user@host:port/db` (never log a password). */
+export function describeUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    const user = u.username ? `${decodeURIComponent(u.username)}@` : '';
+    return `${u.protocol}//${user}${u.host}${u.pathname}`;
+  } catch {
+    return '(unparseable DATABASE_URL)';
+  }
+}
+
+/** TypeORM options shared by both modes. */
+function baseOptions(): Pick<DataSourceOptions, 'entities' | 'migrations' | 'migrationsTransactionMode'> {
+  return { entities, migrations, migrationsTransactionMode: 'all' };
+}
+
+async function runMigrations(ds: DataSource, mode: Database['mode'], logger: Logger): Promise<void> {
+  // Several instances may start at once against one PostgreSQL: serialise migrations with a session advisory lock on
+  // a connection of its own (the migrations use another one of the pool). Embedded mode is one process (file lock).
+  const lockRunner = mode === 'postgres' ? ds.createQueryRunner() : undefined;
+  try {
+    if (lockRunner) await lockRunner.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_KEY]);
+    const ran = await ds.runMigrations({ transaction: 'all' });
+    if (ran.length > 0) logger.info({ migrations: ran.map((m) => m.name) }, 'database migrations applied');
+    else logger.debug('database schema up to date');
+  } finally {
+    if (lockRunner) {
+      try {
+        await lockRunner.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK_KEY]);
+      } finally {
+        await lockRunner.release();
+      }
+    }
+  }
+}
+
+/**
+ * Opens the database and runs pending migrations (the same as TypeORM's `migrationsRun`, but under an advisory lock
+ * in postgres mode so instances starting side by side do not race).
+ *
+ * - postgres mode (`db.url` set): pool of 10.
+ * - embedded mode (`db.url` undefined): PGlite in `db.dataDir/pglite`, pool of 1, guarded by a lock file in
+ *   `db.dataDir` (`DataDirLockedError` if another live process, or this one, already has it open).
+ *   Pool of 1: inside `dataSource.transaction(m => …)` use only `m`, or the query waits for the only connection
+ *   (fails after CONNECT_TIMEOUT_MS).
+ */
+export async function openDatabase(db: DatabaseSettings, logger: Logger): Promise<Database> {
+  const log = logger.child({ component: 'database' });
+  if (db.url !== undefined) {
+    const ds = new DataSource({
+      type: 'postgres',
+      url: db.url,
+      poolSize: POSTGRES_POOL_SIZE,
+      connectTimeoutMS: CONNECT_TIMEOUT_MS,
+      installExtensions: false, // gen_random_uuid() is core since PostgreSQL 13
+      applicationName: 'veobot',
+      ...baseOptions(),
+    });
+    log.info({ mode: 'postgres', database: describeUrl(db.url) }, 'opening PostgreSQL database');
+    await ds.initialize();
+    try {
+      await runMigrations(ds, 'postgres', log);
+    } catch (err) {
+      await ds.destroy().catch(() => undefined);
+      throw err;
+    }
+    let closed = false;
+    return {
+      dataSource: ds,
+      mode: 'postgres',
+      close: async () => {
+        if (closed) return;
+        closed = true;
+        if (ds.isInitialized) await ds.destroy();
+      },
+    };
+  }
+
+  const dataDir = resolve(db.dataDir);
+  const pgliteDir = join(dataDir, PGLITE_SUBDIR);
+  const release = acquireDataDirLock(dataDir, log);
+  log.info(
+    { mode: 'embedded', dataDir: pgliteDir },
+    'DATABASE_URL is not set: using the embedded database (PGlite, one process only)',
+  );
+  let pglite: PGlite | undefined;
+  let ds: DataSource | undefined;
+  try {
+    pglite = await PGlite.create({ dataDir: pgliteDir });
+    ds = new DataSource({
+      type: 'postgres',
+      poolSize: 1, // one PGlite session = one pg client
+      connectTimeoutMS: CONNECT_TIMEOUT_MS,
+      installExtensions: false,
+      extra: createPgConfig(pglite),
+      ...baseOptions(),
+    });
+    await ds.initialize();
+    await runMigrations(ds, 'embedded', log);
+  } catch (err) {
+    if (ds?.isInitialized) await ds.destroy().catch(() => undefined);
+    if (pglite && !pglite.closed) await pglite.close().catch(() => undefined);
+    release();
+    throw err;
+  }
+  const dataSource = ds;
+  const engine = pglite;
+  let closing: Promise<void> | undefined;
+  return {
+    dataSource,
+    mode: 'embedded',
+    close: () => {
+      closing ??= (async () => {
+        try {
+          if (dataSource.isInitialized) await dataSource.destroy();
+        } finally {
+          try {
+            if (!engine.closed) await engine.close();
+          } finally {
+            release();
+          }
+        }
+      })();
+      return closing;
+    },
+  };
+}

@@ -1,0 +1,5 @@
+import { VideoRequest } from './VideoRequest';
+import { VideoRequestAttempt } from './VideoRequestAttempt';
+
+export { VideoRequest, VideoRequestAttempt };
+export const entities = [VideoRequest, VideoRequestAttempt];

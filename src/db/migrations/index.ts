@@ -1,0 +1,5 @@
+import { Baseline1764400000000 } from './1764400000000-Baseline';
+import { ResumeTracking1764400000001 } from './1764400000001-ResumeTracking';
+
+/** Every migration, in order. Add new ones at the end. */
+export const migrations = [Baseline1764400000000, ResumeTracking1764400000001];
