@@ -8,4 +8,5 @@ module.exports = {
   // End-to-end tests start bot processes and servers; the default of cores-1 workers keeps a 2-core machine responsive.
   collectCoverageFrom: ['src/**/*.ts', '!src/scripts/**'],
   setupFiles: ['reflect-metadata'],
+  globalSetup: '<rootDir>/tests/globalSetup.js',
 };

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
+import { CRASH_POINTS } from './crashPoints';
 
 /**
  * Every setting the bot reads, validated in one place. `loadConfig` never throws for bad input: it returns every
@@ -216,6 +217,9 @@ export function loadConfig(env: Env = process.env): Config {
     crashPoint: r.raw('CRASH_POINT'),
   };
 
+  if (config.crashPoint && !(CRASH_POINTS as readonly string[]).includes(config.crashPoint)) {
+    r.problems.push(`CRASH_POINT=${JSON.stringify(config.crashPoint)} is invalid: expected one of ${CRASH_POINTS.join(', ')} (tests only)`);
+  }
   if (r.problems.length > 0) throw new ConfigError(r.problems);
   return config;
 }

@@ -1,0 +1,94 @@
+import { ApplyOptions } from '@sapphire/decorators';
+import { Command, CommandOptionsRunTypeEnum } from '@sapphire/framework';
+import { ApplicationIntegrationType, InteractionContextType, MessageFlags, PermissionFlagsBits } from 'discord.js';
+import { LiveProgress } from '../lib/progress';
+import { NEGATIVE_PROMPT_MAX_LENGTH, PROMPT_MAX_LENGTH, SEED_MAX, validateVideoInput } from '../services/VideoRequestService';
+
+const QUOTA_CHECK_TIMEOUT_MS = 2_000;
+
+@ApplyOptions<Command.Options>({
+  name: 'video',
+  description: 'Make a short video from a text prompt with Google Veo',
+  runIn: CommandOptionsRunTypeEnum.GuildAny,
+  requiredClientPermissions: [PermissionFlagsBits.ViewChannel, PermissionFlagsBits.SendMessages, PermissionFlagsBits.EmbedLinks],
+})
+export class VideoCommand extends Command {
+  public override registerApplicationCommands(registry: Command.Registry) {
+    registry.registerChatInputCommand((builder) =>
+      builder
+        .setName(this.name)
+        .setDescription(this.description)
+        .setContexts(InteractionContextType.Guild)
+        .setIntegrationTypes(ApplicationIntegrationType.GuildInstall)
+        .addStringOption((o) => o.setName('prompt').setDescription('What the video shows').setRequired(true).setMaxLength(PROMPT_MAX_LENGTH))
+        .addIntegerOption((o) =>
+          o.setName('length').setDescription('Length in seconds (default 8)').addChoices({ name: '4 seconds', value: 4 }, { name: '6 seconds', value: 6 }, { name: '8 seconds', value: 8 }),
+        )
+        .addStringOption((o) =>
+          o.setName('ratio').setDescription('Aspect ratio (default 16:9)').addChoices({ name: '16:9 landscape', value: '16:9' }, { name: '9:16 portrait', value: '9:16' }),
+        )
+        .addBooleanOption((o) => o.setName('hd').setDescription('1080p instead of 720p'))
+        .addBooleanOption((o) => o.setName('audio').setDescription('Generate sound (default on)'))
+        .addStringOption((o) => o.setName('negative_prompt').setDescription('What the video should not show').setMaxLength(NEGATIVE_PROMPT_MAX_LENGTH))
+        .addIntegerOption((o) => o.setName('seed').setDescription('Seed for repeatable results').setMinValue(0).setMaxValue(SEED_MAX)),
+    );
+  }
+
+  public override async chatInputRun(interaction: Command.ChatInputCommandInteraction) {
+    const { videoRequests, config, pino } = this.container;
+    const ephemeral = (content: string) => interaction.reply({ content, flags: MessageFlags.Ephemeral, allowedMentions: { parse: [] } });
+    if (!interaction.inGuild() || !interaction.guildId) return ephemeral('Use /video in a server channel.');
+    if (!videoRequests.accepting) return ephemeral('The bot is restarting. Try again in a minute.');
+
+    const validation = validateVideoInput({
+      prompt: interaction.options.getString('prompt'),
+      length: interaction.options.getInteger('length'),
+      ratio: interaction.options.getString('ratio'),
+      hd: interaction.options.getBoolean('hd'),
+      audio: interaction.options.getBoolean('audio'),
+      negativePrompt: interaction.options.getString('negative_prompt'),
+      seed: interaction.options.getInteger('seed'),
+    });
+    if (!validation.ok) return ephemeral(validation.problems.join('\n'));
+
+    const channel = videoRequests.checkChannel(interaction.channelId);
+    if (!channel.ok) return ephemeral(channel.reason);
+
+    let quota;
+    try {
+      quota = await Promise.race([
+        videoRequests.checkQuota(interaction.user.id),
+        new Promise<never>((_, reject) => setTimeout(() => reject(new Error('quota check timed out')), QUOTA_CHECK_TIMEOUT_MS).unref()),
+      ]);
+    } catch (error) {
+      pino.error({ err: error }, 'quota check failed');
+      return ephemeral('The bot cannot reach its database right now, so nothing was started. Try again in a minute.');
+    }
+    if (!quota.ok) return ephemeral(quota.reason);
+
+    await interaction.deferReply();
+    const startedAt = Date.now();
+    const progress = new LiveProgress(interaction, startedAt, config.video.progressEditIntervalMs, pino);
+    try {
+      const { requestId } = await videoRequests.start(
+        validation.value,
+        {
+          guildId: interaction.guildId,
+          channelId: interaction.channelId,
+          userId: interaction.user.id,
+          applicationId: interaction.applicationId,
+          interactionToken: interaction.token,
+          interactionCreatedAt: interaction.createdAt,
+          attachmentSizeLimit: interaction.attachmentSizeLimit ?? null,
+        },
+        progress,
+      );
+      pino.info({ requestId, guildId: interaction.guildId, userId: interaction.user.id }, '/video request accepted');
+    } catch (error) {
+      pino.error({ err: error }, 'could not record the /video request');
+      await progress.stop();
+      await interaction.editReply({ content: 'The bot could not save your request, so nothing was started or charged. Try again in a minute.', embeds: [] });
+      return;
+    }
+  }
+}

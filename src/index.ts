@@ -1,0 +1,47 @@
+import { config as loadDotenv } from 'dotenv';
+import { createApp, type App } from './lib/app';
+import { ConfigError, loadConfig } from './lib/config';
+import { createLogger } from './lib/logger';
+
+async function main(): Promise<void> {
+  loadDotenv({ quiet: true });
+  let config;
+  try {
+    config = loadConfig();
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`veobot cannot start.\n${error.message}\nSee README.md, "Configuration", or copy .env.example to .env.\n`);
+      process.exit(1);
+    }
+    throw error;
+  }
+  const logger = createLogger({ level: config.logLevel });
+  let app: App;
+  try {
+    app = await createApp(config, logger);
+  } catch (error) {
+    logger.fatal({ err: error }, 'veobot could not start');
+    process.exit(1);
+  }
+  const shutdown = (signal: string) => {
+    void app.stop(signal).then(
+      () => process.exit(0),
+      (error: unknown) => {
+        logger.error({ err: error }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.once('SIGTERM', () => shutdown('SIGTERM'));
+  process.once('SIGINT', () => shutdown('SIGINT'));
+  process.on('unhandledRejection', (reason) => logger.error({ err: reason }, 'unhandled promise rejection'));
+  try {
+    await app.start();
+  } catch (error) {
+    logger.fatal({ err: error }, 'veobot could not connect to Discord');
+    await app.stop('startup failure').catch(() => undefined);
+    process.exit(1);
+  }
+}
+
+void main();

@@ -1,0 +1,118 @@
+import './setup';
+import { ApplicationCommandRegistries, container, SapphireClient } from '@sapphire/framework';
+import { loadListeners, ScheduledTaskStore } from '@sapphire/plugin-scheduled-tasks';
+import { join } from 'node:path';
+import type { Server } from 'node:http';
+import type { Logger } from 'pino';
+import { openDatabase, type Database } from '../db/dataSource';
+import { GenerationService } from '../services/GenerationService';
+import { LeaseKeeper } from '../services/LeaseKeeper';
+import { NotificationService } from '../services/NotificationService';
+import { RequestTrackingService } from '../services/RequestTrackingService';
+import { StorageService } from '../services/StorageService';
+import { TaskResumeService } from '../services/TaskResumeService';
+import { VeoService } from '../services/VeoService';
+import { VideoAttachmentService } from '../services/VideoAttachmentService';
+import { VideoRequestService } from '../services/VideoRequestService';
+import { buildClientOptions } from './clientOptions';
+import type { Config } from './config';
+import { CrashPoints } from './crashPoints';
+import { HealthState, startHealthServer } from './health';
+import { Metrics } from './metrics';
+import { InProcessScheduler, RedisScheduler, type TaskScheduler } from './scheduler/TaskScheduler';
+
+export interface App {
+  client: SapphireClient;
+  database: Database;
+  start(): Promise<void>;
+  stop(reason: string): Promise<void>;
+}
+
+/** Builds the whole bot from a validated config: database, services, client, scheduler and health server. */
+export async function createApp(config: Config, logger: Logger): Promise<App> {
+  const metrics = new Metrics();
+  const health = new HealthState();
+  const crashPoints = new CrashPoints(config.crashPoint);
+  const database = await openDatabase(config.database, logger.child({ component: 'database' }));
+
+  const client = new SapphireClient(buildClientOptions(config, logger, __dirname.replace(/[\\/]lib$/, '')));
+  if (config.discord.guildIds.length > 0) ApplicationCommandRegistries.setDefaultGuildIds(config.discord.guildIds);
+
+  // Scheduled tasks live in src/tasks (the design card's layout), not the store's default folder name.
+  const taskStore = new ScheduledTaskStore();
+  client.stores.register(taskStore);
+  taskStore.registerPath(join(__dirname, '..', 'tasks'));
+  loadListeners();
+
+  const tracking = new RequestTrackingService(database.dataSource, logger.child({ component: 'tracking' }));
+  const veo = VeoService.create(config.google, logger.child({ component: 'veo' }));
+  const storage = StorageService.create(config.google, config.video, logger.child({ component: 'storage' }));
+  const attachments = new VideoAttachmentService(storage, logger.child({ component: 'attachments' }));
+  const notifier = new NotificationService({
+    rest: client.rest,
+    applicationId: () => client.application?.id ?? client.user?.id ?? null,
+    attachments,
+    logger: logger.child({ component: 'notifier' }),
+    metrics,
+  });
+  const generation = new GenerationService({ tracking, veo, storage, notifier, config, logger: logger.child({ component: 'generation' }), metrics, crashPoints });
+  const resume = new TaskResumeService({ tracking, generation, notifier, config, logger: logger.child({ component: 'resume' }), metrics, crashPoints, instanceId: config.instanceId });
+  const videoRequests = new VideoRequestService({ tracking, generation, config, logger: logger.child({ component: 'video' }), metrics, instanceId: config.instanceId });
+  const leaseKeeper = new LeaseKeeper(tracking, config.instanceId, config.resume.leaseDurationMs, logger.child({ component: 'leases' }));
+
+  let scheduler: TaskScheduler;
+  if (config.redisUrl) {
+    scheduler = new RedisScheduler(config.redisUrl, logger.child({ component: 'scheduler' }));
+    logger.info('scheduled tasks on Redis (BullMQ): several instances can share the work');
+  } else {
+    scheduler = new InProcessScheduler(logger.child({ component: 'scheduler' }));
+    logger.info('scheduled tasks in-process (REDIS_URL unset): single-instance mode');
+  }
+
+  Object.assign(container, { config, pino: logger, metrics, database, scheduler, tracking, generation, notifier, resume, videoRequests, health });
+
+  let healthServer: Server | undefined;
+  let stopping: Promise<void> | undefined;
+
+  return {
+    client,
+    database,
+    async start() {
+      leaseKeeper.start();
+      if (config.httpPort !== undefined) {
+        healthServer = (
+          await startHealthServer({
+            port: config.httpPort,
+            state: health,
+            metrics,
+            logger,
+            checkDatabase: async () => {
+              await database.dataSource.query('SELECT 1');
+            },
+            beforeScrape: async () => {
+              const counts = await tracking.countUnfinishedByState();
+              metrics.unfinishedRequests.reset();
+              for (const [state, count] of Object.entries(counts)) metrics.unfinishedRequests.set({ state }, count);
+            },
+          })
+        ).server;
+      }
+      await client.login(config.discord.token);
+      await scheduler.startRepeated();
+    },
+    stop(reason: string) {
+      stopping ??= (async () => {
+        logger.info({ reason }, 'shutting down: no new work; in-flight requests stop at a safe point');
+        health.shuttingDown = true;
+        await Promise.allSettled([videoRequests.stop(), resume.stop()]);
+        leaseKeeper.stop();
+        await scheduler.close();
+        await client.destroy().catch(() => undefined);
+        healthServer?.close();
+        await database.close();
+        logger.info('shutdown complete');
+      })();
+      return stopping;
+    },
+  };
+}

@@ -1,0 +1,21 @@
+import type { SapphireClientOptions } from '@sapphire/framework';
+import { GatewayIntentBits, type ClientOptions } from 'discord.js';
+import type { Logger } from 'pino';
+import type { Config } from './config';
+import { SapphirePinoLogger } from './logger';
+
+/** Every SapphireClient option in one place. */
+export function buildClientOptions(config: Config, logger: Logger, baseUserDirectory: string): SapphireClientOptions & ClientOptions {
+  return {
+    // Slash commands need no privileged intents; Guilds gives the channel and role cache permission checks use.
+    intents: [GatewayIntentBits.Guilds],
+    // Nobody is pinged unless a send names them explicitly (the requester, and only them).
+    allowedMentions: { parse: [], repliedUser: false },
+    ...(config.discord.apiUrl ? { rest: { api: config.discord.apiUrl } } : {}),
+    logger: { instance: new SapphirePinoLogger(logger.child({ source: 'sapphire' })) },
+    baseUserDirectory,
+    loadMessageCommandListeners: false,
+    // The scheduled-task store is registered by createApp (in-process or Redis); the plugin's hooks are not used.
+    tasks: undefined as never,
+  };
+}

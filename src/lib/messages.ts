@@ -1,0 +1,138 @@
+import { escapeMarkdown, type APIEmbed } from 'discord.js';
+import type { VideoRequestRow } from '../services/RequestTrackingService';
+
+export const COLORS = { progress: 0x5865f2, success: 0x57f287, failure: 0xed4245, warning: 0xfee75c } as const;
+
+/** Zero-width, bidi-control and other invisible characters that make text render misleadingly. */
+const INVISIBLE = /[\u200B-\u200F\u202A-\u202E\u2060-\u2069\uFEFF]/g;
+
+/** Makes user text safe to show inside an embed: no markdown tricks, no invisible characters, bounded length. */
+export function displayText(text: string, max = 300): string {
+  const clean = text.replace(INVISIBLE, '').replace(/\s+/g, ' ').trim();
+  const cut = clean.length > max ? `${clean.slice(0, max - 1)}…` : clean;
+  return escapeMarkdown(cut);
+}
+
+export function requestMarker(requestId: string): string {
+  return `Request ${requestId}`;
+}
+
+export function describeSettings(row: Pick<VideoRequestRow, 'durationSeconds' | 'aspectRatio' | 'resolution' | 'generateAudio' | 'model'>): string {
+  const parts = [
+    `${row.durationSeconds ?? 8} s`,
+    row.aspectRatio,
+    row.resolution ?? '720p',
+    row.generateAudio === false ? 'no audio' : 'audio',
+  ];
+  if (row.model) parts.push(row.model);
+  return parts.join(' · ');
+}
+
+export function formatDuration(ms: number): string {
+  const s = Math.max(0, Math.round(ms / 1000));
+  if (s < 60) return `${s}s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m}m ${String(s % 60).padStart(2, '0')}s`;
+  const h = Math.floor(m / 60);
+  return `${h}h ${String(m % 60).padStart(2, '0')}m`;
+}
+
+/** Typical Veo generation times, used only to draw an estimated progress bar. */
+const TYPICAL_GENERATION_MS: Record<number, number> = { 4: 50_000, 6: 65_000, 8: 80_000 };
+
+export function progressBar(elapsedMs: number, durationSeconds: number | null, width = 20): string {
+  const typical = TYPICAL_GENERATION_MS[durationSeconds ?? 8] ?? 80_000;
+  // Never show 100% before Veo says done: the estimate creeps towards 95%.
+  const fraction = Math.min(0.95, elapsedMs / typical);
+  const filled = Math.round(fraction * width);
+  return `${'█'.repeat(filled)}${'░'.repeat(width - filled)} ${Math.round(fraction * 100)}%`;
+}
+
+export type Phase = 'queued' | 'submitting' | 'generating' | 'downloading' | 'delivering';
+
+const PHASE_TEXT: Record<Phase, string> = {
+  queued: 'Queued',
+  submitting: 'Sending to Veo',
+  generating: 'Generating',
+  downloading: 'Fetching the video',
+  delivering: 'Uploading to Discord',
+};
+
+export function progressEmbed(row: VideoRequestRow, phase: Phase, elapsedMs: number): APIEmbed {
+  return {
+    title: '🎬 Making your video',
+    color: COLORS.progress,
+    description: `> ${displayText(row.prompt)}`,
+    fields: [
+      { name: 'Status', value: PHASE_TEXT[phase], inline: true },
+      { name: 'Elapsed', value: formatDuration(elapsedMs), inline: true },
+      { name: 'Progress (estimate)', value: `\`${progressBar(elapsedMs, row.durationSeconds)}\`` },
+      { name: 'Settings', value: describeSettings(row) },
+    ],
+    footer: { text: requestMarker(row.id) },
+  };
+}
+
+export interface ResultOptions {
+  resumed: boolean;
+  link?: string;
+  linkReason?: 'too_large' | 'download_failed';
+}
+
+/** The embed that tells the requester how their request ended. */
+export function resultEmbed(row: VideoRequestRow, options: ResultOptions): APIEmbed {
+  const footer = [options.resumed ? 'Resumed after bot restart' : null, requestMarker(row.id)].filter(Boolean).join(' · ');
+  const base = {
+    description: `> ${displayText(row.prompt)}`,
+    footer: { text: footer },
+  };
+  const settings = { name: 'Settings', value: describeSettings(row) };
+  if (row.status === 'completed') {
+    const fields = [settings];
+    if (row.durationMs) fields.push({ name: 'Took', value: formatDuration(row.durationMs) });
+    if (options.link) {
+      fields.push({
+        name: 'Video',
+        value:
+          options.linkReason === 'too_large'
+            ? `Too large to attach here, so here is a link: ${options.link}`
+            : `Download: ${options.link}`,
+      });
+    }
+    return { ...base, title: '✅ Your video is ready', color: COLORS.success, fields };
+  }
+  if (row.status === 'timeout') {
+    return {
+      ...base,
+      title: '⌛ Your video request timed out',
+      color: COLORS.warning,
+      fields: [
+        { name: 'Why', value: displayText(row.errorMessage ?? 'It took too long.', 1000) },
+        settings,
+        { name: 'What now', value: 'Run `/video` again. If this video still finishes, it will be posted here.' },
+      ],
+    };
+  }
+  return {
+    ...base,
+    title: '❌ Your video could not be made',
+    color: COLORS.failure,
+    fields: [
+      { name: 'Why', value: displayText(explainFailure(row), 1000) },
+      settings,
+      { name: 'What now', value: retryHint(row) },
+    ],
+  };
+}
+
+function explainFailure(row: VideoRequestRow): string {
+  const message = row.errorMessage ?? 'Unknown error.';
+  if (row.failureKind === 'filtered') return `Veo's safety filters blocked this prompt. ${message}`;
+  return message;
+}
+
+function retryHint(row: VideoRequestRow): string {
+  if (row.failureKind === 'filtered') return 'Rephrase the prompt (avoid real people, violence or brands) and run `/video` again.';
+  if (row.failureKind === 'invalid') return 'Change the prompt or options and run `/video` again.';
+  return 'This was not your fault and does not count against your daily limit. Run `/video` again in a few minutes.';
+}

@@ -1,0 +1,19 @@
+import { ApplyOptions } from '@sapphire/decorators';
+import { Events, Listener, type ChatInputCommandErrorPayload } from '@sapphire/framework';
+import { MessageFlags } from 'discord.js';
+
+/** A command that throws gets a plain apology instead of Discord's "The application did not respond". */
+@ApplyOptions<Listener.Options>({ event: Events.ChatInputCommandError })
+export class ChatInputCommandErrorListener extends Listener<typeof Events.ChatInputCommandError> {
+  public override async run(error: unknown, { interaction, command }: ChatInputCommandErrorPayload) {
+    this.container.pino.error({ err: error, command: command.name }, 'command failed');
+    const content = 'Something went wrong on the bot side. Nothing was charged for a request that did not start; try again.';
+    const payload = { content, flags: MessageFlags.Ephemeral, allowedMentions: { parse: [] } } as const;
+    try {
+      if (interaction.deferred || interaction.replied) await interaction.followUp(payload);
+      else await interaction.reply(payload);
+    } catch (replyError) {
+      this.container.pino.warn({ err: replyError }, 'could not tell the user about a command error');
+    }
+  }
+}

@@ -1,0 +1,198 @@
+import { createHash } from 'node:crypto';
+import { DiscordAPIError, Routes, type APIEmbed, type APIMessage, type RawFile, type REST } from 'discord.js';
+import type { Logger } from 'pino';
+import { requestMarker, resultEmbed } from '../lib/messages';
+import type { Metrics } from '../lib/metrics';
+import type { VideoRequestRow } from './RequestTrackingService';
+import type { PreparedVideo, VideoAttachmentService } from './VideoAttachmentService';
+
+/** Interaction tokens live 15 minutes; edit the original reply only while a minute of that is left. */
+export const INTERACTION_EDIT_WINDOW_MS = 60_000;
+
+/** Discord error codes after which retrying the same message can never work. */
+const PERMANENT_CODES = new Set([50001, 50013, 10003, 50007, 10004, 50008]);
+/** Codes that mean the interaction token can no longer be used; the channel path still can. */
+const TOKEN_GONE_CODES = new Set([10062, 10015, 50027, 10008]);
+
+export class NotificationError extends Error {
+  public constructor(
+    message: string,
+    public readonly permanent: boolean,
+    public readonly code?: number | string,
+  ) {
+    super(message);
+    this.name = 'NotificationError';
+  }
+}
+
+export interface AnnouncementResult {
+  messageId: string;
+  path: 'interaction' | 'channel';
+  deliveredAs?: 'attachment' | 'link';
+  /** true when an earlier attempt's message was found and reused instead of posting again */
+  deduplicated: boolean;
+}
+
+export interface NotificationServiceOptions {
+  rest: REST;
+  /** The application (= bot user) id, known once the gateway is ready. */
+  applicationId: () => string | null;
+  attachments: VideoAttachmentService;
+  logger: Logger;
+  metrics?: Metrics;
+  now?: () => number;
+}
+
+/** Discord allows at most 25 characters; the same request always gets the same nonce. */
+export function announcementNonce(requestId: string): string {
+  return `vb${createHash('sha256').update(requestId).digest('hex').slice(0, 23)}`;
+}
+
+/**
+ * Tells a requester how their request ended: by editing the original interaction reply while its token is fresh,
+ * otherwise by a channel message that mentions only them. Safe to call again after a crash: the interaction edit
+ * is idempotent, channel sends carry a nonce Discord deduplicates, and a retry first looks for its earlier message.
+ */
+export class NotificationService {
+  private readonly now: () => number;
+
+  public constructor(private readonly options: NotificationServiceOptions) {
+    this.now = options.now ?? Date.now;
+  }
+
+  public canEditInteraction(row: VideoRequestRow): boolean {
+    if (!row.interactionToken || !row.interactionExpiresAt) return false;
+    return new Date(row.interactionExpiresAt).getTime() - this.now() > INTERACTION_EDIT_WINDOW_MS;
+  }
+
+  public async announce(row: VideoRequestRow, context: { resumed: boolean }): Promise<AnnouncementResult> {
+    const video = row.status === 'completed' && row.videoUrls?.[0] ? await this.prepareVideo(row) : undefined;
+
+    if (this.canEditInteraction(row)) {
+      try {
+        return await this.editOriginal(row, context, video);
+      } catch (error) {
+        if (!(error instanceof DiscordAPIError && TOKEN_GONE_CODES.has(Number(error.code)))) throw this.classify(error, 'interaction');
+        this.options.logger.info({ requestId: row.id, code: error.code }, 'interaction token no longer usable; posting in the channel');
+      }
+    }
+    return this.sendChannelMessage(row, context, video);
+  }
+
+  private async prepareVideo(row: VideoRequestRow): Promise<PreparedVideo> {
+    const video = await this.options.attachments.prepare(row.videoUrls![0]!, row.attachmentSizeLimit, row.videoSizeBytes);
+    if (video.kind === 'link') this.options.metrics?.uploadFallbacks.inc({ reason: video.reason });
+    return video;
+  }
+
+  private async toLink(video: PreparedVideo, reason: 'too_large'): Promise<PreparedVideo> {
+    if (video.kind === 'link') return video;
+    this.options.metrics?.uploadFallbacks.inc({ reason });
+    return { kind: 'link', url: await this.options.attachments.linkFor(video.gsUri), size: video.size, gsUri: video.gsUri, reason };
+  }
+
+  private payload(row: VideoRequestRow, context: { resumed: boolean }, video: PreparedVideo | undefined) {
+    const embed: APIEmbed = resultEmbed(row, {
+      resumed: context.resumed,
+      link: video?.kind === 'link' ? video.url : undefined,
+      linkReason: video?.kind === 'link' ? video.reason : undefined,
+    });
+    const files: RawFile[] = video?.kind === 'attachment' ? [{ name: video.name, data: video.data, contentType: 'video/mp4' }] : [];
+    const verb = row.status === 'completed' ? 'your video is ready' : row.status === 'timeout' ? 'your video request timed out' : 'your video could not be made';
+    return { embed, files, content: `<@${row.userId}> ${verb}.` };
+  }
+
+  private async editOriginal(row: VideoRequestRow, context: { resumed: boolean }, video: PreparedVideo | undefined): Promise<AnnouncementResult> {
+    const appId = row.applicationId ?? this.options.applicationId();
+    if (!appId) throw new NotificationError('application id unknown', false);
+    const send = async (v: PreparedVideo | undefined) => {
+      const { embed, files, content } = this.payload(row, context, v);
+      return (await this.options.rest.patch(Routes.webhookMessage(appId, row.interactionToken!, '@original'), {
+        body: { content, embeds: [embed], components: [], attachments: files.map((f, i) => ({ id: i, filename: f.name })), allowed_mentions: { parse: [], users: [row.userId] } },
+        files,
+        auth: false,
+      })) as APIMessage;
+    };
+    let current = video;
+    let message: APIMessage;
+    try {
+      message = await send(current);
+    } catch (error) {
+      if (!(current?.kind === 'attachment' && isTooLarge(error))) throw error;
+      current = await this.toLink(current, 'too_large');
+      message = await send(current);
+    }
+    this.options.metrics?.notifications.inc({ path: 'interaction', result: 'sent' });
+    return { messageId: message.id, path: 'interaction', deliveredAs: current?.kind, deduplicated: false };
+  }
+
+  /**
+   * The seed's `sendChannelMessage`: posts in the original channel, mentioning only the requester.
+   */
+  public async sendChannelMessage(row: VideoRequestRow, context: { resumed: boolean }, video?: PreparedVideo): Promise<AnnouncementResult> {
+    if (!row.channelId) throw new NotificationError('the request has no channel to post in', true);
+    if (row.notificationAttempts > 0) {
+      // An earlier attempt may have posted before the bot died, outside Discord's nonce window: look first.
+      const earlier = await this.findEarlierAnnouncement(row).catch(() => undefined);
+      if (earlier) {
+        this.options.metrics?.notifications.inc({ path: 'channel', result: 'deduped' });
+        return { messageId: earlier.id, path: 'channel', deliveredAs: video?.kind, deduplicated: true };
+      }
+    }
+    const send = async (v: PreparedVideo | undefined) => {
+      const { embed, files, content } = this.payload(row, context, v);
+      return (await this.options.rest.post(Routes.channelMessages(row.channelId), {
+        body: {
+          content,
+          embeds: [embed],
+          allowed_mentions: { parse: [], users: [row.userId] },
+          nonce: announcementNonce(row.id),
+          enforce_nonce: true,
+          attachments: files.map((f, i) => ({ id: i, filename: f.name })),
+        },
+        files,
+      })) as APIMessage;
+    };
+    let current = video;
+    try {
+      let message: APIMessage;
+      try {
+        message = await send(current);
+      } catch (error) {
+        // Too large for this channel, or no Attach Files permission: a link still tells the requester.
+        const missingAttach = error instanceof DiscordAPIError && error.code === 50013 && current?.kind === 'attachment';
+        if (!(current?.kind === 'attachment' && (isTooLarge(error) || missingAttach))) throw error;
+        current = await this.toLink(current, 'too_large');
+        message = await send(current);
+      }
+      this.options.metrics?.notifications.inc({ path: 'channel', result: 'sent' });
+      return { messageId: message.id, path: 'channel', deliveredAs: current?.kind, deduplicated: false };
+    } catch (error) {
+      this.options.metrics?.notifications.inc({ path: 'channel', result: 'failed' });
+      throw this.classify(error, 'channel');
+    }
+  }
+
+  private async findEarlierAnnouncement(row: VideoRequestRow): Promise<APIMessage | undefined> {
+    const appId = row.applicationId ?? this.options.applicationId();
+    const messages = (await this.options.rest.get(Routes.channelMessages(row.channelId), {
+      query: new URLSearchParams({ limit: '50' }),
+    })) as APIMessage[];
+    const marker = requestMarker(row.id);
+    return messages.find((m) => (!appId || m.author?.id === appId) && m.embeds?.some((e) => e.footer?.text?.includes(marker)));
+  }
+
+  private classify(error: unknown, path: 'interaction' | 'channel'): NotificationError {
+    if (error instanceof NotificationError) return error;
+    if (error instanceof DiscordAPIError) {
+      const permanent = PERMANENT_CODES.has(Number(error.code)) || (error.status >= 400 && error.status < 500 && error.status !== 429);
+      return new NotificationError(`Discord refused the ${path} message: ${error.message} (code ${error.code})`, permanent, error.code);
+    }
+    const message = error instanceof Error ? error.message : String(error);
+    return new NotificationError(`could not reach Discord for the ${path} message: ${message}`, false);
+  }
+}
+
+function isTooLarge(error: unknown): boolean {
+  return error instanceof DiscordAPIError && (error.status === 413 || error.code === 40005);
+}

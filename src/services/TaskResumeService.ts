@@ -1,0 +1,227 @@
+import type { Logger } from 'pino';
+import type { Config } from '../lib/config';
+import type { CrashPoints } from '../lib/crashPoints';
+import type { Metrics } from '../lib/metrics';
+import type { GenerationOutcome, GenerationService } from './GenerationService';
+import type { AnnouncementResult, NotificationService } from './NotificationService';
+import type { Lease, RequestTrackingService, VideoRequestRow } from './RequestTrackingService';
+
+export interface ResumeSummary {
+  reason: string;
+  guild_id: string | null;
+  pending_found: number;
+  generating_found: number;
+  expired: number;
+  total_resumed: number;
+  successful_completions: number;
+  failures: number;
+  timeouts: number;
+  announced: number;
+  not_finished: number;
+  total_duration_ms: number;
+}
+
+export interface ResumeProgress {
+  onStart?(found: { pending: number; generating: number; expired: number }): void;
+  onClaimed?(row: VideoRequestRow): void;
+  onResult?(row: VideoRequestRow, outcome: GenerationOutcome, error?: string): void;
+}
+
+export interface ResumeOptions {
+  reason: string;
+  /** resume only this guild's requests (admin `/resume run`) */
+  guildId?: string;
+  progress?: ResumeProgress;
+}
+
+export interface TaskResumeServiceDeps {
+  tracking: RequestTrackingService;
+  generation: GenerationService;
+  notifier: NotificationService;
+  config: Pick<Config, 'resume'>;
+  logger: Logger;
+  metrics: Metrics;
+  crashPoints: CrashPoints;
+  instanceId: string;
+  now?: () => number;
+}
+
+type Claim = { row: VideoRequestRow; lease: Lease; takeover?: boolean };
+
+/**
+ * Resumes requests a restart, crash or dead instance left unfinished (the seed's TaskResumeService). Work is
+ * claimed one row at a time from PostgreSQL (`FOR UPDATE SKIP LOCKED`, leased, fenced), so any number of instances
+ * can run this at once without two of them driving the same request.
+ */
+export class TaskResumeService {
+  private readonly shutdown = new AbortController();
+  private readonly active = new Set<Promise<unknown>>();
+  private readonly now: () => number;
+  private sweeping: Promise<ResumeSummary> | null = null;
+
+  public constructor(private readonly deps: TaskResumeServiceDeps) {
+    this.now = deps.now ?? Date.now;
+  }
+
+  /** Aborts in-flight work at its next safe point (leases are released for other instances). */
+  public async stop(timeoutMs = 10_000): Promise<void> {
+    this.shutdown.abort();
+    await Promise.race([Promise.allSettled([...this.active]), new Promise((r) => setTimeout(r, timeoutMs).unref())]);
+  }
+
+  public get stopping(): boolean {
+    return this.shutdown.signal.aborted;
+  }
+
+  /**
+   * One sweep: expire stale pending rows, then claim and resume until nothing claimable is left, with
+   * RESUME_CONCURRENCY slots refilled as soon as one frees (a sliding window, not batches). A sweep already running
+   * in this process is joined rather than duplicated (a guild-scoped admin run is separate).
+   */
+  public resumeIncompleteTasks(options: ResumeOptions): Promise<ResumeSummary> {
+    if (options.guildId || options.progress) return this.track(this.sweep(options));
+    if (!this.sweeping) {
+      this.sweeping = this.track(this.sweep(options)).finally(() => (this.sweeping = null));
+    }
+    return this.sweeping;
+  }
+
+  private track<T>(promise: Promise<T>): Promise<T> {
+    this.active.add(promise);
+    void promise.finally(() => this.active.delete(promise)).catch(() => undefined);
+    return promise;
+  }
+
+  private async sweep(options: ResumeOptions): Promise<ResumeSummary> {
+    const { tracking, config, logger, metrics } = this.deps;
+    const started = this.now();
+    const endTimer = metrics.resumeSweepDuration.startTimer();
+    const summary: ResumeSummary = {
+      reason: options.reason,
+      guild_id: options.guildId ?? null,
+      pending_found: 0,
+      generating_found: 0,
+      expired: 0,
+      total_resumed: 0,
+      successful_completions: 0,
+      failures: 0,
+      timeouts: 0,
+      announced: 0,
+      not_finished: 0,
+      total_duration_ms: 0,
+    };
+
+    // Seed task 9: pending rows older than RESUME_MAX_AGE_HOURS are expired without a Veo call; they are
+    // announced below like any finished row.
+    const expired = await tracking.expireStalePending(config.resume.maxAgeHours, options.guildId);
+    summary.expired = expired.length;
+    for (const row of expired) {
+      this.logStep(row, 'expired', 'timeout', row.errorMessage);
+    }
+
+    const incomplete = (await tracking.getIncompleteRequests(config.resume.maxAgeHours)).filter(
+      (r) => !options.guildId || r.guildId === options.guildId,
+    );
+    summary.pending_found = incomplete.filter((r) => r.status === 'pending').length;
+    summary.generating_found = incomplete.filter((r) => r.status === 'generating').length;
+    logger.info(
+      { event: 'resume_start', reason: options.reason, guild_id: options.guildId ?? null, pending: summary.pending_found, generating: summary.generating_found, expired: summary.expired, concurrency: config.resume.concurrency },
+      'resume sweep started',
+    );
+    options.progress?.onStart?.({ pending: summary.pending_found, generating: summary.generating_found, expired: summary.expired });
+
+    const seen = new Set<string>();
+    const slot = async (): Promise<void> => {
+      while (!this.shutdown.signal.aborted) {
+        const claim = await tracking.claimNext(this.deps.instanceId, config.resume.leaseDurationMs, { guildId: options.guildId });
+        if (!claim) return;
+        if (seen.has(claim.row.id)) {
+          // Came back within this sweep (deferred or retrying an announcement): leave it for a later sweep.
+          await tracking.releaseLease(claim.lease).catch(() => undefined);
+          return;
+        }
+        seen.add(claim.row.id);
+        await this.resumeOne(claim, summary, options.progress);
+      }
+    };
+    const slots = Array.from({ length: config.resume.concurrency }, () => slot());
+    const results = await Promise.allSettled(slots);
+    for (const r of results) {
+      if (r.status === 'rejected') logger.error({ err: r.reason }, 'a resume slot stopped on a database error');
+    }
+
+    summary.total_duration_ms = this.now() - started;
+    endTimer();
+    logger.info({ event: 'resume_finished', ...summary }, 'resume sweep finished');
+    return summary;
+  }
+
+  /** Drives one claimed request; never throws (one request's problem must not stop the others). */
+  private async resumeOne(claim: Claim, summary: ResumeSummary, progress?: ResumeProgress): Promise<void> {
+    const { row } = claim;
+    const from = row.status;
+    this.deps.crashPoints.reach('after-claim');
+    if (claim.takeover) this.deps.metrics.leaseTakeovers.inc();
+    progress?.onClaimed?.(row);
+    this.logStep(row, 'attempt', undefined, undefined);
+    summary.total_resumed++;
+    let outcome: GenerationOutcome;
+    let errorMessage: string | undefined;
+    try {
+      outcome =
+        row.status === 'pending'
+          ? await this.resumePendingRequest(claim)
+          : row.status === 'generating'
+            ? await this.resumeGeneratingRequest(claim)
+            : await this.deps.generation.process(claim, { resumed: true, signal: this.shutdown.signal });
+    } catch (error) {
+      outcome = 'failed';
+      errorMessage = error instanceof Error ? error.message : String(error);
+      this.deps.logger.error({ err: error, request_id: row.id }, 'resuming a request failed');
+      // Free it for the next sweep rather than holding the lease until it expires.
+      await this.deps.tracking.releaseLease(claim.lease).catch(() => undefined);
+    }
+    if (outcome === 'completed') summary.successful_completions++;
+    else if (outcome === 'failed' || outcome === 'announce_failed') summary.failures++;
+    else if (outcome === 'timeout') summary.timeouts++;
+    else if (outcome === 'announced') summary.announced++;
+    else summary.not_finished++;
+    this.deps.metrics.resumes.inc({ from_state: from, outcome });
+    const latest = await this.deps.tracking.getById(row.id).catch(() => row);
+    this.logStep(latest ?? row, 'result', outcome, errorMessage ?? latest?.errorMessage ?? undefined);
+    progress?.onResult?.(latest ?? row, outcome, errorMessage);
+  }
+
+  /** Seed task 3: submit a pending request again with its original parameters and model. */
+  public resumePendingRequest(claim: Claim): Promise<GenerationOutcome> {
+    return this.deps.generation.process(claim, { resumed: true, signal: this.shutdown.signal, timeoutMs: this.deps.config.resume.requestTimeoutMs });
+  }
+
+  /** Seed task 4: poll the stored operation until it is done, failed, gone or out of time. */
+  public resumeGeneratingRequest(claim: Claim): Promise<GenerationOutcome> {
+    return this.deps.generation.process(claim, { resumed: true, signal: this.shutdown.signal, timeoutMs: this.deps.config.resume.requestTimeoutMs });
+  }
+
+  /** Seed task 5: tell the requester in the original channel, mentioning only them. */
+  public sendChannelMessage(row: VideoRequestRow): Promise<AnnouncementResult> {
+    return this.deps.notifier.sendChannelMessage(row, { resumed: true });
+  }
+
+  private logStep(row: VideoRequestRow, step: string, result: string | undefined, errorMessage: string | null | undefined): void {
+    this.deps.logger.info(
+      {
+        event: `resume_${step}`,
+        request_id: row.id,
+        user_id: row.userId,
+        guild_id: row.guildId,
+        channel_id: row.channelId,
+        age_minutes: Math.round((this.now() - new Date(row.createdAt).getTime()) / 60_000),
+        status: row.status,
+        operation_name: row.operationName ?? null,
+        resume_result: result ?? null,
+        error_message: errorMessage ?? null,
+      },
+      `resume ${step}`,
+    );
+  }
+}

@@ -1,0 +1,25 @@
+import { ApplyOptions } from '@sapphire/decorators';
+import { ScheduledTask } from '@sapphire/plugin-scheduled-tasks';
+import { container } from '@sapphire/framework';
+
+/**
+ * Repeated: picks up requests whose lease ran out (an instance died) and announcements still due, without waiting
+ * for the dead instance to come back. Claims are fenced, so running it on every instance is safe.
+ */
+@ApplyOptions<ScheduledTask.Options>({
+  name: 'resumeSweep',
+  interval: sweepInterval(),
+  customJobOptions: { removeOnComplete: true, removeOnFail: 100 },
+})
+export class ResumeSweepTask extends ScheduledTask<'resumeSweep'> {
+  public override async run() {
+    const { resume, config } = this.container;
+    if (config.resume.disabled || resume.stopping) return;
+    await resume.resumeIncompleteTasks({ reason: 'sweep' });
+  }
+}
+
+// Pieces are loaded during login, after index.ts has put the validated config in the container.
+function sweepInterval(): number {
+  return container.config?.resume.sweepIntervalMs ?? 30_000;
+}

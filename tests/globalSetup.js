@@ -1,0 +1,10 @@
+// End-to-end tests run the compiled entry point (dist/index.js), exactly what `npm start` runs: build it first.
+const { execFileSync } = require('node:child_process');
+const { join } = require('node:path');
+
+module.exports = async () => {
+  execFileSync(process.execPath, [join(__dirname, '..', 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json'], {
+    cwd: join(__dirname, '..'),
+    stdio: 'inherit',
+  });
+};
