@@ -1,0 +1,97 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ConfigError, loadConfig } from '../../src/lib/config';
+
+const minimal = { DISCORD_TOKEN: 'abc.def.ghi', GOOGLE_CLOUD_PROJECT: 'proj', GCS_BUCKET: 'my-bucket' };
+
+function problemsOf(env: Record<string, string>): string[] {
+  try {
+    loadConfig(env);
+  } catch (error) {
+    if (error instanceof ConfigError) return error.problems;
+    throw error;
+  }
+  return [];
+}
+
+describe('loadConfig', () => {
+  it('applies the documented defaults when only the required settings are given', () => {
+    const config = loadConfig(minimal);
+    expect(config.database.url).toBeUndefined(); // embedded database
+    expect(config.database.dataDir).toMatch(/data$/);
+    expect(config.redisUrl).toBeUndefined(); // in-process scheduler
+    expect(config.google.location).toBe('us-central1');
+    expect(config.google.veoModel).toBe('veo-3.1-fast-generate-001');
+    expect(config.resume).toMatchObject({ disabled: false, concurrency: 3, maxAgeHours: 24, requestTimeoutMs: 600_000 });
+    expect(config.veo.pollIntervalMs).toBe(10_000);
+    expect(config.video.dailyQuota).toBe(5);
+    expect(config.httpPort).toBeUndefined();
+    expect(config.logLevel).toBe('info');
+    expect(config.crashPoint).toBeUndefined();
+  });
+
+  it('names every missing required setting in one error', () => {
+    const problems = problemsOf({});
+    expect(problems).toHaveLength(3);
+    expect(problems.join('\n')).toMatch(/DISCORD_TOKEN is missing/);
+    expect(problems.join('\n')).toMatch(/GOOGLE_CLOUD_PROJECT is missing/);
+    expect(problems.join('\n')).toMatch(/GCS_BUCKET is missing/);
+  });
+
+  it('explains each invalid value and what it expects', () => {
+    const problems = problemsOf({
+      ...minimal,
+      RESUME_CONCURRENCY: 'three',
+      RESUME_MAX_AGE_HOURS: '0',
+      DISABLE_TASK_RESUME: 'maybe',
+      DATABASE_URL: 'mysql://root:hunter2@db/x',
+      REDIS_URL: 'not a url',
+      HTTP_PORT: '70000',
+      LOG_LEVEL: 'loud',
+      DISCORD_GUILD_IDS: '123,456789012345678901',
+      GCS_BUCKET: 'gs://my-bucket',
+      VIDEO_LINK_MODE: 'email',
+      CRASH_POINT: 'somewhere',
+    });
+    const text = problems.join('\n');
+    expect(text).toMatch(/RESUME_CONCURRENCY="three" is invalid: expected a whole number from 1 to 50/);
+    expect(text).toMatch(/RESUME_MAX_AGE_HOURS="0" is invalid/);
+    expect(text).toMatch(/DISABLE_TASK_RESUME="maybe" is invalid: expected true or false/);
+    expect(text).toMatch(/DATABASE_URL is invalid: expected a postgres:\/\/ or postgresql:\/\/ URL/);
+    expect(text).toMatch(/REDIS_URL is invalid/);
+    expect(text).toMatch(/HTTP_PORT="70000" is invalid/);
+    expect(text).toMatch(/LOG_LEVEL="loud" is invalid/);
+    expect(text).toMatch(/DISCORD_GUILD_IDS has invalid ids \(123\)/);
+    expect(text).toMatch(/GCS_BUCKET="gs:\/\/my-bucket" is invalid: expected a bucket name/);
+    expect(text).toMatch(/VIDEO_LINK_MODE="email" is invalid/);
+    expect(text).toMatch(/CRASH_POINT="somewhere" is invalid/);
+    // A URL with a password is never echoed back.
+    expect(text).not.toMatch(/hunter2/);
+  });
+
+  it('refuses a credentials file that does not exist, and accepts one that does', () => {
+    expect(problemsOf({ ...minimal, GOOGLE_APPLICATION_CREDENTIALS: '/nope/key.json' }).join()).toMatch(/names a file that does not exist/);
+    const dir = mkdtempSync(join(tmpdir(), 'veobot-config-'));
+    const key = join(dir, 'key.json');
+    writeFileSync(key, '{}');
+    expect(loadConfig({ ...minimal, GOOGLE_APPLICATION_CREDENTIALS: key }).google.credentialsFile).toBe(key);
+  });
+
+  it('reads lists, booleans and URLs', () => {
+    const config = loadConfig({
+      ...minimal,
+      DISCORD_GUILD_IDS: ' 200000000000000001 , 200000000000000002 ',
+      ALLOWED_CHANNEL_IDS: '300000000000000001',
+      DISABLE_TASK_RESUME: 'TRUE',
+      DATABASE_URL: 'postgres://u:p@127.0.0.1:5432/db',
+      REDIS_URL: 'redis://127.0.0.1:6379/2',
+      DISCORD_API_URL: 'http://127.0.0.1:1234/api/',
+    });
+    expect(config.discord.guildIds).toEqual(['200000000000000001', '200000000000000002']);
+    expect(config.video.allowedChannelIds).toEqual(['300000000000000001']);
+    expect(config.resume.disabled).toBe(true);
+    expect(config.database.url).toBe('postgres://u:p@127.0.0.1:5432/db');
+    expect(config.discord.apiUrl).toBe('http://127.0.0.1:1234/api');
+  });
+});
