@@ -1,0 +1,575 @@
+import { randomInt, randomUUID } from 'node:crypto';
+import { chmodSync, writeFileSync } from 'node:fs';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { FakeServiceAccount } from './credentials';
+import { FakeGcs, fakeMp4, type StoredObject } from './gcs';
+import { readBody, sendGoogleError, sendJson } from './http';
+
+/**
+ * What happens to an operation after it is accepted.
+ * - `afterPolls: N`: the first N polls answer "running", poll N+1 answers the outcome (poll-driven; the output is
+ *   written at that poll).
+ * - without `afterPolls`: time-driven; the operation completes `afterMs` (default 0) after submit, whether or not
+ *   anybody polls (a background tick writes the output into the bucket, as Veo does for a bot that crashed).
+ * - with both: completes at the first poll after N polls once `afterMs` has passed.
+ */
+export type Fate =
+  | { kind: 'done'; afterPolls?: number; afterMs?: number; videoBytes?: number }
+  | { kind: 'failed'; code: number; message: string; afterPolls?: number; afterMs?: number }
+  | { kind: 'filtered'; reasons: string[]; afterPolls?: number; afterMs?: number }
+  | { kind: 'never' };
+
+export type FaultRoute = 'submit' | 'poll' | 'storage';
+export type Fault =
+  /** Answer with this HTTP error in Google's JSON shape instead of handling the request. */
+  | { route: FaultRoute; status: 429 | 500 | 503 | 404 | 400; times?: number; message?: string }
+  /** Accept the operation (a billed submit) and destroy the socket before answering. */
+  | { route: 'submit'; kind: 'accept-then-drop'; times?: number }
+  /** Read the request and never answer (the client times out). A hung submit creates no operation. */
+  | { route: 'submit' | 'poll'; kind: 'hang'; times?: number };
+
+export type OperationState = 'running' | 'done' | 'failed' | 'filtered';
+
+export interface OperationRecord {
+  name: string;
+  project: string;
+  location: string;
+  model: string;
+  prompt: string | undefined;
+  instance: Record<string, unknown>;
+  parameters: Record<string, unknown>;
+  storageUri: string | undefined;
+  fate: Fate;
+  submittedAt: number;
+  polls: number;
+  state: OperationState;
+  completedAt?: number;
+  /** gs:// URIs written at completion. */
+  outputs: string[];
+  error?: { code: number; message: string };
+  raiReasons?: string[];
+}
+
+export interface SubmitRecord {
+  operationName: string;
+  model: string;
+  instance: Record<string, unknown>;
+  parameters: Record<string, unknown>;
+  at: Date;
+}
+
+export interface RequestRecord {
+  route: 'submit' | 'poll' | 'storage' | 'url' | 'other';
+  method: string;
+  path: string;
+  /** 0 when the socket was dropped or the request hung. */
+  status: number;
+}
+
+export interface GoogleEmulatorOptions {
+  project?: string;
+  location?: string;
+  bucket?: string;
+  /** Models accepted by predictLongRunning (default: the Veo 3.1 GA pair). */
+  models?: string[];
+  defaultFate?: Fate;
+  /** Size of generated videos when the fate does not say (default 256 KiB). */
+  defaultVideoBytes?: number;
+  /** Write outputs as `<storageUri>/<numeric folder>/sample_N.mp4` like real Veo (default true); false: `<storageUri>/sample_N.mp4`. */
+  nestedOutputFolder?: boolean;
+  /** Background completion tick for time-driven operations (default 20 ms). */
+  tickMs?: number;
+}
+
+export const KNOWN_VEO_MODELS = ['veo-3.1-generate-001', 'veo-3.1-fast-generate-001'];
+const RESPONSE_TYPE = 'type.googleapis.com/cloud.ai.large_models.vision.GenerateVideoResponse';
+const VERTEX_ROUTE =
+  /^\/(v1|v1beta1)\/projects\/([^/]+)\/locations\/([^/]+)\/publishers\/google\/models\/([^/:]+):(predictLongRunning|fetchPredictOperation)$/;
+const OPERATION_NAME = /^projects\/([^/]+)\/locations\/([^/]+)\/publishers\/google\/models\/([^/]+)\/operations\/([^/]+)$/;
+const KNOWN_PARAMETERS = new Set([
+  'aspectRatio',
+  'compressionQuality',
+  'durationSeconds',
+  'enhancePrompt',
+  'fps',
+  'generateAudio',
+  'negativePrompt',
+  'personGeneration',
+  'pubsubTopic',
+  'resizeMode',
+  'resolution',
+  'sampleCount',
+  'seed',
+  'storageUri',
+]);
+
+/**
+ * Local Vertex AI (Veo predictLongRunning / fetchPredictOperation) and Cloud Storage JSON API in one node:http server,
+ * sharing one in-memory bucket. Operations and objects live as long as the emulator, so a bot process can be killed and
+ * restarted against the same instance.
+ */
+export class GoogleEmulator {
+  public readonly project: string;
+  public readonly location: string;
+  public readonly bucket: string;
+  public readonly account: FakeServiceAccount;
+  public readonly operations = new Map<string, OperationRecord>();
+  /** Accepted (billed) submits, in order. */
+  public readonly submits: SubmitRecord[] = [];
+  /** Every Vertex/Storage request the emulator answered (or dropped). */
+  public readonly requests: RequestRecord[] = [];
+  /** Most operations running at the same time. */
+  public maxInFlight = 0;
+  /** Sum of durationSeconds × sampleCount over accepted submits. */
+  public billedSeconds = 0;
+  /** Valid-JWT check failures (reasons only, never tokens). */
+  public readonly authFailures: string[] = [];
+
+  private readonly gcs: FakeGcs;
+  private readonly models: Set<string>;
+  private defaultFate: Fate;
+  private readonly defaultVideoBytes: number;
+  private readonly nested: boolean;
+  private readonly fateQueue: Fate[] = [];
+  private readonly promptFates: { substring: string; fate: Fate }[] = [];
+  private faults: { fault: Fault; remaining: number }[] = [];
+  private readonly pollsByName = new Map<string, number>();
+  private totalPolls = 0;
+  private server!: Server;
+  private tick?: NodeJS.Timeout;
+  private port = 0;
+
+  private constructor(opts: GoogleEmulatorOptions) {
+    this.project = opts.project ?? 'veobot-test';
+    this.location = opts.location ?? 'us-central1';
+    this.bucket = opts.bucket ?? 'veobot-test-videos';
+    this.models = new Set(opts.models ?? KNOWN_VEO_MODELS);
+    this.defaultFate = opts.defaultFate ?? { kind: 'done' };
+    this.defaultVideoBytes = opts.defaultVideoBytes ?? 256 * 1024;
+    this.nested = opts.nestedOutputFolder ?? true;
+    this.account = new FakeServiceAccount(this.project);
+    this.gcs = new FakeGcs(new Set([this.bucket]), () => this.baseUrl, this.account);
+  }
+
+  public static async start(opts: GoogleEmulatorOptions = {}): Promise<GoogleEmulator> {
+    const emu = new GoogleEmulator(opts);
+    emu.server = createServer((req, res) => {
+      emu.dispatch(req, res).catch((err: unknown) => {
+        if (!res.headersSent) sendGoogleError(res, 500, `emulator error: ${err instanceof Error ? err.message : String(err)}`);
+        else res.destroy();
+      });
+    });
+    await new Promise<void>((resolve, reject) => {
+      emu.server.once('error', reject);
+      emu.server.listen(0, '127.0.0.1', () => resolve());
+    });
+    emu.port = (emu.server.address() as AddressInfo).port;
+    emu.tick = setInterval(() => emu.settleDue(), opts.tickMs ?? 20);
+    emu.tick.unref();
+    return emu;
+  }
+
+  public get baseUrl(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  public async close(): Promise<void> {
+    if (this.tick) clearInterval(this.tick);
+    this.server.closeAllConnections();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  // ---------------------------------------------------------------- settings for clients
+
+  /** Writes the throwaway service-account key (non-default universe_domain) into `dir`; returns its path. */
+  public writeServiceAccountKey(dir: string): string {
+    const file = join(dir, `veobot-emulator-sa-${this.port}.json`);
+    writeFileSync(file, JSON.stringify(this.account.keyJson(), null, 2), { mode: 0o600 });
+    chmodSync(file, 0o600);
+    return file;
+  }
+
+  /** The settings an operator would set for the bot to use this emulator. */
+  public env(keyFile: string): Record<string, string> {
+    return {
+      GOOGLE_CLOUD_PROJECT: this.project,
+      GOOGLE_CLOUD_LOCATION: this.location,
+      VERTEX_API_ENDPOINT: this.baseUrl,
+      GCS_API_ENDPOINT: this.baseUrl,
+      GCS_BUCKET: this.bucket,
+      GOOGLE_APPLICATION_CREDENTIALS: keyFile,
+      METADATA_SERVER_DETECTION: 'none',
+    };
+  }
+
+  /** A bearer JWT the emulator accepts (for tests that build an OAuth2Client with a static token). */
+  public accessToken(): string {
+    return this.account.mintAccessToken();
+  }
+
+  // ---------------------------------------------------------------- scripting
+
+  public setDefaultFate(fate: Fate): void {
+    this.defaultFate = fate;
+  }
+
+  /** Queues a fate for the next accepted submit (FIFO; one entry per submit). */
+  public scriptNext(fate: Fate): void {
+    this.fateQueue.push(fate);
+  }
+
+  /** Every submit whose prompt contains `substring` gets `fate` (checked before the queue and the default). */
+  public fateForPrompt(substring: string, fate: Fate): void {
+    this.promptFates.push({ substring, fate });
+  }
+
+  public injectFault(fault: Fault): void {
+    this.faults.push({ fault, remaining: fault.times ?? 1 });
+  }
+
+  public clearFaults(): void {
+    this.faults = [];
+  }
+
+  /** Completes a running operation now with its fate's outcome (`never` completes as done). */
+  public completeOperation(name: string): OperationRecord {
+    const op = this.operations.get(name);
+    if (!op) throw new Error(`no such operation: ${name}`);
+    if (op.state === 'running') this.complete(op);
+    return op;
+  }
+
+  /** Drops an operation: fetchPredictOperation answers 404 for it afterwards (its outputs stay in the bucket). */
+  public forgetOperation(name: string): void {
+    this.operations.delete(name);
+  }
+
+  /** fetchPredictOperation calls received for `name` (or in total) that reached an operation lookup. */
+  public pollCount(name?: string): number {
+    return name === undefined ? this.totalPolls : (this.pollsByName.get(name) ?? 0);
+  }
+
+  /** HTTP submit calls received, including rejected and faulted ones. */
+  public get submitCalls(): number {
+    return this.requests.filter((r) => r.route === 'submit').length;
+  }
+
+  public get inFlight(): number {
+    let n = 0;
+    for (const op of this.operations.values()) if (op.state === 'running') n++;
+    return n;
+  }
+
+  /** Lets tests expire signed URLs without waiting: the URL check uses real time + this offset. */
+  public advanceSignedUrlClock(ms: number): void {
+    this.gcs.signedUrlClockOffsetMs += ms;
+  }
+
+  /** Whether unsigned `GET /{bucket}/{object}` (public URLs) is served. */
+  public setPublicRead(on: boolean): void {
+    this.gcs.publicRead = on;
+  }
+
+  // ---------------------------------------------------------------- bucket helpers
+
+  public putObject(name: string, data: Buffer, contentType = 'application/octet-stream'): StoredObject {
+    return this.gcs.put(this.bucket, name, data, contentType);
+  }
+
+  public getObject(name: string): Buffer | undefined {
+    this.settleDue();
+    return this.gcs.get(this.bucket, name)?.data;
+  }
+
+  public listObjects(prefix = ''): StoredObject[] {
+    this.settleDue();
+    return this.gcs.list(this.bucket, prefix);
+  }
+
+  public deleteObject(name: string): boolean {
+    return this.gcs.delete(this.bucket, name);
+  }
+
+  public static fakeMp4(size: number): Buffer {
+    return fakeMp4(size);
+  }
+
+  // ---------------------------------------------------------------- HTTP
+
+  private async dispatch(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    this.settleDue();
+    const rawUrl = req.url ?? '/';
+    const q = rawUrl.indexOf('?');
+    const rawPath = q < 0 ? rawUrl : rawUrl.slice(0, q);
+    const rawQuery = q < 0 ? '' : rawUrl.slice(q + 1);
+    const url = new URL(rawUrl, this.baseUrl);
+    const method = req.method ?? 'GET';
+
+    const vm = VERTEX_ROUTE.exec(url.pathname);
+    if (vm) {
+      const route = vm[5] === 'predictLongRunning' ? 'submit' : 'poll';
+      this.track(req, res, route, url.pathname);
+      if (method !== 'POST') return sendGoogleError(res, 404, `Method ${method} is not allowed on ${url.pathname}`);
+      const body = await readBody(req);
+      const authProblem = this.account.verifyBearer(req.headers.authorization);
+      if (authProblem) {
+        this.authFailures.push(authProblem);
+        return sendGoogleError(res, 401);
+      }
+      const fault = this.takeFault(route);
+      if (fault && 'status' in fault) return sendGoogleError(res, fault.status, fault.message);
+      if (fault && fault.kind === 'hang') return;
+      const [, , project, location, model] = vm as unknown as [string, string, string, string, string];
+      if (route === 'submit') return this.submit(res, project, location, model, body, fault?.kind === 'accept-then-drop');
+      return this.poll(res, project, location, model, body);
+    }
+
+    if (this.gcs.isApiRoute(url.pathname)) {
+      this.track(req, res, 'storage', url.pathname);
+      const fault = this.takeFault('storage');
+      if (fault && 'status' in fault) {
+        await readBody(req);
+        return sendJson(res, fault.status, {
+          error: { code: fault.status, message: fault.message ?? 'Injected fault', errors: [{ message: fault.message ?? 'Injected fault', domain: 'global', reason: 'backendError' }] },
+        });
+      }
+      return this.gcs.handleApi(req, res, url);
+    }
+
+    if ((method === 'GET' || method === 'HEAD') && /^\/[^/]+\/.+/.test(rawPath)) {
+      this.track(req, res, 'url', url.pathname);
+      return this.gcs.handleXmlGet(req, res, url, rawPath, rawQuery);
+    }
+
+    this.track(req, res, 'other', url.pathname);
+    await readBody(req);
+    sendGoogleError(res, 404, `The requested URL ${url.pathname} was not found on this server.`);
+  }
+
+  private track(req: IncomingMessage, res: ServerResponse, route: RequestRecord['route'], path: string): void {
+    const rec: RequestRecord = { route, method: req.method ?? 'GET', path, status: 0 };
+    this.requests.push(rec);
+    res.on('finish', () => {
+      rec.status = res.statusCode;
+    });
+  }
+
+  private takeFault(route: FaultRoute): Fault | undefined {
+    const entry = this.faults.find((f) => f.fault.route === route && f.remaining > 0);
+    if (!entry) return undefined;
+    entry.remaining -= 1;
+    this.faults = this.faults.filter((f) => f.remaining > 0);
+    return entry.fault;
+  }
+
+  private submit(res: ServerResponse, project: string, location: string, model: string, body: Buffer, drop: boolean): void {
+    if (project !== this.project) {
+      return sendGoogleError(res, 403, `Permission 'aiplatform.endpoints.predict' denied on resource '//aiplatform.googleapis.com/projects/${project}/locations/${location}/publishers/google/models/${model}' (or it may not exist).`);
+    }
+    if (!this.models.has(model)) {
+      return sendGoogleError(
+        res,
+        404,
+        `Publisher Model \`projects/${project}/locations/${location}/publishers/google/models/${model}\` was not found or your project does not have access to it. Please ensure you are using a valid model version. For more information, see: https://cloud.google.com/vertex-ai/generative-ai/docs/learn/model-versions`,
+      );
+    }
+    let payload: unknown;
+    try {
+      payload = JSON.parse(body.toString('utf8'));
+    } catch {
+      return sendGoogleError(res, 400, 'Invalid JSON payload received. Unexpected token.');
+    }
+    const invalid = validateSubmit(payload, this.gcs.buckets);
+    if (invalid) return sendGoogleError(res, 400, invalid);
+    const p = payload as { instances: Record<string, unknown>[]; parameters?: Record<string, unknown> };
+    const instance = p.instances[0]!;
+    const parameters = p.parameters ?? {};
+    const prompt = typeof instance.prompt === 'string' ? instance.prompt : undefined;
+    const name = `projects/${project}/locations/${location}/publishers/google/models/${model}/operations/${randomUUID()}`;
+    const op: OperationRecord = {
+      name,
+      project,
+      location,
+      model,
+      prompt,
+      instance,
+      parameters,
+      storageUri: typeof parameters.storageUri === 'string' ? parameters.storageUri : undefined,
+      fate: this.pickFate(prompt),
+      submittedAt: Date.now(),
+      polls: 0,
+      state: 'running',
+      outputs: [],
+    };
+    this.operations.set(name, op);
+    this.submits.push({ operationName: name, model, instance, parameters, at: new Date(op.submittedAt) });
+    this.billedSeconds += Number(parameters.durationSeconds ?? 8) * Number(parameters.sampleCount ?? 1);
+    this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
+    if (drop) {
+      res.socket?.destroy();
+      return;
+    }
+    sendJson(res, 200, { name });
+  }
+
+  private pickFate(prompt: string | undefined): Fate {
+    const rule = prompt === undefined ? undefined : this.promptFates.find((r) => prompt.includes(r.substring));
+    if (rule) return rule.fate;
+    return this.fateQueue.shift() ?? this.defaultFate;
+  }
+
+  private poll(res: ServerResponse, project: string, location: string, model: string, body: Buffer): void {
+    this.totalPolls += 1;
+    let payload: { operationName?: unknown };
+    try {
+      payload = JSON.parse(body.toString('utf8')) as typeof payload;
+    } catch {
+      return sendGoogleError(res, 400, 'Invalid JSON payload received. Unexpected token.');
+    }
+    const name = payload?.operationName;
+    if (typeof name !== 'string' || name === '') return sendGoogleError(res, 400, 'operationName is required.');
+    const nm = OPERATION_NAME.exec(name);
+    if (!nm) return sendGoogleError(res, 400, `Invalid operation name: ${name}`);
+    if (nm[1] !== project || nm[2] !== location || nm[3] !== model) {
+      return sendGoogleError(res, 400, `Operation ${name} does not belong to projects/${project}/locations/${location}/publishers/google/models/${model}.`);
+    }
+    const op = this.operations.get(name);
+    this.pollsByName.set(name, (this.pollsByName.get(name) ?? 0) + 1);
+    if (!op) return sendGoogleError(res, 404, `Operation "${name}" not found.`);
+    if (op.state === 'running') {
+      op.polls += 1;
+      if (this.pollDue(op)) this.complete(op);
+    }
+    sendJson(res, 200, this.operationJson(op));
+  }
+
+  private operationJson(op: OperationRecord): Record<string, unknown> {
+    switch (op.state) {
+      case 'running':
+        return { name: op.name };
+      case 'failed':
+        return { name: op.name, done: true, error: op.error };
+      case 'filtered':
+        return {
+          name: op.name,
+          done: true,
+          response: { '@type': RESPONSE_TYPE, raiMediaFilteredCount: op.raiReasons?.length || 1, raiMediaFilteredReasons: op.raiReasons },
+        };
+      case 'done':
+        return {
+          name: op.name,
+          done: true,
+          response: { '@type': RESPONSE_TYPE, raiMediaFilteredCount: 0, videos: op.outputs.map((gcsUri) => ({ gcsUri, mimeType: 'video/mp4' })) },
+        };
+    }
+  }
+
+  /** Poll-driven check, called after the poll counter went up. */
+  private pollDue(op: OperationRecord): boolean {
+    const f = op.fate;
+    if (f.kind === 'never') return false;
+    const pollsOk = f.afterPolls === undefined || op.polls > f.afterPolls;
+    const timeOk = f.afterMs === undefined || Date.now() - op.submittedAt >= f.afterMs;
+    return pollsOk && timeOk;
+  }
+
+  /** Completes time-driven operations whose time has come, polled or not. */
+  private settleDue(): void {
+    const now = Date.now();
+    for (const op of this.operations.values()) {
+      const f = op.fate;
+      if (op.state !== 'running' || f.kind === 'never' || f.afterPolls !== undefined) continue;
+      if (now - op.submittedAt >= (f.afterMs ?? 0)) this.complete(op);
+    }
+  }
+
+  private complete(op: OperationRecord): void {
+    op.completedAt = Date.now();
+    const f = op.fate;
+    if (f.kind === 'failed') {
+      op.state = 'failed';
+      op.error = { code: f.code, message: f.message };
+      return;
+    }
+    if (f.kind === 'filtered') {
+      op.state = 'filtered';
+      op.raiReasons = [...f.reasons];
+      return;
+    }
+    if (!op.storageUri) {
+      op.state = 'failed';
+      op.error = { code: 3, message: 'Generated video is large, an output storage uri is required.' };
+      return;
+    }
+    const m = /^gs:\/\/([^/]+)\/?(.*)$/.exec(op.storageUri)!;
+    const bucket = m[1]!;
+    let prefix = m[2] ?? '';
+    if (prefix && !prefix.endsWith('/')) prefix += '/';
+    if (this.nested) prefix += `${randomInt(1e9, 2 ** 47)}${randomInt(1e5, 1e6)}/`;
+    const bytes = f.kind === 'done' && f.videoBytes !== undefined ? f.videoBytes : this.defaultVideoBytes;
+    const count = Number(op.parameters.sampleCount ?? 1);
+    for (let i = 0; i < count; i++) {
+      const name = `${prefix}sample_${i}.mp4`;
+      this.gcs.put(bucket, name, fakeMp4(bytes), 'video/mp4');
+      op.outputs.push(`gs://${bucket}/${name}`);
+    }
+    op.state = 'done';
+  }
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** Returns a Google-style INVALID_ARGUMENT message, or null when the predictLongRunning body is acceptable. */
+function validateSubmit(payload: unknown, buckets: Set<string>): string | null {
+  if (!isPlainObject(payload)) return 'Invalid JSON payload received. Expected an object.';
+  const instances = payload.instances;
+  if (!Array.isArray(instances) || instances.length === 0) return 'instances is required and must be a non-empty list.';
+  if (instances.length !== 1) return `Only one instance is supported per request, but got ${instances.length}.`;
+  const inst = instances[0] as unknown;
+  if (!isPlainObject(inst)) return "Invalid value at 'instances[0]': expected an object.";
+  if (inst.prompt !== undefined && typeof inst.prompt !== 'string') return "Invalid value at 'instances[0].prompt' (TYPE_STRING).";
+  if ((typeof inst.prompt !== 'string' || inst.prompt.trim() === '') && inst.image === undefined) {
+    return 'The prompt is empty. Provide a text prompt or an input image.';
+  }
+  if (payload.parameters === undefined) return null;
+  const p = payload.parameters;
+  if (!isPlainObject(p)) return "Invalid value at 'parameters': expected an object.";
+  for (const key of Object.keys(p)) {
+    if (!KNOWN_PARAMETERS.has(key)) return `Invalid JSON payload received. Unknown name "${key}" at 'parameters': Cannot find field.`;
+  }
+  const isInt = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v);
+  if (p.durationSeconds !== undefined && (!isInt(p.durationSeconds) || ![4, 6, 8].includes(p.durationSeconds))) {
+    return `Unsupported output video duration ${String(p.durationSeconds)} seconds, supported durations are [8,6,4] for feature text_to_video.`;
+  }
+  if (p.sampleCount !== undefined && (!isInt(p.sampleCount) || p.sampleCount < 1 || p.sampleCount > 4)) {
+    return `sampleCount must be an integer from 1 to 4, got ${JSON.stringify(p.sampleCount)}.`;
+  }
+  if (p.aspectRatio !== undefined && p.aspectRatio !== '16:9' && p.aspectRatio !== '9:16') {
+    return `Unsupported aspect ratio ${JSON.stringify(p.aspectRatio)}; supported: 16:9, 9:16.`;
+  }
+  if (p.resolution !== undefined && p.resolution !== '720p' && p.resolution !== '1080p') {
+    return `Unsupported resolution ${JSON.stringify(p.resolution)}; supported: 720p, 1080p.`;
+  }
+  if (p.seed !== undefined && (!isInt(p.seed) || p.seed < 0 || p.seed > 4294967295)) {
+    return `Invalid value at 'parameters.seed' (TYPE_UINT32), ${JSON.stringify(p.seed)}`;
+  }
+  for (const key of ['generateAudio', 'enhancePrompt'] as const) {
+    if (p[key] !== undefined && typeof p[key] !== 'boolean') return `Invalid value at 'parameters.${key}' (TYPE_BOOL), ${JSON.stringify(p[key])}`;
+  }
+  for (const key of ['negativePrompt', 'compressionQuality', 'resizeMode', 'pubsubTopic'] as const) {
+    if (p[key] !== undefined && typeof p[key] !== 'string') return `Invalid value at 'parameters.${key}' (TYPE_STRING), ${JSON.stringify(p[key])}`;
+  }
+  if (p.personGeneration !== undefined && !['allow_adult', 'dont_allow', 'allow_all'].includes(String(p.personGeneration))) {
+    return `Unsupported personGeneration ${JSON.stringify(p.personGeneration)}.`;
+  }
+  if (p.storageUri !== undefined) {
+    const m = typeof p.storageUri === 'string' ? /^gs:\/\/([a-z0-9][a-z0-9._-]{1,220}[a-z0-9])(\/.*)?$/.exec(p.storageUri) : null;
+    if (!m) return `Invalid storageUri ${JSON.stringify(p.storageUri)}: expected gs://bucket/prefix/.`;
+    if (!buckets.has(m[1]!)) return `Cloud Storage bucket ${m[1]} does not exist or the Vertex AI service agent cannot write to it.`;
+  }
+  return null;
+}
