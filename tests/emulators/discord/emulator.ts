@@ -11,8 +11,6 @@ import { Gateway, type GatewaySession } from './gateway';
 import * as W from './world';
 
 const MiB = 1024 * 1024;
-const ACK_DEADLINE_MS = 3_000;
-const TOKEN_LIFETIME_MS = 15 * 60_000;
 const FLAG_EPHEMERAL = 64;
 const FLAG_LOADING = 128;
 
@@ -88,7 +86,17 @@ export interface PushComponentOptions {
   message: EmulatedMessage | string; customId: string; userId?: string; componentType?: number; values?: string[];
   locale?: string; sessionIndex?: number;
 }
-export interface DiscordEmulatorOptions { clock?: Clock; token?: string; nonceWindowMs?: number }
+export interface DiscordEmulatorOptions {
+  clock?: Clock;
+  /** Bot token to accept (default: a random one, see `token`). */
+  token?: string;
+  /** Window in which `enforce_nonce` returns the first message (default 5 min). */
+  nonceWindowMs?: number;
+  /** Deadline of the first interaction callback (default 3 s, as Discord). */
+  ackDeadlineMs?: number;
+  /** Lifetime of interaction tokens (default 15 min, as Discord). */
+  tokenLifetimeMs?: number;
+}
 
 interface Upload extends RecordedFile { data: Buffer }
 interface Ctx { method: string; path: string; params: Record<string, string>; query: URLSearchParams; body: any; files: Upload[] }
@@ -123,6 +131,8 @@ export class DiscordEmulator {
     guild: (guildId: string): any[] => this.commandList(guildId),
   };
   nonceWindowMs: number;
+  ackDeadlineMs: number;
+  tokenLifetimeMs: number;
   apiUrl = '';
   cdnUrl = '';
   gatewayUrl = '';
@@ -143,6 +153,8 @@ export class DiscordEmulator {
     this.clock = opts.clock ?? new OffsetClock();
     this.token = opts.token ?? `${Buffer.from(W.WORLD.botUserId).toString('base64url')}.emu.${randomBytes(20).toString('base64url')}`;
     this.nonceWindowMs = opts.nonceWindowMs ?? 5 * 60_000;
+    this.ackDeadlineMs = opts.ackDeadlineMs ?? 3_000;
+    this.tokenLifetimeMs = opts.tokenLifetimeMs ?? 15 * 60_000;
     this.world = structuredClone(W.WORLD);
     this.ids = new SnowflakeFactory(this.clock);
     this.events.setMaxListeners(0);
@@ -190,6 +202,11 @@ export class DiscordEmulator {
   }
   closeSession(sessionIndex?: number, code = 4000, reason?: string): void {
     this.gateway.closeSession(sessionIndex, code, reason);
+  }
+
+  /** Sends a raw dispatch (e.g. GUILD_UPDATE after changing `world`) to one session, or to every live one. */
+  dispatchEvent(t: string, d: unknown, sessionIndex?: number): void {
+    for (const s of sessionIndex === undefined ? this.gateway.live() : [this.gateway.resolve(sessionIndex)]) this.gateway.dispatch(s, t, d);
   }
 
   injectFault(fault: FaultSpec): void {
@@ -533,6 +550,7 @@ export class DiscordEmulator {
     }
     if (typeof body?.content === 'string' && body.content.length > 2000) formError('content', 'BASE_TYPE_MAX_LENGTH', 'Must be 2000 or fewer in length.');
     if ((body?.embeds?.length ?? 0) > 10) formError('embeds', 'BASE_TYPE_MAX_LENGTH', 'Must be 10 or fewer in length.');
+    if (typeof body?.nonce === 'string' && body.nonce.length > 25) formError('nonce', 'BASE_TYPE_MAX_LENGTH', 'Must be 25 or fewer in length.');
     if (files.length > 10) formError('files', 'BASE_TYPE_MAX_LENGTH', 'Must be 10 or fewer in length.');
     if (creating && !body?.content && !body?.embeds?.length && !files.length && !body?.components?.length && !body?.sticker_ids?.length && !body?.poll) {
       fail(400, 50006, 'Cannot send an empty message');
@@ -653,7 +671,7 @@ export class DiscordEmulator {
   private interactionByToken(appId: string, token: string): StoredInteraction {
     if (appId !== this.world.applicationId) fail(404, 10015, 'Unknown Webhook');
     const it = this.interactions.find((i) => i.token === token);
-    if (!it || this.clock.now() - it.createdAt > TOKEN_LIFETIME_MS) fail(401, 50027, 'Invalid Webhook Token');
+    if (!it || this.clock.now() - it.createdAt > this.tokenLifetimeMs) fail(401, 50027, 'Invalid Webhook Token');
     return it!;
   }
 
@@ -666,9 +684,9 @@ export class DiscordEmulator {
   private callback(ctx: Ctx): Result {
     const it = this.interactions.find((i) => i.id === ctx.params.iid && i.token === ctx.params.itoken) ?? fail(404, 10062, 'Unknown interaction');
     const age = this.clock.now() - it.createdAt;
-    if (age > TOKEN_LIFETIME_MS) fail(401, 50027, 'Invalid Webhook Token');
+    if (age > this.tokenLifetimeMs) fail(401, 50027, 'Invalid Webhook Token');
     if (it.ackType !== undefined) fail(400, 40060, 'Interaction has already been acknowledged.');
-    if (age > ACK_DEADLINE_MS) fail(404, 10062, 'Unknown interaction');
+    if (age > this.ackDeadlineMs) fail(404, 10062, 'Unknown interaction');
     const type = Number(ctx.body?.type);
     const data = ctx.body?.data ?? {};
     const allowed: Record<number, number[]> = { 2: [4, 5, 9], 3: [4, 5, 6, 7, 9], 4: [8] };
