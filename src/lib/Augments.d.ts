@@ -8,6 +8,7 @@ import type { TaskResumeService } from '../services/TaskResumeService';
 import type { NotificationService } from '../services/NotificationService';
 import type { VideoRequestService } from '../services/VideoRequestService';
 import type { HealthState } from './health';
+import type { ResumeAdminService } from '../services/ResumeAdminService';
 import type { Logger } from 'pino';
 
 declare module '@sapphire/pieces' {
@@ -23,6 +24,7 @@ declare module '@sapphire/pieces' {
     resume: TaskResumeService;
     videoRequests: VideoRequestService;
     health: HealthState;
+    resumeAdmin: ResumeAdminService;
   }
 }
 

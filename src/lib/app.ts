@@ -9,6 +9,7 @@ import { GenerationService } from '../services/GenerationService';
 import { LeaseKeeper } from '../services/LeaseKeeper';
 import { NotificationService } from '../services/NotificationService';
 import { RequestTrackingService } from '../services/RequestTrackingService';
+import { ResumeAdminService } from '../services/ResumeAdminService';
 import { StorageService } from '../services/StorageService';
 import { TaskResumeService } from '../services/TaskResumeService';
 import { VeoService } from '../services/VeoService';
@@ -58,6 +59,7 @@ export async function createApp(config: Config, logger: Logger): Promise<App> {
   const generation = new GenerationService({ tracking, veo, storage, notifier, config, logger: logger.child({ component: 'generation' }), metrics, crashPoints });
   const resume = new TaskResumeService({ tracking, generation, notifier, config, logger: logger.child({ component: 'resume' }), metrics, crashPoints, instanceId: config.instanceId });
   const videoRequests = new VideoRequestService({ tracking, generation, config, logger: logger.child({ component: 'video' }), metrics, instanceId: config.instanceId });
+  const resumeAdmin = new ResumeAdminService({ tracking, resume, config });
   const leaseKeeper = new LeaseKeeper(tracking, config.instanceId, config.resume.leaseDurationMs, logger.child({ component: 'leases' }));
 
   let scheduler: TaskScheduler;
@@ -69,7 +71,7 @@ export async function createApp(config: Config, logger: Logger): Promise<App> {
     logger.info('scheduled tasks in-process (REDIS_URL unset): single-instance mode');
   }
 
-  Object.assign(container, { config, pino: logger, metrics, database, scheduler, tracking, generation, notifier, resume, videoRequests, health });
+  Object.assign(container, { config, pino: logger, metrics, database, scheduler, tracking, generation, notifier, resume, resumeAdmin, videoRequests, health });
 
   let healthServer: Server | undefined;
   let stopping: Promise<void> | undefined;

@@ -109,7 +109,13 @@ export function resultEmbed(row: VideoRequestRow, options: ResultOptions): APIEm
       fields: [
         { name: 'Why', value: displayText(row.errorMessage ?? 'It took too long.', 1000) },
         settings,
-        { name: 'What now', value: 'Run `/video` again. If this video still finishes, it will be posted here.' },
+        {
+          name: 'What now',
+          value:
+            row.failureKind === 'admin' || row.failureKind === 'expired' || !row.operationName
+              ? 'Run `/video` again.'
+              : 'Run `/video` again. If this video still finishes, it will be posted here.',
+        },
       ],
     };
   }

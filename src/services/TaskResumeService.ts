@@ -192,6 +192,21 @@ export class TaskResumeService {
     progress?.onResult?.(latest ?? row, outcome, errorMessage);
   }
 
+  /**
+   * Tells the requesters of these (finished) requests now, e.g. right after an admin expired them. A request that
+   * another instance holds is left to it.
+   */
+  public async announceRequests(ids: string[]): Promise<number> {
+    let told = 0;
+    for (const id of ids) {
+      const claim = await this.deps.tracking.claimById(id, this.deps.instanceId, this.deps.config.resume.leaseDurationMs);
+      if (!claim) continue;
+      const outcome = await this.track(this.deps.generation.process(claim, { resumed: false, signal: this.shutdown.signal })).catch(() => 'failed');
+      if (outcome !== 'announce_failed' && outcome !== 'failed') told++;
+    }
+    return told;
+  }
+
   /** Seed task 3: submit a pending request again with its original parameters and model. */
   public resumePendingRequest(claim: Claim): Promise<GenerationOutcome> {
     return this.deps.generation.process(claim, { resumed: true, signal: this.shutdown.signal, timeoutMs: this.deps.config.resume.requestTimeoutMs });

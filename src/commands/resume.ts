@@ -1,0 +1,133 @@
+import { ApplyOptions } from '@sapphire/decorators';
+import { CommandOptionsRunTypeEnum } from '@sapphire/framework';
+import { Subcommand } from '@sapphire/plugin-subcommands';
+import { InteractionContextType, MessageFlags, PermissionFlagsBits, type APIEmbed, type Message } from 'discord.js';
+import { displayText } from '../lib/messages';
+
+/** Interaction tokens last 15 minutes; a run that outlives them continues in a channel message. */
+const TOKEN_SAFE_MS = 14 * 60_000;
+const LIVE_EDIT_INTERVAL_MS = 2_000;
+
+@ApplyOptions<Subcommand.Options>({
+  name: 'resume',
+  description: 'See and steer unfinished video requests in this server',
+  runIn: CommandOptionsRunTypeEnum.GuildAny,
+  requiredUserPermissions: [PermissionFlagsBits.ManageGuild],
+  subcommands: [
+    { name: 'status', chatInputRun: 'chatInputStatus' },
+    { name: 'run', chatInputRun: 'chatInputResumeRun' },
+    { name: 'expire', chatInputRun: 'chatInputExpire' },
+  ],
+})
+export class ResumeCommand extends Subcommand {
+  public override registerApplicationCommands(registry: Subcommand.Registry) {
+    registry.registerChatInputCommand((builder) =>
+      builder
+        .setName(this.name)
+        .setDescription(this.description)
+        .setContexts(InteractionContextType.Guild)
+        .setDefaultMemberPermissions(PermissionFlagsBits.ManageGuild)
+        .addSubcommand((s) => s.setName('status').setDescription('Pending, generating and unannounced requests, oldest first'))
+        .addSubcommand((s) =>
+          s
+            .setName('run')
+            .setDescription('Resume this server’s unfinished requests now')
+            .addBooleanOption((o) => o.setName('dry_run').setDescription('Only show what would happen and what it would cost')),
+        )
+        .addSubcommand((s) =>
+          s
+            .setName('expire')
+            .setDescription('Mark unfinished requests as timed out and tell their requesters')
+            .addIntegerOption((o) => o.setName('older_than_hours').setDescription('Only requests at least this old (default: RESUME_MAX_AGE_HOURS)').setMinValue(0).setMaxValue(24 * 365))
+            .addBooleanOption((o) => o.setName('include_generating').setDescription('Also expire requests Veo is working on (they may still be billed)'))
+            .addStringOption((o) => o.setName('request').setDescription('Only this request').setAutocomplete(true)),
+        ),
+    );
+  }
+
+  public async chatInputStatus(interaction: Subcommand.ChatInputCommandInteraction) {
+    await interaction.deferReply({ flags: MessageFlags.Ephemeral });
+    const view = await this.container.resumeAdmin.statusView(interaction.guildId!, 0);
+    await interaction.editReply({ ...view, allowedMentions: { parse: [] } });
+  }
+
+  public async chatInputResumeRun(interaction: Subcommand.ChatInputCommandInteraction) {
+    const { resumeAdmin, pino } = this.container;
+    const guildId = interaction.guildId!;
+    if (interaction.options.getBoolean('dry_run')) {
+      await interaction.reply({ embeds: [await resumeAdmin.dryRun(guildId)], flags: MessageFlags.Ephemeral, allowedMentions: { parse: [] } });
+      return;
+    }
+    await interaction.deferReply();
+    const createdAt = interaction.createdTimestamp;
+    let channelMessage: Message | undefined;
+    let latest: APIEmbed | undefined;
+    let lastEdit = 0;
+    let timer: NodeJS.Timeout | undefined;
+    let chain: Promise<unknown> = Promise.resolve();
+
+    const flush = () => {
+      if (!latest) return;
+      const embed = latest;
+      lastEdit = Date.now();
+      chain = chain
+        .then(async () => {
+          if (Date.now() - createdAt < TOKEN_SAFE_MS) return interaction.editReply({ embeds: [embed], allowedMentions: { parse: [] } });
+          // The interaction token is about to expire: continue in a normal channel message.
+          if (!channelMessage && interaction.channel?.isSendable()) {
+            channelMessage = await interaction.channel.send({ embeds: [embed], allowedMentions: { parse: [] } });
+            return channelMessage;
+          }
+          return channelMessage?.edit({ embeds: [embed], allowedMentions: { parse: [] } });
+        })
+        .catch((error) => pino.warn({ err: error }, 'could not update the /resume run progress'));
+    };
+
+    await resumeAdmin.run(guildId, (embed, final) => {
+      latest = embed;
+      if (final) {
+        if (timer) clearTimeout(timer);
+        flush();
+        return;
+      }
+      // At most one edit every 2 s; the last state always lands.
+      const wait = LIVE_EDIT_INTERVAL_MS - (Date.now() - lastEdit);
+      if (wait <= 0) flush();
+      else if (!timer) timer = setTimeout(() => ((timer = undefined), flush()), wait);
+    });
+    await chain;
+  }
+
+  public async chatInputExpire(interaction: Subcommand.ChatInputCommandInteraction) {
+    const { resumeAdmin, config } = this.container;
+    const olderThanHours = interaction.options.getInteger('older_than_hours') ?? config.resume.maxAgeHours;
+    const includeGenerating = interaction.options.getBoolean('include_generating') ?? false;
+    const requestId = interaction.options.getString('request') ?? undefined;
+    if (requestId && !/^[0-9a-f-]{36}$/i.test(requestId)) {
+      await interaction.reply({ content: 'That is not a request id. Pick one from the list as you type.', flags: MessageFlags.Ephemeral });
+      return;
+    }
+    const filter = { guildId: interaction.guildId!, olderThanHours: requestId ? 0 : olderThanHours, includeGenerating, requestId };
+    const { token, count } = await resumeAdmin.prepareExpiry(filter, interaction.user.id);
+    if (count === 0) {
+      await interaction.reply({ content: 'No unfinished request matches, so nothing would change.', flags: MessageFlags.Ephemeral });
+      return;
+    }
+    const what = requestId ? `request \`${displayText(requestId, 40)}\`` : `${count} request(s) older than ${olderThanHours} h${includeGenerating ? ', including ones Veo is still working on' : ' (pending only)'}`;
+    await interaction.reply({
+      content: `This will mark ${what} as timed out and tell each requester. Confirm within a minute.`,
+      components: [resumeAdmin.expiryButtons(token)],
+      flags: MessageFlags.Ephemeral,
+    });
+  }
+
+  public override async autocompleteRun(interaction: Subcommand.AutocompleteInteraction) {
+    const guildId = interaction.guildId;
+    if (!guildId || !interaction.memberPermissions?.has(PermissionFlagsBits.ManageGuild)) return interaction.respond([]);
+    const typed = String(interaction.options.getFocused() ?? '');
+    const rows = await this.container.tracking.findForGuild(guildId, typed, 25);
+    return interaction.respond(
+      rows.map((r) => ({ name: `${r.id.slice(0, 8)} · ${r.status} · ${r.prompt.replace(/\s+/g, ' ').slice(0, 60)}`.slice(0, 100), value: r.id })),
+    );
+  }
+}
