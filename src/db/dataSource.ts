@@ -2,8 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { closeSync, linkSync, mkdirSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Logger } from 'pino';
-import { PGlite } from '@electric-sql/pglite';
-import { createPgConfig } from '@electric-sql/pglite/node-postgres';
+import type { PGlite } from '@electric-sql/pglite';
 import { DataSource, type DataSourceOptions } from 'typeorm';
 import type { Config } from '../lib/config';
 import { entities } from './entities';
@@ -152,6 +151,22 @@ export function describeUrl(url: string): string {
   }
 }
 
+/**
+ * PGlite is loaded only in embedded mode (postgres mode never loads the WASM engine). A plain `require`, resolved at
+ * call time, also lets tests/helpers/db.ts hand jest a copy loaded by Node itself (PGlite uses dynamic `import()`,
+ * which jest's module sandbox refuses without --experimental-vm-modules).
+ */
+export function loadPGlite(): {
+  PGlite: typeof import('@electric-sql/pglite').PGlite;
+  createPgConfig: typeof import('@electric-sql/pglite/node-postgres').createPgConfig;
+} {
+  /* eslint-disable @typescript-eslint/no-require-imports */
+  const { PGlite } = require('@electric-sql/pglite') as typeof import('@electric-sql/pglite');
+  const { createPgConfig } = require('@electric-sql/pglite/node-postgres') as typeof import('@electric-sql/pglite/node-postgres');
+  /* eslint-enable @typescript-eslint/no-require-imports */
+  return { PGlite, createPgConfig };
+}
+
 /** TypeORM options shared by both modes. */
 function baseOptions(): Pick<DataSourceOptions, 'entities' | 'migrations' | 'migrationsTransactionMode'> {
   return { entities, migrations, migrationsTransactionMode: 'all' };
@@ -226,10 +241,11 @@ export async function openDatabase(db: DatabaseSettings, logger: Logger): Promis
     { mode: 'embedded', dataDir: pgliteDir },
     'DATABASE_URL is not set: using the embedded database (PGlite, one process only)',
   );
+  const { PGlite: Engine, createPgConfig } = loadPGlite();
   let pglite: PGlite | undefined;
   let ds: DataSource | undefined;
   try {
-    pglite = await PGlite.create({ dataDir: pgliteDir });
+    pglite = await Engine.create({ dataDir: pgliteDir });
     ds = new DataSource({
       type: 'postgres',
       poolSize: 1, // one PGlite session = one pg client

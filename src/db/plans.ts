@@ -294,6 +294,16 @@ export function countQuotaUsage(): string {
       AND (status NOT IN ('failed', 'timeout') OR failure_kind IN ('filtered', 'invalid'))`;
 }
 
+/** All guilds (metrics): claimable rows by state. No parameters. */
+export function countUnfinishedByState(): string {
+  return `SELECT
+      count(*) FILTER (WHERE status = 'pending')::integer AS pending,
+      count(*) FILTER (WHERE status = 'generating')::integer AS generating,
+      count(*) FILTER (WHERE announcement = 'due')::integer AS awaiting_announcement
+    FROM ${REQUESTS}
+    WHERE ${CLAIMABLE}`;
+}
+
 /** Admin summary of one guild. $1 guild_id */
 export function guildSummary(): string {
   return `SELECT

@@ -656,6 +656,18 @@ export class RequestTrackingService {
     return this.count(plans.countQuotaUsage(), [userId, since, requestType]);
   }
 
+  // ---------------------------------------------------------------- views
+
+  /** All guilds, for metrics: unfinished rows by status, and finished rows whose announcement is due. */
+  public async countUnfinishedByState(): Promise<{ pending: number; generating: number; awaiting_announcement: number }> {
+    const [r] = await this.rows(plans.countUnfinishedByState(), []);
+    return {
+      pending: num(r?.pending ?? 0),
+      generating: num(r?.generating ?? 0),
+      awaiting_announcement: num(r?.awaiting_announcement ?? 0),
+    };
+  }
+
   // ---------------------------------------------------------------- admin views (one guild)
 
   public async getGuildSummary(guildId: string): Promise<GuildSummary> {

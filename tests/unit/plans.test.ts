@@ -1,0 +1,156 @@
+import pino from 'pino';
+import * as plans from '../../src/db/plans';
+import { RequestTrackingService } from '../../src/services/RequestTrackingService';
+
+/** Whitespace-normalised SQL, for structure checks. */
+const norm = (sql: string): string => sql.replace(/\s+/g, ' ').trim();
+/** Highest $n placeholder used. */
+const maxParam = (sql: string): number => Math.max(0, ...[...sql.matchAll(/\$(\d+)/g)].map((m) => Number(m[1])));
+
+const statements = Object.entries(plans).filter(
+  (entry): entry is [string, () => string] => typeof entry[1] === 'function',
+);
+
+describe('plans (SQL structure, no database)', () => {
+  it('exports one function per statement, each returning parameterised SQL', () => {
+    expect(statements.length).toBeGreaterThanOrEqual(25);
+    for (const [name, plan] of statements) {
+      const sql = plan();
+      expect(typeof sql).toBe('string');
+      expect(sql.length).toBeGreaterThan(20);
+      // Never a JS template hole left unfilled, never a value interpolated as a quoted literal of user data.
+      expect(sql).not.toMatch(/\$\{|undefined|\[object /);
+      // Placeholders are contiguous from $1.
+      const used = new Set([...sql.matchAll(/\$(\d+)/g)].map((m) => Number(m[1])));
+      for (let i = 1; i <= maxParam(sql); i++) expect({ name, has: used.has(i), i }).toEqual({ name, has: true, i });
+    }
+  });
+
+  describe('getIncompleteRequests (seed task 1)', () => {
+    const sql = norm(plans.getIncompleteRequests());
+    it('selects pending and generating rows only', () => {
+      expect(sql).toMatch(/^SELECT \* FROM video_requests WHERE/);
+      expect(sql).toContain(`status IN ('pending', 'generating')`);
+      expect(sql).not.toMatch(/completed|failed|timeout/);
+    });
+    it('within maxAgeHours of now, as the single parameter', () => {
+      expect(sql).toContain(`created_at >= now() - $1::double precision * interval '1 hour'`);
+      expect(maxParam(sql)).toBe(1);
+    });
+    it('oldest first', () => {
+      expect(sql).toMatch(/ORDER BY created_at ASC$/);
+    });
+  });
+
+  describe('claim', () => {
+    const sql = norm(plans.claim());
+    it('is one UPDATE of a row picked with FOR UPDATE SKIP LOCKED, oldest first', () => {
+      expect(sql).toMatch(/^WITH candidate AS \( SELECT .* FROM video_requests WHERE/);
+      expect(sql).toContain('ORDER BY created_at LIMIT 1 FOR UPDATE SKIP LOCKED');
+      expect(sql).toContain('UPDATE video_requests r SET lease_owner = $1');
+      expect(sql).toContain('fence = r.fence + 1');
+      expect(sql).toMatch(/RETURNING r\.\*, c\.previous_lease_owner$/);
+    });
+    it('only claimable rows whose lease is empty or expired', () => {
+      expect(sql).toContain(`(status IN ('pending', 'generating') OR announcement = 'due')`);
+      expect(sql).toContain('(lease_expires_at IS NULL OR lease_expires_at < now())');
+      expect(sql).toContain('($3::text IS NULL OR guild_id = $3::text)');
+    });
+  });
+
+  describe('fenced transitions', () => {
+    const fenced = {
+      markGenerating: plans.markGenerating(),
+      markCompleted: plans.markCompleted(),
+      markFinishedUnsuccessfully: plans.markFinishedUnsuccessfully(),
+      announcementSent: plans.announcementSent(),
+      announcementFailed: plans.announcementFailed(),
+      incrementAmbiguous: plans.incrementAmbiguous(),
+      releaseLease: plans.releaseLease(),
+      renewLease: plans.renewLease(),
+      insertSubmitAttempt: plans.insertSubmitAttempt(),
+    };
+    it.each(Object.entries(fenced))('%s is conditional on id, fence and lease owner and returns the row', (_n, raw) => {
+      const sql = norm(raw);
+      expect(sql).toContain('WHERE id = $1 AND fence = $2 AND lease_owner = $3');
+      expect(sql).toContain('RETURNING');
+    });
+    it('terminal transitions set the announcement due in the same UPDATE, from expected statuses', () => {
+      for (const raw of [plans.markCompleted(), plans.markFinishedUnsuccessfully()]) {
+        const sql = norm(raw);
+        expect(sql).toContain(`announcement = 'due'`);
+        expect(sql).toContain('completed_at = now()');
+        expect(sql).toContain('duration_ms =');
+        expect(sql).toMatch(/status = ANY\(\$7::text\[\]\)/);
+      }
+    });
+    it('the operation name is stored on the attempt without any fence', () => {
+      const sql = norm(plans.acceptAttempt());
+      expect(sql).toBe(
+        `UPDATE video_request_attempts SET operation_name = $2, state = 'accepted', accepted_at = COALESCE(accepted_at, now()) WHERE id = $1::bigint RETURNING *`,
+      );
+    });
+    it('admin and stale expiry bump the fence and clear the lease', () => {
+      for (const raw of [plans.expireRequests(), plans.expireStalePending()]) {
+        const sql = norm(raw);
+        expect(sql).toMatch(/fence = (r\.)?fence \+ 1/);
+        expect(sql).toContain('lease_owner = NULL');
+        expect(sql).toContain(`status = 'timeout'`);
+        expect(sql).toContain(`announcement = 'due'`);
+      }
+      expect(norm(plans.expireStalePending())).toContain(`failure_kind = 'expired'`);
+      expect(norm(plans.expireRequests())).toContain(`failure_kind = 'admin'`);
+    });
+  });
+
+  it('quota counts failed/timeout rows only when user-caused', () => {
+    expect(norm(plans.countQuotaUsage())).toContain(
+      `(status NOT IN ('failed', 'timeout') OR failure_kind IN ('filtered', 'invalid'))`,
+    );
+  });
+
+  it('admin views are scoped to one guild', () => {
+    for (const raw of [plans.guildSummary(), plans.listUnfinished(), plans.countUnfinished(), plans.findForGuild(), plans.expireRequests(), plans.countExpirable()]) {
+      expect(norm(raw)).toMatch(/WHERE (r\.)?guild_id = \$1/);
+    }
+  });
+});
+
+describe('RequestTrackingService.getIncompleteRequests with a mocked database', () => {
+  it('runs the plan with maxAgeHours (default 24) and maps rows to camelCase', async () => {
+    const created = new Date('2026-11-29T10:00:00Z');
+    const query = jest.fn().mockResolvedValue({
+      records: [
+        {
+          id: '00000000-0000-4000-8000-000000000001', user_id: 'u', guild_id: 'g', channel_id: 'c', prompt: 'p',
+          duration_seconds: 8, aspect_ratio: '16:9', resolution: null, generate_audio: true, status: 'generating',
+          operation_name: 'op/1', created_at: created, request_type: 'veo', fence: '3', seed: '42',
+          video_size_bytes: null, notification_attempts: 0, submit_attempts: 1, ambiguous_attempts: 0,
+        },
+      ],
+    });
+    const release = jest.fn().mockResolvedValue(undefined);
+    const dataSource = { createQueryRunner: () => ({ query, release }) };
+    const service = new RequestTrackingService(dataSource as never, pino({ level: 'silent' }));
+
+    const rows = await service.getIncompleteRequests();
+    expect(query).toHaveBeenCalledWith(plans.getIncompleteRequests(), [24], true);
+    expect(release).toHaveBeenCalledTimes(1);
+    expect(rows).toHaveLength(1);
+    expect(rows[0]).toMatchObject({
+      id: '00000000-0000-4000-8000-000000000001', userId: 'u', status: 'generating', operationName: 'op/1',
+      createdAt: created, fence: 3, seed: 42, videoSizeBytes: null, durationSeconds: 8,
+    });
+
+    await service.getIncompleteRequests(6);
+    expect(query).toHaveBeenLastCalledWith(plans.getIncompleteRequests(), [6], true);
+  });
+
+  it('throws database errors to the caller and still releases the connection', async () => {
+    const query = jest.fn().mockRejectedValue(new Error('connection refused'));
+    const release = jest.fn().mockResolvedValue(undefined);
+    const service = new RequestTrackingService({ createQueryRunner: () => ({ query, release }) } as never, pino({ level: 'silent' }));
+    await expect(service.getIncompleteRequests()).rejects.toThrow('connection refused');
+    expect(release).toHaveBeenCalledTimes(1);
+  });
+});
