@@ -177,7 +177,7 @@ export class VeoService {
           throw new VeoError('rejected', `Veo refused to report on the operation (${status}): ${googleMessage(error)}`, status, { cause: error });
         }
         if (attempt >= this.retry.attempts) {
-          throw new VeoError('transient', `could not reach Veo to check the operation: ${describe(error)} (gave up after ${attempt} attempts)`, status, {
+          throw new VeoError('transient', `could not reach Veo to check the operation: ${describe(probe.fetchError ?? error)} (gave up after ${attempt} attempts)`, status, {
             cause: error,
           });
         }
@@ -210,11 +210,18 @@ export class VeoService {
 class RequestProbe {
   public dispatched = false;
   public answeredStatus: number | undefined;
+  /** What fetch itself threw (the SDK's retry wrapper may rewrap it and drop the cause). */
+  public fetchError: unknown;
   public readonly fetch: FetchFn = async (input, init) => {
     this.dispatched = true;
-    const response = await fetch(input, init);
-    this.answeredStatus = response.status;
-    return response;
+    try {
+      const response = await fetch(input, init);
+      this.answeredStatus = response.status;
+      return response;
+    } catch (error) {
+      this.fetchError = error;
+      throw error;
+    }
   };
 }
 
@@ -242,13 +249,14 @@ function classifySubmitError(error: unknown, probe: RequestProbe, model: string)
     // Failed before any byte left (credentials, request building): nothing can exist at Google.
     return { kind: 'retry', message: `could not send the request to Veo: ${describe(error)}` };
   }
-  if (probe.answeredStatus === undefined && CONNECT_PHASE_CODES.has(errorCode(error) ?? '')) {
-    return { kind: 'retry', message: `could not connect to Veo: ${describe(error)}` };
+  const cause = probe.fetchError ?? error;
+  if (probe.answeredStatus === undefined && CONNECT_PHASE_CODES.has(errorCode(cause) ?? '')) {
+    return { kind: 'retry', message: `could not connect to Veo: ${describe(cause)}` };
   }
   const when = probe.answeredStatus === undefined ? 'before Veo answered' : `while reading Veo's ${probe.answeredStatus} answer`;
   return {
     kind: 'final',
-    error: new VeoError('ambiguous', `the connection failed ${when} (${describe(error)}); Veo may have accepted the request`, undefined, { cause: error }),
+    error: new VeoError('ambiguous', `the connection failed ${when} (${describe(cause)}); Veo may have accepted the request`, undefined, { cause: error }),
   };
 }
 
@@ -309,16 +317,18 @@ function errorCode(error: unknown): string | undefined {
 }
 
 function describe(error: unknown): string {
-  if (error instanceof Error && error.name === 'AbortError') return 'timed out';
+  // Duck-typed: errors from fetch may come from another realm (e.g. under jest) and fail `instanceof Error`.
+  const e = error as { name?: unknown; message?: unknown } | null;
+  if (e?.name === 'AbortError' || e?.name === 'TimeoutError') return 'timed out';
   const code = errorCode(error);
-  const msg = error instanceof Error ? error.message : String(error);
+  const msg = typeof e?.message === 'string' ? e.message : String(error);
   return code ? `${msg} [${code}]` : msg;
 }
 
 /** What gets logged about an error: never request headers (they carry the bearer token). */
 function errorSummary(error: unknown): { name?: string; message: string; code?: string; status?: number } {
   return {
-    name: error instanceof Error ? error.name : undefined,
+    name: typeof (error as { name?: unknown } | null)?.name === 'string' ? (error as { name: string }).name : undefined,
     message: error instanceof ApiError ? googleMessage(error) : describe(error),
     code: errorCode(error),
     status: error instanceof ApiError ? error.status : undefined,
