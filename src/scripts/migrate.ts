@@ -17,7 +17,7 @@ export function readDatabaseSettings(env: Env = process.env): DatabaseSettings {
   const rawUrl = env.DATABASE_URL?.trim() || undefined;
   let url: string | undefined;
   if (rawUrl !== undefined) {
-    let ok = false;
+    let ok: boolean;
     try {
       ok = ['postgres:', 'postgresql:'].includes(new URL(rawUrl).protocol);
     } catch {
@@ -45,7 +45,7 @@ if (require.main === module) {
   main().then(
     () => process.exit(0),
     (err: unknown) => {
-      // eslint-disable-next-line no-console
+       
       console.error(err instanceof Error ? err.message : err);
       process.exit(1);
     },

@@ -149,7 +149,7 @@ export function checkV4SignedRequest(
     .join('');
   const canonicalRequest = [method, rawPath, canonicalQuery, canonicalHeaders, signedHeaders.join(';'), 'UNSIGNED-PAYLOAD'].join('\n');
   const blob = ['GOOG4-RSA-SHA256', date, scope, createHash('sha256').update(canonicalRequest).digest('hex')].join('\n');
-  let ok = false;
+  let ok: boolean;
   try {
     ok = /^[0-9a-f]+$/i.test(signature) && verify('RSA-SHA256', Buffer.from(blob), account.publicKey, Buffer.from(signature, 'hex'));
   } catch {
