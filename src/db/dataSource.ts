@@ -162,7 +162,8 @@ export function loadPGlite(): {
 } {
   /* eslint-disable @typescript-eslint/no-require-imports */
   const { PGlite } = require('@electric-sql/pglite') as typeof import('@electric-sql/pglite');
-  const { createPgConfig } = require('@electric-sql/pglite/node-postgres') as typeof import('@electric-sql/pglite/node-postgres');
+  const { createPgConfig } =
+    require('@electric-sql/pglite/node-postgres') as typeof import('@electric-sql/pglite/node-postgres');
   /* eslint-enable @typescript-eslint/no-require-imports */
   return { PGlite, createPgConfig };
 }

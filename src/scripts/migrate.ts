@@ -45,7 +45,6 @@ if (require.main === module) {
   main().then(
     () => process.exit(0),
     (err: unknown) => {
-       
       console.error(err instanceof Error ? err.message : err);
       process.exit(1);
     },

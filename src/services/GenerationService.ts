@@ -53,6 +53,7 @@ class StopProcessing extends Error {
 }
 
 const MINUTE = 60_000;
+const FINAL_STATES = new Set(['completed', 'failed', 'timeout']);
 
 /**
  * Drives one leased request to its end: submit (at most once per attempt, with a write-ahead attempt row), poll,
@@ -73,8 +74,13 @@ export class GenerationService {
     const log = logger.child({ requestId: row.id, guildId: row.guildId, channelId: row.channelId, userId: row.userId });
     const deadline = this.now() + (options.timeoutMs ?? this.deps.config.resume.requestTimeoutMs);
     try {
+      const startedAs = row.status;
       if (row.status === 'pending') row = await this.submit(row, lease, options, deadline, log);
       if (row.status === 'generating') row = await this.pollUntilFinished(row, lease, options, deadline, log);
+      // Counted here, where the fenced transition succeeded, so live and resumed requests count exactly once.
+      if ((startedAs === 'pending' || startedAs === 'generating') && FINAL_STATES.has(row.status)) {
+        this.deps.metrics.requestsFinished.inc({ outcome: row.status });
+      }
       if (row.announcement === 'due') return await this.announce(row, lease, options, log);
       return outcomeOf(row);
     } catch (error) {
@@ -230,13 +236,13 @@ export class GenerationService {
       let result: PollResult;
       try {
         result = await veo.pollOperation(operationName);
+        metrics.veoPolls.inc({ result: result.state });
       } catch (error) {
+        // Counted once, as an error (not also as "running").
         metrics.veoPolls.inc({ result: 'error' });
         log.warn({ err: error, operationName }, 'polling Veo failed; will try again');
         result = { state: 'running' };
       }
-      if (result.state !== 'running') metrics.veoPolls.inc({ result: result.state });
-      else metrics.veoPolls.inc({ result: 'running' });
       crashPoints.reach('while-polling');
 
       switch (result.state) {

@@ -316,7 +316,12 @@ export class RequestTrackingService {
           announcement: (current.announcement ?? null) as AnnouncementState | null,
         }
       : null;
-    const error = new FencedWriteError(lease.requestId, action, { states, fence: lease.fence, owner: lease.owner }, actual);
+    const error = new FencedWriteError(
+      lease.requestId,
+      action,
+      { states, fence: lease.fence, owner: lease.owner },
+      actual,
+    );
     this.logger.warn(
       { requestId: lease.requestId, action, expectedFence: lease.fence, owner: lease.owner, actual },
       'fenced write refused: the request moved on',
@@ -385,7 +390,12 @@ export class RequestTrackingService {
 
   // ---------------------------------------------------------------- claims and leases
 
-  private async claim(owner: string, leaseMs: number, guildId: string | null, id: string | null): Promise<ClaimResult | null> {
+  private async claim(
+    owner: string,
+    leaseMs: number,
+    guildId: string | null,
+    id: string | null,
+  ): Promise<ClaimResult | null> {
     const [raw] = await this.rows(plans.claim(), [owner, Math.round(leaseMs), guildId, id]);
     if (!raw) return null;
     const row = toRequestRow(raw);
@@ -445,7 +455,12 @@ export class RequestTrackingService {
    * attempt n+1 (`submitting`) and increments `submit_attempts`, atomically (one statement).
    */
   public async recordSubmitAttempt(lease: Lease, outputPrefix: string): Promise<SubmitAttemptRow> {
-    const [raw] = await this.rows(plans.insertSubmitAttempt(), [lease.requestId, lease.fence, lease.owner, outputPrefix]);
+    const [raw] = await this.rows(plans.insertSubmitAttempt(), [
+      lease.requestId,
+      lease.fence,
+      lease.owner,
+      outputPrefix,
+    ]);
     if (!raw) throw await this.refused(lease, 'recordSubmitAttempt', ['pending']);
     const attempt = toAttemptRow(raw);
     this.logger.info(
@@ -468,7 +483,9 @@ export class RequestTrackingService {
   ): Promise<VideoRequestRow> {
     const [rawAttempt] = await this.rows(plans.acceptAttempt(), [attemptId, operationName]);
     if (!rawAttempt) {
-      throw new Error(`Submit attempt ${attemptId} of request ${lease.requestId} does not exist (operation ${operationName})`);
+      throw new Error(
+        `Submit attempt ${attemptId} of request ${lease.requestId} does not exist (operation ${operationName})`,
+      );
     }
     const attempt = toAttemptRow(rawAttempt);
     this.logger.info(
@@ -544,7 +561,10 @@ export class RequestTrackingService {
       result.videoSizeBytes ?? null,
       from,
     ]);
-    this.logger.info({ ...logFields(row), durationMs: row.durationMs, videos: row.videoUrls?.length ?? 0 }, 'request completed');
+    this.logger.info(
+      { ...logFields(row), durationMs: row.durationMs, videos: row.videoUrls?.length ?? 0 },
+      'request completed',
+    );
     return row;
   }
 
@@ -591,7 +611,9 @@ export class RequestTrackingService {
    */
   public async expireStalePending(maxAgeHours: number, guildId?: string): Promise<VideoRequestRow[]> {
     const message = `Request expired (>${maxAgeHours} hours old)`;
-    const rows = (await this.rows(plans.expireStalePending(), [maxAgeHours, message, guildId ?? null])).map(toRequestRow);
+    const rows = (await this.rows(plans.expireStalePending(), [maxAgeHours, message, guildId ?? null])).map(
+      toRequestRow,
+    );
     for (const row of rows) this.logger.info({ ...logFields(row), maxAgeHours }, 'stale pending request expired');
     return rows;
   }
@@ -602,9 +624,14 @@ export class RequestTrackingService {
    */
   public async expireRequests(filter: ExpireFilter & { adminId: string }): Promise<VideoRequestRow[]> {
     const rows = (
-      await this.rows(plans.expireRequests(), [...this.expireParams(filter), filter.adminId, 'Expired by a server admin'])
+      await this.rows(plans.expireRequests(), [
+        ...this.expireParams(filter),
+        filter.adminId,
+        'Expired by a server admin',
+      ])
     ).map(toRequestRow);
-    for (const row of rows) this.logger.info({ ...logFields(row), adminId: filter.adminId }, 'request expired by an admin');
+    for (const row of rows)
+      this.logger.info({ ...logFields(row), adminId: filter.adminId }, 'request expired by an admin');
     return rows;
   }
 
@@ -635,10 +662,13 @@ export class RequestTrackingService {
 
   /** A failed announcement: one more attempt and the error; `giveUp` → gave_up (fenced, while due). */
   public async recordAnnouncementFailure(lease: Lease, error: string, giveUp: boolean): Promise<VideoRequestRow> {
-    const row = await this.fenced(lease, 'recordAnnouncementFailure', ['announcement:due'], plans.announcementFailed(), [
-      error,
-      giveUp,
-    ]);
+    const row = await this.fenced(
+      lease,
+      'recordAnnouncementFailure',
+      ['announcement:due'],
+      plans.announcementFailed(),
+      [error, giveUp],
+    );
     this.logger[giveUp ? 'warn' : 'info'](
       { ...logFields(row), attempts: row.notificationAttempts, error, giveUp },
       giveUp ? 'announcement given up' : 'announcement failed',
@@ -659,7 +689,11 @@ export class RequestTrackingService {
   // ---------------------------------------------------------------- views
 
   /** All guilds, for metrics: unfinished rows by status, and finished rows whose announcement is due. */
-  public async countUnfinishedByState(): Promise<{ pending: number; generating: number; awaiting_announcement: number }> {
+  public async countUnfinishedByState(): Promise<{
+    pending: number;
+    generating: number;
+    awaiting_announcement: number;
+  }> {
     const [r] = await this.rows(plans.countUnfinishedByState(), []);
     return {
       pending: num(r?.pending ?? 0),
@@ -691,7 +725,11 @@ export class RequestTrackingService {
     const raws = await this.rows(plans.listUnfinished(), [guildId, page.limit, page.offset]);
     const total = await this.count(plans.countUnfinished(), [guildId]);
     return {
-      rows: raws.map((raw) => ({ ...toRequestRow(raw), leaseLive: raw.lease_live === true, attemptCount: num(raw.attempt_count) })),
+      rows: raws.map((raw) => ({
+        ...toRequestRow(raw),
+        leaseLive: raw.lease_live === true,
+        attemptCount: num(raw.attempt_count),
+      })),
       total,
     };
   }

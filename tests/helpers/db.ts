@@ -95,7 +95,8 @@ async function createEmptyPostgres(): Promise<{ url: string; dropDatabase(): Pro
   await onMaintenance((c) => c.query(`CREATE DATABASE ${name}`));
   return {
     url: databaseUrl(name),
-    dropDatabase: () => onMaintenance(async (c) => void (await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`))),
+    dropDatabase: () =>
+      onMaintenance(async (c) => void (await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`))),
   };
 }
 

@@ -42,7 +42,10 @@ describe.each(DATABASE_KINDS)('RequestTrackingService on %s', (kind) => {
     tracking.createRequest(input(over), owner, LEASE_MS);
   /** Moves created_at into the past (no waiting on the clock). */
   const backdate = (id: string, hours: number) =>
-    ds.query(`UPDATE video_requests SET created_at = now() - $2::double precision * interval '1 hour' WHERE id = $1`, [id, hours]);
+    ds.query(`UPDATE video_requests SET created_at = now() - $2::double precision * interval '1 hour' WHERE id = $1`, [
+      id,
+      hours,
+    ]);
   /** Lets a lease run out (as if its holder stopped renewing). */
   const expireLease = (id: string) =>
     ds.query(`UPDATE video_requests SET lease_expires_at = now() - interval '1 second' WHERE id = $1`, [id]);
@@ -56,10 +59,23 @@ describe.each(DATABASE_KINDS)('RequestTrackingService on %s', (kind) => {
   };
 
   it('create → claim → attempt → accepted → completed → announced', async () => {
-    const { row, lease } = await create({ model: null, seed: 1234, attachmentSizeLimit: 26_214_400, interactionToken: 'tok' });
+    const { row, lease } = await create({
+      model: null,
+      seed: 1234,
+      attachmentSizeLimit: 26_214_400,
+      interactionToken: 'tok',
+    });
     expect(row).toMatchObject({
-      status: 'pending', fence: 1, leaseOwner: 'creator', announcement: null, generateAudio: true, requestType: 'veo',
-      seed: 1234, attachmentSizeLimit: 26_214_400, submitAttempts: 0, notificationAttempts: 0,
+      status: 'pending',
+      fence: 1,
+      leaseOwner: 'creator',
+      announcement: null,
+      generateAudio: true,
+      requestType: 'veo',
+      seed: 1234,
+      attachmentSizeLimit: 26_214_400,
+      submitAttempts: 0,
+      notificationAttempts: 0,
     });
     expect(lease).toEqual({ requestId: row.id, fence: 1, owner: 'creator' });
     expect(row.leaseExpiresAt!.getTime()).toBeGreaterThan(row.createdAt.getTime());
@@ -77,17 +93,33 @@ describe.each(DATABASE_KINDS)('RequestTrackingService on %s', (kind) => {
     expect(attempt).toMatchObject({ requestId: row.id, attempt: 1, state: 'submitting', operationName: null });
     expect((await tracking.getById(row.id))!.submitAttempts).toBe(1);
 
-    const generating = await tracking.recordOperationAccepted(l, attempt.id, 'projects/p/operations/op-1', 'veo-3.1-fast-generate-001');
+    const generating = await tracking.recordOperationAccepted(
+      l,
+      attempt.id,
+      'projects/p/operations/op-1',
+      'veo-3.1-fast-generate-001',
+    );
     expect(generating).toMatchObject({
-      status: 'generating', operationName: 'projects/p/operations/op-1', model: 'veo-3.1-fast-generate-001',
+      status: 'generating',
+      operationName: 'projects/p/operations/op-1',
+      model: 'veo-3.1-fast-generate-001',
       gcsPrefix: attempt.outputPrefix,
     });
     expect(generating.startedAt).toBeInstanceOf(Date);
-    expect(await tracking.latestAttempt(row.id)).toMatchObject({ state: 'accepted', operationName: 'projects/p/operations/op-1' });
+    expect(await tracking.latestAttempt(row.id)).toMatchObject({
+      state: 'accepted',
+      operationName: 'projects/p/operations/op-1',
+    });
 
-    const completed = await tracking.markCompleted(l, { videoUrls: ['gs://bucket/x/sample_0.mp4'], videoSizeBytes: 5_000_000 });
+    const completed = await tracking.markCompleted(l, {
+      videoUrls: ['gs://bucket/x/sample_0.mp4'],
+      videoSizeBytes: 5_000_000,
+    });
     expect(completed).toMatchObject({
-      status: 'completed', announcement: 'due', videoUrls: ['gs://bucket/x/sample_0.mp4'], videoSizeBytes: 5_000_000,
+      status: 'completed',
+      announcement: 'due',
+      videoUrls: ['gs://bucket/x/sample_0.mp4'],
+      videoSizeBytes: 5_000_000,
       gcsPrefix: attempt.outputPrefix,
     });
     expect(completed.completedAt).toBeInstanceOf(Date);
@@ -96,7 +128,11 @@ describe.each(DATABASE_KINDS)('RequestTrackingService on %s', (kind) => {
     expect(await tracking.claimNext('instance-c', LEASE_MS)).toBeNull();
 
     const sent = await tracking.recordAnnouncementSent(l, '200000000000000001', 'attachment');
-    expect(sent).toMatchObject({ announcement: 'sent', notificationMessageId: '200000000000000001', deliveredAs: 'attachment' });
+    expect(sent).toMatchObject({
+      announcement: 'sent',
+      notificationMessageId: '200000000000000001',
+      deliveredAs: 'attachment',
+    });
     expect(sent.notifiedAt).toBeInstanceOf(Date);
     expect(await tracking.releaseLease(l)).toBe(true);
     // Finished and announced: nothing left to claim.
@@ -165,7 +201,9 @@ describe.each(DATABASE_KINDS)('RequestTrackingService on %s', (kind) => {
       await expireLease(row.id);
       await tracking.claimNext('instance-b', LEASE_MS);
 
-      await expect(tracking.recordOperationAccepted(first, attempt.id, 'op-paid', 'veo-x')).rejects.toBeInstanceOf(FencedWriteError);
+      await expect(tracking.recordOperationAccepted(first, attempt.id, 'op-paid', 'veo-x')).rejects.toBeInstanceOf(
+        FencedWriteError,
+      );
       expect(await tracking.latestAttempt(row.id)).toMatchObject({ state: 'accepted', operationName: 'op-paid' });
       expect(await tracking.getById(row.id)).toMatchObject({ status: 'pending', operationName: null });
     });
@@ -184,7 +222,10 @@ describe.each(DATABASE_KINDS)('RequestTrackingService on %s', (kind) => {
     it('numbers attempts, records rejections, abandonments and ambiguous counts', async () => {
       const { row, lease } = await create();
       const a1 = await tracking.recordSubmitAttempt(lease, 'gs://b/1/');
-      expect(await tracking.recordAttemptRejected(a1.id, '400 bad prompt')).toMatchObject({ state: 'rejected', error: '400 bad prompt' });
+      expect(await tracking.recordAttemptRejected(a1.id, '400 bad prompt')).toMatchObject({
+        state: 'rejected',
+        error: '400 bad prompt',
+      });
       const a2 = await tracking.recordSubmitAttempt(lease, 'gs://b/2/');
       expect(await tracking.incrementAmbiguous(lease)).toBe(1);
       expect(await tracking.markAttemptAbandoned(a2.id)).toMatchObject({ state: 'abandoned' });
@@ -199,7 +240,10 @@ describe.each(DATABASE_KINDS)('RequestTrackingService on %s', (kind) => {
     it('an ambiguous attempt output completes a pending row; a late operation completes a timed-out one', async () => {
       const { row, lease } = await create();
       await tracking.recordSubmitAttempt(lease, 'gs://b/1/');
-      const done = await tracking.markCompleted(lease, { videoUrls: ['gs://b/1/sample_0.mp4'], gcsPrefix: 'gs://b/1/' });
+      const done = await tracking.markCompleted(lease, {
+        videoUrls: ['gs://b/1/sample_0.mp4'],
+        gcsPrefix: 'gs://b/1/',
+      });
       expect(done).toMatchObject({ status: 'completed', gcsPrefix: 'gs://b/1/', announcement: 'due' });
 
       const { lease: l2 } = await create();
@@ -219,7 +263,11 @@ describe.each(DATABASE_KINDS)('RequestTrackingService on %s', (kind) => {
       const f1 = await tracking.recordAnnouncementFailure(lease, '503', false);
       expect(f1).toMatchObject({ announcement: 'due', notificationAttempts: 1, notificationError: '503' });
       const f2 = await tracking.recordAnnouncementFailure(lease, 'Missing Access', true);
-      expect(f2).toMatchObject({ announcement: 'gave_up', notificationAttempts: 2, notificationError: 'Missing Access' });
+      expect(f2).toMatchObject({
+        announcement: 'gave_up',
+        notificationAttempts: 2,
+        notificationError: 'Missing Access',
+      });
       await expect(tracking.recordAnnouncementSent(lease, 'm')).rejects.toBeInstanceOf(FencedWriteError);
     });
   });
@@ -280,7 +328,7 @@ describe.each(DATABASE_KINDS)('RequestTrackingService on %s', (kind) => {
       await tracking.recordAnnouncementSent(done.lease, 'm'); // finished and announced: no longer claimable
 
       await expireLease(a.row.id);
-      expect(await tracking.renewLeases("me", LEASE_MS)).toBe(2); // a and the second; done is no longer claimable
+      expect(await tracking.renewLeases('me', LEASE_MS)).toBe(2); // a and the second; done is no longer claimable
       const renewed = await tracking.getById(a.row.id);
       expect(renewed!.leaseExpiresAt!.getTime()).toBeGreaterThan(renewed!.createdAt.getTime());
       // a live lease again: nobody can claim it
@@ -300,7 +348,8 @@ describe.each(DATABASE_KINDS)('RequestTrackingService on %s', (kind) => {
       const ambiguous = await create({ prompt: 'ambiguous' });
       await tracking.recordSubmitAttempt(ambiguous.lease, 'gs://b/1/');
       await tracking.releaseLease(ambiguous.lease);
-      for (const id of [old.id, leased.id, oldLeaseGone.row.id, generating.id, ambiguous.row.id]) await backdate(id, 30);
+      for (const id of [old.id, leased.id, oldLeaseGone.row.id, generating.id, ambiguous.row.id])
+        await backdate(id, 30);
       await backdate(young.id, 23);
       await expireLease(oldLeaseGone.row.id);
       await setStatus(generating.id, 'generating', `, operation_name = 'op'`);
@@ -309,14 +358,21 @@ describe.each(DATABASE_KINDS)('RequestTrackingService on %s', (kind) => {
       expect(expired.map((r) => r.prompt).sort()).toEqual(['old', 'old-lease-gone']);
       for (const r of expired) {
         expect(r).toMatchObject({
-          status: 'timeout', errorMessage: 'Request expired (>24 hours old)', failureKind: 'expired',
-          announcement: 'due', leaseOwner: null,
+          status: 'timeout',
+          errorMessage: 'Request expired (>24 hours old)',
+          failureKind: 'expired',
+          announcement: 'due',
+          leaseOwner: null,
         });
       }
       // The former owner of the expired lease is fenced out.
-      await expect(tracking.recordSubmitAttempt(oldLeaseGone.lease, 'gs://b/9/')).rejects.toBeInstanceOf(FencedWriteError);
+      await expect(tracking.recordSubmitAttempt(oldLeaseGone.lease, 'gs://b/9/')).rejects.toBeInstanceOf(
+        FencedWriteError,
+      );
       expect(await tracking.expireStalePending(24)).toEqual([]);
-      expect((await tracking.expireStalePending(6)).map((r) => r.errorMessage)).toEqual(['Request expired (>6 hours old)']);
+      expect((await tracking.expireStalePending(6)).map((r) => r.errorMessage)).toEqual([
+        'Request expired (>6 hours old)',
+      ]);
     });
 
     it('admin expiry: guild scoped, age and state filters, fences out the live worker, idempotent', async () => {
@@ -337,12 +393,19 @@ describe.each(DATABASE_KINDS)('RequestTrackingService on %s', (kind) => {
       expect(changed.map((r) => r.prompt).sort()).toEqual(['generating-old', 'pending-old']);
       for (const r of changed) {
         expect(r).toMatchObject({
-          status: 'timeout', errorMessage: 'Expired by a server admin', expiredBy: 'admin-1', failureKind: 'admin',
-          announcement: 'due', leaseOwner: null, fence: 2,
+          status: 'timeout',
+          errorMessage: 'Expired by a server admin',
+          expiredBy: 'admin-1',
+          failureKind: 'admin',
+          announcement: 'due',
+          leaseOwner: null,
+          fence: 2,
         });
       }
       // The live worker's later writes are refused.
-      await expect(tracking.markCompleted(generatingOld.lease, { videoUrls: ['u'] })).rejects.toBeInstanceOf(FencedWriteError);
+      await expect(tracking.markCompleted(generatingOld.lease, { videoUrls: ['u'] })).rejects.toBeInstanceOf(
+        FencedWriteError,
+      );
       // Idempotent.
       expect(await tracking.expireRequests({ ...filter, includeGenerating: true, adminId: 'admin-2' })).toEqual([]);
       expect(await tracking.countExpirable({ ...filter, includeGenerating: true })).toBe(0);
@@ -358,7 +421,8 @@ describe.each(DATABASE_KINDS)('RequestTrackingService on %s', (kind) => {
 
   describe('quota', () => {
     it('counts the user requests since a time, but not failures the user did not cause', async () => {
-      const lease = async (over: Partial<CreateRequestInput>): Promise<Lease> => (await create({ userId: 'quota-user', ...over })).lease;
+      const lease = async (over: Partial<CreateRequestInput>): Promise<Lease> =>
+        (await create({ userId: 'quota-user', ...over })).lease;
       await lease({}); // pending
       const done = await lease({});
       await tracking.markCompleted(done, { videoUrls: ['u'] });
@@ -410,18 +474,33 @@ describe.each(DATABASE_KINDS)('RequestTrackingService on %s', (kind) => {
 
       const summary = await tracking.getGuildSummary(GUILD);
       expect(summary).toMatchObject({
-        pending: 2, generating: 1, awaitingAnnouncement: 1, failed24h: 1, timeout24h: 1, videoSecondsAtRisk: 18,
+        pending: 2,
+        generating: 1,
+        awaitingAnnouncement: 1,
+        failed24h: 1,
+        timeout24h: 1,
+        videoSecondsAtRisk: 18,
       });
       expect(summary.oldestUnfinishedAt!.getTime()).toBe((await tracking.getById(p1.row.id))!.createdAt.getTime());
       expect(await tracking.getGuildSummary('no-such-guild')).toEqual({
-        pending: 0, generating: 0, awaitingAnnouncement: 0, failed24h: 0, timeout24h: 0, videoSecondsAtRisk: 0,
+        pending: 0,
+        generating: 0,
+        awaitingAnnouncement: 0,
+        failed24h: 0,
+        timeout24h: 0,
+        videoSecondsAtRisk: 0,
         oldestUnfinishedAt: null,
       });
 
       const list = await tracking.listUnfinished(GUILD, { offset: 0, limit: 10 });
       expect(list.total).toBe(4);
       expect(list.rows.map((r) => r.id)).toEqual([p1.row.id, g1.row.id, f1.row.id, unleasedRow.id]);
-      expect(list.rows.map((r) => [r.leaseLive, r.attemptCount])).toEqual([[true, 0], [false, 1], [true, 0], [false, 0]]);
+      expect(list.rows.map((r) => [r.leaseLive, r.attemptCount])).toEqual([
+        [true, 0],
+        [false, 1],
+        [true, 0],
+        [false, 0],
+      ]);
       expect(list.rows.every((r) => r.guildId === GUILD)).toBe(true);
       const page2 = await tracking.listUnfinished(GUILD, { offset: 3, limit: 2 });
       expect(page2).toMatchObject({ total: 4, rows: [{ id: unleasedRow.id }] });
@@ -440,6 +519,8 @@ describe.each(DATABASE_KINDS)('RequestTrackingService on %s', (kind) => {
   it('getById returns null for unknown or malformed ids, and database errors reach the caller', async () => {
     expect(await tracking.getById('00000000-0000-4000-8000-000000000000')).toBeNull();
     expect(await tracking.getById('nope')).toBeNull();
-    await expect(tracking.createRequest(input({ durationSeconds: 5 as never }), 'x', LEASE_MS)).rejects.toThrow(/check constraint/);
+    await expect(tracking.createRequest(input({ durationSeconds: 5 as never }), 'x', LEASE_MS)).rejects.toThrow(
+      /check constraint/,
+    );
   });
 });

@@ -89,28 +89,35 @@ describe.each(DATABASE_KINDS)('concurrent claims on %s', (kind) => {
   });
 
   // PGlite has one connection: nothing else can hold a row lock there.
-  (kind === 'postgres' ? it : it.skip)('skips a row another transaction holds instead of waiting for it (SKIP LOCKED)', async () => {
-    const ds = t.database.dataSource;
-    await ds.query('TRUNCATE video_requests CASCADE');
-    const tracking = instances[0]!;
-    const made: string[] = [];
-    for (const p of ['oldest', 'next']) {
-      const { lease } = await tracking.createRequest({ userId: 'u', guildId: 'g', channelId: 'c', prompt: p, aspectRatio: '16:9' }, 'creator', LEASE_MS);
-      await tracking.releaseLease(lease);
-      made.push(lease.requestId);
-    }
-    await ds.query(`UPDATE video_requests SET created_at = now() - interval '1 hour' WHERE id = $1`, [made[0]]);
-    const holder = ds.createQueryRunner();
-    await holder.startTransaction();
-    try {
-      await holder.query('SELECT id FROM video_requests WHERE id = $1 FOR UPDATE', [made[0]]);
-      const claim = await instances[1]!.claimNext('other', LEASE_MS);
-      expect(claim?.row.prompt).toBe('next');
-      expect(await instances[1]!.claimNext('other', LEASE_MS)).toBeNull();
-    } finally {
-      await holder.rollbackTransaction();
-      await holder.release();
-    }
-    expect((await tracking.claimNext('late', LEASE_MS))?.row.prompt).toBe('oldest');
-  });
+  (kind === 'postgres' ? it : it.skip)(
+    'skips a row another transaction holds instead of waiting for it (SKIP LOCKED)',
+    async () => {
+      const ds = t.database.dataSource;
+      await ds.query('TRUNCATE video_requests CASCADE');
+      const tracking = instances[0]!;
+      const made: string[] = [];
+      for (const p of ['oldest', 'next']) {
+        const { lease } = await tracking.createRequest(
+          { userId: 'u', guildId: 'g', channelId: 'c', prompt: p, aspectRatio: '16:9' },
+          'creator',
+          LEASE_MS,
+        );
+        await tracking.releaseLease(lease);
+        made.push(lease.requestId);
+      }
+      await ds.query(`UPDATE video_requests SET created_at = now() - interval '1 hour' WHERE id = $1`, [made[0]]);
+      const holder = ds.createQueryRunner();
+      await holder.startTransaction();
+      try {
+        await holder.query('SELECT id FROM video_requests WHERE id = $1 FOR UPDATE', [made[0]]);
+        const claim = await instances[1]!.claimNext('other', LEASE_MS);
+        expect(claim?.row.prompt).toBe('next');
+        expect(await instances[1]!.claimNext('other', LEASE_MS)).toBeNull();
+      } finally {
+        await holder.rollbackTransaction();
+        await holder.release();
+      }
+      expect((await tracking.claimNext('late', LEASE_MS))?.row.prompt).toBe('oldest');
+    },
+  );
 });

@@ -2,12 +2,34 @@ import type { DataSource } from 'typeorm';
 import { openDatabase, type Database } from '../../src/db/dataSource';
 import { main as migrateMain } from '../../src/scripts/migrate';
 import { RequestTrackingService } from '../../src/services/RequestTrackingService';
-import { createLegacyDatabase, createTestDatabase, DATABASE_KINDS, silentLogger, type LegacyDatabase } from '../helpers/db';
+import {
+  createLegacyDatabase,
+  createTestDatabase,
+  DATABASE_KINDS,
+  silentLogger,
+  type LegacyDatabase,
+} from '../helpers/db';
 
 const ORIGINAL_COLUMNS = [
-  'id', 'user_id', 'guild_id', 'channel_id', 'prompt', 'duration_seconds', 'aspect_ratio', 'resolution',
-  'generate_audio', 'status', 'operation_name', 'created_at', 'started_at', 'completed_at', 'duration_ms',
-  'gcs_prefix', 'video_urls', 'error_message', 'request_type',
+  'id',
+  'user_id',
+  'guild_id',
+  'channel_id',
+  'prompt',
+  'duration_seconds',
+  'aspect_ratio',
+  'resolution',
+  'generate_audio',
+  'status',
+  'operation_name',
+  'created_at',
+  'started_at',
+  'completed_at',
+  'duration_ms',
+  'gcs_prefix',
+  'video_urls',
+  'error_message',
+  'request_type',
 ];
 /** The original columns as text (exact values, independent of driver type parsing). */
 const ORIGINAL_AS_TEXT = `SELECT ${ORIGINAL_COLUMNS.map((c) => `${c}::text AS ${c}`).join(', ')} FROM video_requests ORDER BY id`;
@@ -57,8 +79,14 @@ describe.each(DATABASE_KINDS)('migrations on %s', (kind) => {
     )) as Record<string, unknown>[];
     for (const r of added) {
       expect(r).toMatchObject({
-        announcement: null, fence: 0, notification_attempts: 0, submit_attempts: 0, ambiguous_attempts: 0,
-        lease_owner: null, model: null, updated_at: null,
+        announcement: null,
+        fence: 0,
+        notification_attempts: 0,
+        submit_attempts: 0,
+        ambiguous_attempts: 0,
+        lease_owner: null,
+        model: null,
+        updated_at: null,
       });
     }
 
@@ -69,7 +97,10 @@ describe.each(DATABASE_KINDS)('migrations on %s', (kind) => {
     const first = (await tracking.claimNext('new-bot', 60_000))!;
     expect(first).toMatchObject({ takeover: false, row: { prompt: 'pending one', fence: 1, model: null } });
     const second = (await tracking.claimNext('new-bot', 60_000))!;
-    expect(second.row).toMatchObject({ prompt: 'generating one', operationName: expect.stringContaining('operations/abc') });
+    expect(second.row).toMatchObject({
+      prompt: 'generating one',
+      operationName: expect.stringContaining('operations/abc'),
+    });
     expect(await tracking.claimNext('new-bot', 60_000)).toBeNull();
 
     const attempt = await tracking.recordSubmitAttempt(first.lease, 'gs://b/g1/c1/u1/x/1/');
@@ -125,9 +156,9 @@ describe.each(DATABASE_KINDS)('migrations on %s', (kind) => {
       expect.arrayContaining(['idx_video_requests_claimable', 'idx_video_requests_guild_status_created']),
     );
     // The claim index is partial, as designed.
-    expect(upgraded.indexes.find((i: { indexname: string }) => i.indexname === 'idx_video_requests_claimable').indexdef).toMatch(
-      /WHERE .*pending.*generating.*announcement = 'due'/,
-    );
+    expect(
+      upgraded.indexes.find((i: { indexname: string }) => i.indexname === 'idx_video_requests_claimable').indexdef,
+    ).toMatch(/WHERE .*pending.*generating.*announcement = 'due'/);
 
     // Undo the resume migration: back to the original schema exactly.
     await database.dataSource.undoLastMigration({ transaction: 'all' });

@@ -110,7 +110,14 @@ describe('plans (SQL structure, no database)', () => {
   });
 
   it('admin views are scoped to one guild', () => {
-    for (const raw of [plans.guildSummary(), plans.listUnfinished(), plans.countUnfinished(), plans.findForGuild(), plans.expireRequests(), plans.countExpirable()]) {
+    for (const raw of [
+      plans.guildSummary(),
+      plans.listUnfinished(),
+      plans.countUnfinished(),
+      plans.findForGuild(),
+      plans.expireRequests(),
+      plans.countExpirable(),
+    ]) {
       expect(norm(raw)).toMatch(/WHERE (r\.)?guild_id = \$1/);
     }
   });
@@ -122,10 +129,25 @@ describe('RequestTrackingService.getIncompleteRequests with a mocked database', 
     const query = jest.fn().mockResolvedValue({
       records: [
         {
-          id: '00000000-0000-4000-8000-000000000001', user_id: 'u', guild_id: 'g', channel_id: 'c', prompt: 'p',
-          duration_seconds: 8, aspect_ratio: '16:9', resolution: null, generate_audio: true, status: 'generating',
-          operation_name: 'op/1', created_at: created, request_type: 'veo', fence: '3', seed: '42',
-          video_size_bytes: null, notification_attempts: 0, submit_attempts: 1, ambiguous_attempts: 0,
+          id: '00000000-0000-4000-8000-000000000001',
+          user_id: 'u',
+          guild_id: 'g',
+          channel_id: 'c',
+          prompt: 'p',
+          duration_seconds: 8,
+          aspect_ratio: '16:9',
+          resolution: null,
+          generate_audio: true,
+          status: 'generating',
+          operation_name: 'op/1',
+          created_at: created,
+          request_type: 'veo',
+          fence: '3',
+          seed: '42',
+          video_size_bytes: null,
+          notification_attempts: 0,
+          submit_attempts: 1,
+          ambiguous_attempts: 0,
         },
       ],
     });
@@ -138,8 +160,15 @@ describe('RequestTrackingService.getIncompleteRequests with a mocked database', 
     expect(release).toHaveBeenCalledTimes(1);
     expect(rows).toHaveLength(1);
     expect(rows[0]).toMatchObject({
-      id: '00000000-0000-4000-8000-000000000001', userId: 'u', status: 'generating', operationName: 'op/1',
-      createdAt: created, fence: 3, seed: 42, videoSizeBytes: null, durationSeconds: 8,
+      id: '00000000-0000-4000-8000-000000000001',
+      userId: 'u',
+      status: 'generating',
+      operationName: 'op/1',
+      createdAt: created,
+      fence: 3,
+      seed: 42,
+      videoSizeBytes: null,
+      durationSeconds: 8,
     });
 
     await service.getIncompleteRequests(6);
@@ -149,7 +178,10 @@ describe('RequestTrackingService.getIncompleteRequests with a mocked database', 
   it('throws database errors to the caller and still releases the connection', async () => {
     const query = jest.fn().mockRejectedValue(new Error('connection refused'));
     const release = jest.fn().mockResolvedValue(undefined);
-    const service = new RequestTrackingService({ createQueryRunner: () => ({ query, release }) } as never, pino({ level: 'silent' }));
+    const service = new RequestTrackingService(
+      { createQueryRunner: () => ({ query, release }) } as never,
+      pino({ level: 'silent' }),
+    );
     await expect(service.getIncompleteRequests()).rejects.toThrow('connection refused');
     expect(release).toHaveBeenCalledTimes(1);
   });
