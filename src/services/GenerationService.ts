@@ -81,7 +81,12 @@ export class GenerationService {
       if ((startedAs === 'pending' || startedAs === 'generating') && FINAL_STATES.has(row.status)) {
         this.deps.metrics.requestsFinished.inc({ outcome: row.status });
       }
-      if (row.announcement === 'due') return await this.announce(row, lease, options, log);
+      if (row.announcement === 'due') {
+        const told = await this.announce(row, lease, options, log);
+        // Finished before this call (only its announcement was due): not a completion, failure or timeout made now.
+        const finishedBefore = initial.row.status !== 'pending' && initial.row.status !== 'generating';
+        return finishedBefore && told !== 'announce_failed' ? 'announced' : told;
+      }
       return outcomeOf(row);
     } catch (error) {
       if (error instanceof StopProcessing) {
