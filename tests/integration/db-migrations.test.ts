@@ -1,5 +1,6 @@
+import pino from 'pino';
 import type { DataSource } from 'typeorm';
-import { openDatabase, type Database } from '../../src/db/dataSource';
+import { describeUrl, openDatabase, type Database } from '../../src/db/dataSource';
 import { main as migrateMain } from '../../src/scripts/migrate';
 import { RequestTrackingService } from '../../src/services/RequestTrackingService';
 import {
@@ -186,6 +187,29 @@ describe('src/scripts/migrate.ts', () => {
     }
     await expect(migrateMain({ DATABASE_URL: 'mysql://user:secret@host/db', LOG_LEVEL: 'silent' })).rejects.toThrow(
       /^DATABASE_URL is invalid: expected a postgres:\/\/ or postgresql:\/\/ URL$/,
+    );
+  });
+});
+
+describe('openDatabase logging', () => {
+  it('logs which mode is in use and never the password of DATABASE_URL', async () => {
+    const lines: string[] = [];
+    const logger = pino({ level: 'debug' }, { write: (line: string) => void lines.push(line) });
+    const t = await createTestDatabase('postgres');
+    try {
+      const url = new URL(t.url!);
+      url.password = 'S3cretPassw0rd'; // trust auth: accepted and ignored
+      const database = await openDatabase({ url: url.toString(), dataDir: t.settings.dataDir }, logger);
+      await database.close();
+    } finally {
+      await t.drop();
+    }
+    const text = lines.join('');
+    expect(text).toContain('"mode":"postgres"');
+    expect(text).toContain(new URL(t.url!).pathname);
+    expect(text).not.toContain('S3cretPassw0rd');
+    expect(describeUrl('postgresql://bot:pa%40ss@db.example:6543/veobot?sslmode=require')).toBe(
+      'postgresql://bot@db.example:6543/veobot',
     );
   });
 });
