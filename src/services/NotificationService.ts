@@ -72,7 +72,9 @@ export class NotificationService {
       try {
         return await this.editOriginal(row, context, video);
       } catch (error) {
-        if (!(error instanceof DiscordAPIError && TOKEN_GONE_CODES.has(Number(error.code)))) throw this.classify(error, 'interaction');
+        const tokenGone = error instanceof DiscordAPIError && TOKEN_GONE_CODES.has(Number(error.code));
+        this.options.metrics?.notifications.inc({ path: 'interaction', result: tokenGone ? 'token_gone' : 'failed' });
+        if (!tokenGone) throw this.classify(error, 'interaction');
         this.options.logger.info({ requestId: row.id, code: error.code }, 'interaction token no longer usable; posting in the channel');
       }
     }

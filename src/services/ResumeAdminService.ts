@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { ActionRowBuilder, ButtonBuilder, ButtonStyle, type APIEmbed } from 'discord.js';
 import type { Config } from '../lib/config';
 import { COLORS, displayText, formatDuration } from '../lib/messages';
+import type { Metrics } from '../lib/metrics';
 import type { GenerationOutcome } from './GenerationService';
 import type { ExpireFilter, RequestTrackingService, UnfinishedRow, VideoRequestRow } from './RequestTrackingService';
 import type { ResumeProgress, ResumeSummary, TaskResumeService } from './TaskResumeService';
@@ -76,6 +77,7 @@ export class ResumeAdminService {
       tracking: RequestTrackingService;
       resume: TaskResumeService;
       config: Pick<Config, 'resume'>;
+      metrics?: Metrics;
       now?: () => number;
     },
   ) {
@@ -231,6 +233,7 @@ export class ResumeAdminService {
     this.confirmations.delete(token);
     if (action === 'cancel') return { ok: true, message: 'Cancelled: nothing was expired.', expired: [] };
     const expired = await this.deps.tracking.expireRequests({ ...pending.filter, adminId: presser.userId });
+    if (expired.length > 0) this.deps.metrics?.requestsFinished.inc({ outcome: 'timeout' }, expired.length);
     return {
       ok: true,
       message: expired.length === 0 ? 'Nothing left to expire (already done).' : `Expired ${expired.length} request(s). Their requesters are being told.`,

@@ -115,6 +115,7 @@ export class TaskResumeService {
     // announced below like any finished row.
     const expired = await tracking.expireStalePending(config.resume.maxAgeHours, options.guildId);
     summary.expired = expired.length;
+    if (expired.length > 0) metrics.requestsFinished.inc({ outcome: 'timeout' }, expired.length);
     for (const row of expired) {
       this.logStep(row, 'expired', 'timeout', row.errorMessage);
     }

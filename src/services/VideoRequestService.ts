@@ -170,10 +170,6 @@ export class VideoRequestService {
     metrics.requestsCreated.inc();
     const done = generation
       .process(claim, { resumed: false, observer, signal: this.shutdown.signal, timeoutMs: config.resume.requestTimeoutMs })
-      .then((outcome) => {
-        if (['completed', 'failed', 'timeout'].includes(outcome)) metrics.requestsFinished.inc({ outcome });
-        return outcome;
-      })
       .catch((error) => {
         // The row stays claimable: the sweep of this or another instance picks it up once the lease runs out.
         this.deps.logger.error({ err: error, requestId: claim.row.id }, 'generation stopped on an error; the resume sweep will retry it');
