@@ -62,9 +62,13 @@ export class BotProcess {
     return this.child.exitCode === null && this.child.signalCode === null;
   }
 
-  /** Starts the bot; resolves once it logged "gateway ready" unless `waitForReady` is false. */
-  public static async start(env: Record<string, string>, options: { waitForReady?: boolean; timeoutMs?: number } = {}): Promise<BotProcess> {
+  /**
+   * Starts the bot; resolves once it logged "gateway ready" unless `waitForReady` is false. `cwd` is where it looks
+   * for a `.env` file (default: this process's working directory).
+   */
+  public static async start(env: Record<string, string>, options: { waitForReady?: boolean; timeoutMs?: number; cwd?: string } = {}): Promise<BotProcess> {
     const child = spawn(process.execPath, [ENTRY], {
+      cwd: options.cwd,
       env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', NODE_ENV: 'test', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
