@@ -1,5 +1,6 @@
 import { container } from '@sapphire/framework';
 import { ScheduledTaskHandler, type ScheduledTaskStore } from '@sapphire/plugin-scheduled-tasks';
+import { Redis, type RedisOptions } from 'ioredis';
 import type { Logger } from 'pino';
 
 export type TaskName = 'resume' | 'resumeSweep';
@@ -112,6 +113,8 @@ export class RedisScheduler implements TaskScheduler {
   public readonly mode = 'redis' as const;
   private readonly fallback: InProcessScheduler;
   private readonly handler: ScheduledTaskHandler;
+  /** Every Redis connection BullMQ uses, so close() can cut them even when Redis never answers. */
+  private readonly connections = new Set<Redis>();
   private watchdog: NodeJS.Timeout | undefined;
   private redisHealthy = true;
 
@@ -122,13 +125,14 @@ export class RedisScheduler implements TaskScheduler {
     queue = 'veobot-tasks',
   ) {
     this.fallback = new InProcessScheduler(logger);
+    // BullMQ shares this connection and duplicates it for the worker's blocking reads; both are tracked.
+    const connection = this.track(new Redis({ ...parseRedisUrl(redisUrl), maxRetriesPerRequest: null } as RedisOptions));
+    const duplicate = connection.duplicate.bind(connection);
+    connection.duplicate = (override?: Partial<RedisOptions>) => this.track(duplicate(override));
     // removeOnComplete keeps Redis from filling up with finished one-off jobs.
     this.handler = new ScheduledTaskHandler({
       queue,
-      bull: {
-        connection: { ...parseRedisUrl(redisUrl), maxRetriesPerRequest: null, enableOfflineQueue: true },
-        defaultJobOptions: { removeOnComplete: true, removeOnFail: 100 },
-      },
+      bull: { connection, defaultJobOptions: { removeOnComplete: true, removeOnFail: 100 } },
     });
     container.tasks = this.handler;
   }
@@ -161,6 +165,17 @@ export class RedisScheduler implements TaskScheduler {
     this.watchdog.unref();
   }
 
+  private track(redis: Redis): Redis {
+    redis.on('error', () => undefined); // reported through BullMQ's own error events; avoid unhandled 'error'
+    this.connections.add(redis);
+    return redis;
+  }
+
+  /** The BullMQ queue (for maintenance and tests). */
+  public client() {
+    return this.handler.client;
+  }
+
   private async checkRedis(): Promise<void> {
     try {
       const client = await withTimeout(this.handler.client.client, 1_000, 'Redis client');
@@ -183,6 +198,8 @@ export class RedisScheduler implements TaskScheduler {
       await withTimeout(this.handler.close(), this.timeoutMs, 'closing Redis connections');
     } catch (error) {
       this.logger.warn({ err: error }, 'Redis connections did not close cleanly');
+    } finally {
+      for (const redis of this.connections) redis.disconnect();
     }
   }
 }
