@@ -1,12 +1,14 @@
 import { ApplyOptions } from '@sapphire/decorators';
 import { CommandOptionsRunTypeEnum } from '@sapphire/framework';
 import { Subcommand } from '@sapphire/plugin-subcommands';
-import { InteractionContextType, MessageFlags, PermissionFlagsBits, type APIEmbed, type Message } from 'discord.js';
+import { DiscordAPIError, InteractionContextType, MessageFlags, PermissionFlagsBits, type APIEmbed, type Message } from 'discord.js';
 import { displayText } from '../lib/messages';
 
 /** Interaction tokens last 15 minutes; a run that outlives them continues in a channel message. */
 const TOKEN_SAFE_MS = 14 * 60_000;
 const LIVE_EDIT_INTERVAL_MS = 2_000;
+/** Unknown Message, Unknown Webhook, Unknown interaction, Invalid Webhook Token: the reply can no longer be edited. */
+const TOKEN_GONE_CODES = new Set([10008, 10015, 10062, 50027]);
 
 @ApplyOptions<Subcommand.Options>({
   name: 'resume',
@@ -61,41 +63,57 @@ export class ResumeCommand extends Subcommand {
     await interaction.deferReply();
     const createdAt = interaction.createdTimestamp;
     let channelMessage: Message | undefined;
-    let latest: APIEmbed | undefined;
-    let lastEdit = 0;
+    let tokenGone = false;
+    let waiting: APIEmbed | undefined;
+    let lastEdit = -Infinity;
     let timer: NodeJS.Timeout | undefined;
-    let chain: Promise<unknown> = Promise.resolve();
+    let sending: Promise<void> | undefined;
+    const idleWaiters: (() => void)[] = [];
 
-    const flush = () => {
-      if (!latest) return;
-      const embed = latest;
-      lastEdit = Date.now();
-      chain = chain
-        .then(async () => {
-          if (Date.now() - createdAt < TOKEN_SAFE_MS) return interaction.editReply({ embeds: [embed], allowedMentions: { parse: [] } });
-          // The interaction token is about to expire: continue in a normal channel message.
-          if (!channelMessage && interaction.channel?.isSendable()) {
-            channelMessage = await interaction.channel.send({ embeds: [embed], allowedMentions: { parse: [] } });
-            return channelMessage;
-          }
-          return channelMessage?.edit({ embeds: [embed], allowedMentions: { parse: [] } });
-        })
-        .catch((error) => pino.warn({ err: error }, 'could not update the /resume run progress'));
+    const publish = async (embed: APIEmbed) => {
+      if (!tokenGone && Date.now() - createdAt < TOKEN_SAFE_MS) {
+        try {
+          await interaction.editReply({ embeds: [embed], allowedMentions: { parse: [] } });
+          return;
+        } catch (error) {
+          // The token can die before our own estimate says so (clock skew, a slow start): continue in the channel.
+          if (!(error instanceof DiscordAPIError && TOKEN_GONE_CODES.has(Number(error.code)))) throw error;
+          pino.info({ code: error.code }, 'the /resume run interaction token is no longer usable; continuing in a channel message');
+        }
+      }
+      tokenGone = true;
+      if (channelMessage) await channelMessage.edit({ embeds: [embed], allowedMentions: { parse: [] } });
+      else if (interaction.channel?.isSendable()) channelMessage = await interaction.channel.send({ embeds: [embed], allowedMentions: { parse: [] } });
     };
 
-    await resumeAdmin.run(guildId, (embed, final) => {
-      latest = embed;
-      if (final) {
-        if (timer) clearTimeout(timer);
-        flush();
+    // One edit in flight at a time, at most one every 2 s (the final state too); only the newest state is sent.
+    const pump = (): void => {
+      if (timer || sending) return;
+      if (!waiting) {
+        for (const resolve of idleWaiters.splice(0)) resolve();
         return;
       }
-      // At most one edit every 2 s; the last state always lands.
-      const wait = LIVE_EDIT_INTERVAL_MS - (Date.now() - lastEdit);
-      if (wait <= 0) flush();
-      else if (!timer) timer = setTimeout(() => ((timer = undefined), flush()), wait);
+      const wait = lastEdit + LIVE_EDIT_INTERVAL_MS - Date.now();
+      if (wait > 0) {
+        timer = setTimeout(() => ((timer = undefined), pump()), wait);
+        return;
+      }
+      const embed = waiting;
+      waiting = undefined;
+      lastEdit = Date.now();
+      sending = publish(embed)
+        .catch((error) => pino.warn({ err: error }, 'could not update the /resume run progress'))
+        .finally(() => ((sending = undefined), pump()));
+    };
+
+    await resumeAdmin.run(guildId, (embed) => {
+      waiting = embed;
+      pump();
     });
-    await chain;
+    await new Promise<void>((resolve) => {
+      idleWaiters.push(resolve);
+      pump();
+    });
   }
 
   public async chatInputExpire(interaction: Subcommand.ChatInputCommandInteraction) {
