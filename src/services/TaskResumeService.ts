@@ -132,14 +132,16 @@ export class TaskResumeService {
     options.progress?.onStart?.({ pending: summary.pending_found, generating: summary.generating_found, expired: summary.expired });
 
     const seen = new Set<string>();
+    const parked: Lease[] = [];
     const slot = async (): Promise<void> => {
       while (!this.shutdown.signal.aborted) {
         const claim = await tracking.claimNext(this.deps.instanceId, config.resume.leaseDurationMs, { guildId: options.guildId });
         if (!claim) return;
         if (seen.has(claim.row.id)) {
-          // Came back within this sweep (deferred or retrying an announcement): leave it for a later sweep.
-          await tracking.releaseLease(claim.lease).catch(() => undefined);
-          return;
+          // Came back within this sweep (deferred or retrying an announcement): it is the oldest, so every claim
+          // would return it again. Hold it until the sweep ends so the slot reaches the rows behind it.
+          parked.push(claim.lease);
+          continue;
         }
         seen.add(claim.row.id);
         await this.resumeOne(claim, summary, options.progress);
@@ -147,6 +149,8 @@ export class TaskResumeService {
     };
     const slots = Array.from({ length: config.resume.concurrency }, () => slot());
     const results = await Promise.allSettled(slots);
+    // Give the held-back rows to a later sweep (of any instance).
+    await Promise.all(parked.map((lease) => tracking.releaseLease(lease).catch(() => undefined)));
     for (const r of results) {
       if (r.status === 'rejected') logger.error({ err: r.reason }, 'a resume slot stopped on a database error');
     }

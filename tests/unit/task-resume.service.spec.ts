@@ -421,6 +421,23 @@ describe('TaskResumeService (real database, Veo/Storage and Discord REST against
     expect(submitAt(4)).toBeLessThan(slow.completedAt!);
   });
 
+  it('keeps every slot working when the oldest request keeps coming back (announcement failing for now)', async () => {
+    // The oldest row's channel answers 500 (Discord having a bad moment): its announcement is retried by a later
+    // sweep. The newer rows behind it must not wait for that sweep.
+    discord.injectFault({ method: 'POST', path: `/channels/${CH.videos.id}/messages`, status: 500, times: Infinity });
+    const stuck = await insertRow({ status: 'completed', channelId: CH.videos.id, announcement: 'due', videoUrls: [], ageHours: 2 });
+    const fresh: string[] = [];
+    for (let i = 0; i < 6; i++) fresh.push(await insertRow({ prompt: `behind the stuck one ${i}`, ageHours: 1 - i * 0.01 }));
+
+    const summary = await sweep();
+
+    for (const id of fresh) expect(await row(id)).toMatchObject({ status: 'completed', announcement: 'sent' });
+    expect(summary).toMatchObject({ total_resumed: 7, successful_completions: 6 });
+    // The stuck one is given back for a later sweep, with its error recorded.
+    expect(await row(stuck)).toMatchObject({ announcement: 'due', leaseOwner: null, notificationAttempts: 1 });
+    expect((await row(stuck)).notificationError).toMatch(/could not reach Discord|Discord refused/);
+  });
+
   it('joins a sweep already running in this process instead of starting a second one', async () => {
     google.setDefaultFate({ kind: 'done', afterMs: 300 });
     await insertRow();
