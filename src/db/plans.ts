@@ -83,6 +83,30 @@ export function claim(): string {
     RETURNING r.*, c.previous_lease_owner`;
 }
 
+/**
+ * Claim one timed-out request whose Veo operation may still finish (it was paid for): created within $3 hours,
+ * not checked for $4 ms (claiming stamps updated_at), lease free, nothing left to announce.
+ * $1 owner · $2 lease ms · $3 window hours · $4 min interval ms
+ */
+export function claimLateDelivery(): string {
+  return `WITH candidate AS (
+      SELECT id FROM ${REQUESTS}
+      WHERE status = 'timeout' AND operation_name IS NOT NULL AND failure_kind = 'google'
+        AND (announcement IS NULL OR announcement <> 'due')
+        AND created_at >= now() - $3::integer ${HOURS}
+        AND COALESCE(updated_at, created_at) < now() - $4::bigint ${MS}
+        AND ${LEASE_FREE}
+      ORDER BY COALESCE(updated_at, created_at)
+      LIMIT 1
+      FOR UPDATE SKIP LOCKED
+    )
+    UPDATE ${REQUESTS} r
+      SET lease_owner = $1, lease_expires_at = now() + $2::bigint ${MS}, fence = r.fence + 1, updated_at = now()
+    FROM candidate c
+    WHERE r.id = c.id
+    RETURNING r.*`;
+}
+
 /** Extend every lease $1 holds on claimable rows. $1 owner · $2 lease ms */
 export function renewLeases(): string {
   return `UPDATE ${REQUESTS}

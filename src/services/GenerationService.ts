@@ -102,6 +102,31 @@ export class GenerationService {
     }
   }
 
+  /**
+   * A request marked `timeout` while its operation was still running: that operation was paid for, so if it finished
+   * after all, deliver the video late rather than drop it. Anything else leaves the row as it is.
+   */
+  public async deliverIfFinishedLate(claim: { row: VideoRequestRow; lease: Lease }): Promise<GenerationOutcome | 'still_unfinished'> {
+    const { row, lease } = claim;
+    const log = this.deps.logger.child({ requestId: row.id, guildId: row.guildId });
+    try {
+      const result = await this.deps.veo.pollOperation(row.operationName!);
+      this.deps.metrics.veoPolls.inc({ result: result.state });
+      if (result.state !== 'done' || result.videos.length === 0) return 'still_unfinished';
+      const uris = result.videos.map((v) => v.uri);
+      const size = await this.deps.storage.getSize(uris[0]!);
+      const completed = await this.deps.tracking.lateComplete(lease, { videoUrls: uris, gcsPrefix: row.gcsPrefix, videoSizeBytes: size });
+      log.info({ operationName: row.operationName }, 'a timed-out operation finished after all; delivering the video late');
+      return await this.announce(completed, lease, { resumed: true }, log);
+    } catch (error) {
+      if (error instanceof FencedWriteError) return 'lost_lease';
+      log.warn({ err: error }, 'could not check a timed-out operation');
+      return 'still_unfinished';
+    } finally {
+      await this.deps.tracking.releaseLease(lease).catch(() => undefined);
+    }
+  }
+
   private checkStop(signal: AbortSignal | undefined): void {
     if (signal?.aborted) throw new StopProcessing('interrupted');
   }

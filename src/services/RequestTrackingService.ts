@@ -422,6 +422,21 @@ export class RequestTrackingService {
     return this.claim(owner, leaseMs, guildId ?? null, id);
   }
 
+  /**
+   * Claims a timed-out request whose paid Veo operation may still have finished (checked at most every
+   * `minIntervalMs`, for `windowHours` after creation). null = none due.
+   */
+  public async claimLateDelivery(
+    owner: string,
+    leaseMs: number,
+    opts: { windowHours: number; minIntervalMs: number },
+  ): Promise<ClaimResult | null> {
+    const [raw] = await this.rows(plans.claimLateDelivery(), [owner, Math.round(leaseMs), opts.windowHours, Math.round(opts.minIntervalMs)]);
+    if (!raw) return null;
+    const row = toRequestRow(raw);
+    return { row, lease: { requestId: row.id, fence: row.fence, owner }, takeover: false, previousOwner: null };
+  }
+
   /** Extends every lease `owner` holds on claimable rows; returns how many. */
   public async renewLeases(owner: string, leaseMs: number): Promise<number> {
     const raws = await this.rows(plans.renewLeases(), [owner, Math.round(leaseMs)]);

@@ -18,8 +18,15 @@ export interface ResumeSummary {
   timeouts: number;
   announced: number;
   not_finished: number;
+  /** timed-out requests whose paid operation finished after all, delivered late */
+  delivered_late: number;
   total_duration_ms: number;
 }
+
+/** Timed-out operations are checked for this long after the request was made, at most every LATE_CHECK_INTERVAL_MS. */
+export const LATE_DELIVERY_WINDOW_HOURS = 24;
+export const LATE_CHECK_INTERVAL_MS = 5 * 60_000;
+const LATE_CHECKS_PER_SWEEP = 20;
 
 export interface ResumeProgress {
   onStart?(found: { pending: number; generating: number; expired: number }): void;
@@ -108,6 +115,7 @@ export class TaskResumeService {
       timeouts: 0,
       announced: 0,
       not_finished: 0,
+      delivered_late: 0,
       total_duration_ms: 0,
     };
 
@@ -155,10 +163,28 @@ export class TaskResumeService {
       if (r.status === 'rejected') logger.error({ err: r.reason }, 'a resume slot stopped on a database error');
     }
 
+    if (!options.guildId) summary.delivered_late = await this.deliverLateOperations();
+
     summary.total_duration_ms = this.now() - started;
     endTimer();
     logger.info({ event: 'resume_finished', ...summary }, 'resume sweep finished');
     return summary;
+  }
+
+  /** Checks a few timed-out requests whose paid operation may have finished since (issue rule: deliver late). */
+  private async deliverLateOperations(): Promise<number> {
+    let delivered = 0;
+    for (let i = 0; i < LATE_CHECKS_PER_SWEEP && !this.shutdown.signal.aborted; i++) {
+      const claim = await this.deps.tracking.claimLateDelivery(this.deps.instanceId, this.deps.config.resume.leaseDurationMs, {
+        windowHours: LATE_DELIVERY_WINDOW_HOURS,
+        minIntervalMs: LATE_CHECK_INTERVAL_MS,
+      });
+      if (!claim) break;
+      const outcome = await this.deps.generation.deliverIfFinishedLate(claim);
+      if (outcome === 'completed') delivered++;
+      this.deps.logger.info({ event: 'resume_late_check', request_id: claim.row.id, operation_name: claim.row.operationName, resume_result: outcome }, 'checked a timed-out operation');
+    }
+    return delivered;
   }
 
   /** Drives one claimed request; never throws (one request's problem must not stop the others). */
