@@ -87,9 +87,11 @@ export class ResumeAdminService {
   public async statusView(guildId: string, page: number): Promise<View> {
     const { tracking, config } = this.deps;
     const summary = await tracking.getGuildSummary(guildId);
-    const { rows, total } = await tracking.listUnfinished(guildId, { offset: page * STATUS_PAGE_SIZE, limit: STATUS_PAGE_SIZE });
+    let { rows, total } = await tracking.listUnfinished(guildId, { offset: page * STATUS_PAGE_SIZE, limit: STATUS_PAGE_SIZE });
     const pages = Math.max(1, Math.ceil(total / STATUS_PAGE_SIZE));
     const current = Math.min(page, pages - 1);
+    // Rows finished since the page was drawn: show the last page that still exists rather than an empty one.
+    if (current !== page) ({ rows, total } = await tracking.listUnfinished(guildId, { offset: current * STATUS_PAGE_SIZE, limit: STATUS_PAGE_SIZE }));
     const now = this.now();
     const lines = rows.map((r) => this.statusLine(r, now));
     const embed: APIEmbed = {

@@ -227,6 +227,17 @@ describe('/resume (real bot, emulated Discord and Google, real PostgreSQL)', () 
     }, 10_000, 'refreshed status');
     expect(rowsOf(refreshed)).toEqual([ids[10]!.slice(0, 8)]);
     expect(field(refreshed.embeds[0], 'Pending')).toBe('11');
+
+    // The page it was on is gone: refresh falls back to the last page that exists, with its rows.
+    await sql(`UPDATE video_requests SET status = 'completed', announcement = 'sent' WHERE id = $1`, [ids[10]]);
+    await press(refreshed, button(refreshed, /Refresh/).id).waitForAck(5_000);
+    const shrunk = await world.discord.waitFor(() => {
+      const m = world.discord.message(first.id);
+      return m && /10 unfinished/.test(m.embeds[0]?.footer?.text ?? '') ? m : undefined;
+    }, 10_000, 'status after the page emptied');
+    expect(shrunk.embeds[0].footer.text).toMatch(/Page 1 of 1/);
+    expect(rowsOf(shrunk)).toEqual(ids.slice(0, 10).map((id) => id.slice(0, 8)));
+    expect(button(shrunk, /Older/).disabled).toBe(true);
   });
 
   it('run dry_run: lists what would happen and the video-seconds it would spend, changing nothing', async () => {
