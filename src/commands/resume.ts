@@ -143,7 +143,8 @@ export class ResumeCommand extends Subcommand {
     const guildId = interaction.guildId;
     if (!guildId || !interaction.memberPermissions?.has(PermissionFlagsBits.ManageGuild)) return interaction.respond([]);
     const typed = String(interaction.options.getFocused() ?? '');
-    const rows = await this.container.tracking.findForGuild(guildId, typed, 25);
+    // Only what `/resume expire` can act on: in a busy server, finished requests would crowd out the stuck ones.
+    const rows = await this.container.tracking.findForGuild(guildId, typed, 25, { unfinishedOnly: true });
     return interaction.respond(
       rows.map((r) => ({ name: `${r.id.slice(0, 8)} · ${r.status} · ${r.prompt.replace(/\s+/g, ' ').slice(0, 60)}`.slice(0, 100), value: r.id })),
     );

@@ -364,11 +364,12 @@ export function countUnfinished(): string {
 
 /**
  * Autocomplete: the guild's requests whose id starts with $2 (hex digits and dashes only; the service cleans it),
- * newest first. $1 guild_id · $2 id prefix · $3 limit
+ * newest first; with $4 only pending and generating ones. $1 guild_id · $2 id prefix · $3 limit · $4 unfinished only
  */
 export function findForGuild(): string {
   return `SELECT * FROM ${REQUESTS}
     WHERE guild_id = $1 AND id::text LIKE $2 || '%'
+      AND (NOT $4::boolean OR status IN ('pending', 'generating'))
     ORDER BY created_at DESC
     LIMIT $3`;
 }

@@ -749,9 +749,9 @@ export class RequestTrackingService {
     };
   }
 
-  /** Autocomplete: the guild's requests whose id starts with `idPrefix`, newest first. */
-  public async findForGuild(guildId: string, idPrefix: string, limit: number = 25): Promise<VideoRequestRow[]> {
+  /** Autocomplete: the guild's requests whose id starts with `idPrefix`, newest first (`unfinishedOnly`: pending and generating). */
+  public async findForGuild(guildId: string, idPrefix: string, limit: number = 25, options: { unfinishedOnly?: boolean } = {}): Promise<VideoRequestRow[]> {
     const prefix = idPrefix.toLowerCase().replace(/[^0-9a-f-]/g, '');
-    return (await this.rows(plans.findForGuild(), [guildId, prefix, limit])).map(toRequestRow);
+    return (await this.rows(plans.findForGuild(), [guildId, prefix, limit, options.unfinishedOnly ?? false])).map(toRequestRow);
   }
 }

@@ -330,14 +330,20 @@ describe('/resume (real bot, emulated Discord and Google, real PostgreSQL)', () 
     }
   });
 
-  it('autocomplete of expire’s request option lists this guild’s requests only', async () => {
-    const mine = await seed({ prompt: 'mine to pick' });
+  it('autocomplete of expire’s request option lists this guild’s expirable requests only', async () => {
+    const mine = await seed({ prompt: 'mine to pick', ageHours: 50 });
+    // Newer finished rows cannot be expired: they must not crowd the stuck one out of the list.
+    const finished: string[] = [];
+    for (let i = 0; i < 30; i++) finished.push(await seed({ prompt: `done ${i}`, status: 'completed', announcement: 'sent', ageHours: 1 }));
     const foreign = await seed({ guild: 'other', prompt: 'not yours' });
     const ac = world.discord.pushAutocomplete({ name: 'resume', subcommand: 'expire', options: { request: '' }, focused: 'request', userId: ADMIN });
     expect(await ac.waitForAck(10_000)).toBe(8);
     const choices = ac.autocompleteChoices() as { name: string; value: string }[];
     expect(choices.map((c) => c.value)).toEqual([mine]);
     expect(choices[0]!.name).toContain('mine to pick');
+    const byPrefix = world.discord.pushAutocomplete({ name: 'resume', subcommand: 'expire', options: { request: finished[0]!.slice(0, 8) }, focused: 'request', userId: ADMIN });
+    await byPrefix.waitForAck(10_000);
+    expect(byPrefix.autocompleteChoices()).toEqual([]);
     const typed = world.discord.pushAutocomplete({ name: 'resume', subcommand: 'expire', options: { request: foreign.slice(0, 6) }, focused: 'request', userId: ADMIN });
     await typed.waitForAck(10_000);
     expect(typed.autocompleteChoices()).toEqual([]);
