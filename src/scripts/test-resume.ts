@@ -78,14 +78,17 @@ const SCRIPT_OWNER = 'test-resume-script';
 
 function defaultBotEntry(): string {
   // dist/scripts/test-resume.js → dist/index.js; src/scripts/test-resume.ts (under jest) → dist/index.js
-  return __filename.endsWith('.ts') ? join(__dirname, '..', '..', 'dist', 'index.js') : join(__dirname, '..', 'index.js');
+  return __filename.endsWith('.ts')
+    ? join(__dirname, '..', '..', 'dist', 'index.js')
+    : join(__dirname, '..', 'index.js');
 }
 
 /** Runs the procedure described at the top of this file. Never throws for a failed check; it is reported. */
 export async function runResumeCheck(target: ResumeCheckTarget): Promise<ResumeCheckResult> {
   const say = target.log ?? ((line: string) => process.stdout.write(`${line}\n`));
   const config = loadConfig(target.env);
-  if (!config.database.url) throw new Error('DATABASE_URL is required: the check and the bot must share one PostgreSQL database');
+  if (!config.database.url)
+    throw new Error('DATABASE_URL is required: the check and the bot must share one PostgreSQL database');
   const logger = pino({ level: 'silent' });
   const checks: ResumeCheck[] = [];
   const check = (name: string, ok: boolean, detail?: string) => {
@@ -114,16 +117,33 @@ export async function runResumeCheck(target: ResumeCheckTarget): Promise<ResumeC
       generateAudio: false,
       model: config.google.veoModel,
     };
-    const pending = await tracking.createRequest({ ...base, prompt: '[test-resume] a paper lantern drifting up at night' }, SCRIPT_OWNER, 60_000);
+    const pending = await tracking.createRequest(
+      { ...base, prompt: '[test-resume] a paper lantern drifting up at night' },
+      SCRIPT_OWNER,
+      60_000,
+    );
     await tracking.releaseLease(pending.lease);
     pendingId = pending.row.id;
 
-    const generating = await tracking.createRequest({ ...base, prompt: '[test-resume] waves folding over black sand' }, SCRIPT_OWNER, 60_000);
+    const generating = await tracking.createRequest(
+      { ...base, prompt: '[test-resume] waves folding over black sand' },
+      SCRIPT_OWNER,
+      60_000,
+    );
     generatingId = generating.row.id;
     const prefix = storage.outputPrefix({ ...base, requestId: generatingId }, 1);
     const attempt = await tracking.recordSubmitAttempt(generating.lease, prefix);
     const operationName = await veo.startGeneration(
-      { prompt: generating.row.prompt, model: base.model, durationSeconds: 4, aspectRatio: '16:9', resolution: '720p', generateAudio: false, negativePrompt: null, seed: null },
+      {
+        prompt: generating.row.prompt,
+        model: base.model,
+        durationSeconds: 4,
+        aspectRatio: '16:9',
+        resolution: '720p',
+        generateAudio: false,
+        negativePrompt: null,
+        seed: null,
+      },
       storage.outputUri(prefix),
     );
     await tracking.recordOperationAccepted(generating.lease, attempt.id, operationName, base.model);
@@ -157,29 +177,59 @@ export async function runResumeCheck(target: ResumeCheckTarget): Promise<ResumeC
     let rows: (VideoRequestRow | null)[] = [];
     for (;;) {
       rows = await Promise.all([tracking.getById(pendingId), tracking.getById(generatingId)]);
-      const settled = rows.every((r) => r && r.status !== 'pending' && r.status !== 'generating' && r.announcement !== 'due' && r.announcement !== null);
+      const settled = rows.every(
+        (r) =>
+          r &&
+          r.status !== 'pending' &&
+          r.status !== 'generating' &&
+          r.announcement !== 'due' &&
+          r.announcement !== null,
+      );
       if (settled && botLogs.some((l) => l.event === 'resume_finished')) break;
-      if (bot.exitCode !== null || bot.signalCode !== null) throw new Error(`the bot exited early (${bot.exitCode ?? bot.signalCode}):\n${stderr.slice(-2000)}`);
+      if (bot.exitCode !== null || bot.signalCode !== null)
+        throw new Error(`the bot exited early (${bot.exitCode ?? bot.signalCode}):\n${stderr.slice(-2000)}`);
       if (Date.now() > deadline) {
-        say(`timed out; rows: ${JSON.stringify(rows.map((r) => r && { id: r.id, status: r.status, announcement: r.announcement, error: r.errorMessage }))}`);
+        say(
+          `timed out; rows: ${JSON.stringify(rows.map((r) => r && { id: r.id, status: r.status, announcement: r.announcement, error: r.errorMessage }))}`,
+        );
         break;
       }
       await new Promise((r) => setTimeout(r, 1_000));
     }
-    check('the bot reached READY', botLogs.some((l) => l.msg === 'gateway ready'));
-    check('the startup resume sweep finished', botLogs.some((l) => l.event === 'resume_finished'));
+    check(
+      'the bot reached READY',
+      botLogs.some((l) => l.msg === 'gateway ready'),
+    );
+    check(
+      'the startup resume sweep finished',
+      botLogs.some((l) => l.event === 'resume_finished'),
+    );
 
     // 4. Database.
     const [p, g] = rows;
-    check('pending request completed', p?.status === 'completed', p ? `status ${p.status}${p.errorMessage ? `: ${p.errorMessage}` : ''}` : 'row missing');
-    check('pending request submitted to Veo exactly once', p?.submitAttempts === 1, `submit_attempts ${p?.submitAttempts}`);
-    check('generating request completed from its stored operation', g?.status === 'completed' && g.operationName === operationName, `status ${g?.status}`);
+    check(
+      'pending request completed',
+      p?.status === 'completed',
+      p ? `status ${p.status}${p.errorMessage ? `: ${p.errorMessage}` : ''}` : 'row missing',
+    );
+    check(
+      'pending request submitted to Veo exactly once',
+      p?.submitAttempts === 1,
+      `submit_attempts ${p?.submitAttempts}`,
+    );
+    check(
+      'generating request completed from its stored operation',
+      g?.status === 'completed' && g.operationName === operationName,
+      `status ${g?.status}`,
+    );
     check('generating request not submitted again', g?.submitAttempts === 1, `submit_attempts ${g?.submitAttempts}`);
 
     // 5. Discord.
     const rest = new REST(config.discord.apiUrl ? { api: config.discord.apiUrl } : {}).setToken(config.discord.token);
     try {
-      const messages = (await rest.get(Routes.channelMessages(target.channelId), { query: new URLSearchParams({ limit: '100' }) })) as APIMessage[];
+      const messages = (await rest.get(Routes.channelMessages(target.channelId), {
+        query: new URLSearchParams({ limit: '100' }),
+      })) as APIMessage[];
       for (const [label, row] of [
         ['pending', p],
         ['generating', g],
@@ -187,11 +237,22 @@ export async function runResumeCheck(target: ResumeCheckTarget): Promise<ResumeC
         if (!row) continue;
         const mine = messages.filter((m) => m.embeds?.some((e) => e.footer?.text?.includes(requestMarker(row.id))));
         check(`${label} request announced exactly once in the channel`, mine.length === 1, `${mine.length} message(s)`);
-        check(`${label} announcement recorded on the row`, row.announcement === 'sent' && row.notificationMessageId === mine[0]?.id);
+        check(
+          `${label} announcement recorded on the row`,
+          row.announcement === 'sent' && row.notificationMessageId === mine[0]?.id,
+        );
         const message = mine[0];
         if (!message) continue;
-        check(`${label} announcement says "${RESUMED_FOOTER}"`, message.embeds.some((e) => e.footer?.text?.includes(RESUMED_FOOTER)));
-        check(`${label} announcement mentions only the requester`, message.content.includes(`<@${target.userId}>`) && message.mention_everyone === false && (message.mention_roles ?? []).length === 0);
+        check(
+          `${label} announcement says "${RESUMED_FOOTER}"`,
+          message.embeds.some((e) => e.footer?.text?.includes(RESUMED_FOOTER)),
+        );
+        check(
+          `${label} announcement mentions only the requester`,
+          message.content.includes(`<@${target.userId}>`) &&
+            message.mention_everyone === false &&
+            (message.mention_roles ?? []).length === 0,
+        );
       }
     } finally {
       rest.clearHashSweeper();
@@ -216,9 +277,17 @@ export async function runResumeCheck(target: ResumeCheckTarget): Promise<ResumeC
 }
 
 function liveTarget(env: NodeJS.ProcessEnv): ResumeCheckTarget {
-  const missing = ['RESUME_TEST_GUILD_ID', 'RESUME_TEST_CHANNEL_ID', 'RESUME_TEST_USER_ID', 'DATABASE_URL'].filter((k) => !env[k]);
-  if (missing.length > 0) throw new Error(`RESUME_TEST_LIVE=true needs ${missing.join(', ')} (see the header of src/scripts/test-resume.ts)`);
-  return { env: { ...env }, guildId: env.RESUME_TEST_GUILD_ID!, channelId: env.RESUME_TEST_CHANNEL_ID!, userId: env.RESUME_TEST_USER_ID! };
+  const missing = ['RESUME_TEST_GUILD_ID', 'RESUME_TEST_CHANNEL_ID', 'RESUME_TEST_USER_ID', 'DATABASE_URL'].filter(
+    (k) => !env[k],
+  );
+  if (missing.length > 0)
+    throw new Error(`RESUME_TEST_LIVE=true needs ${missing.join(', ')} (see the header of src/scripts/test-resume.ts)`);
+  return {
+    env: { ...env },
+    guildId: env.RESUME_TEST_GUILD_ID!,
+    channelId: env.RESUME_TEST_CHANNEL_ID!,
+    userId: env.RESUME_TEST_USER_ID!,
+  };
 }
 
 async function main(): Promise<void> {
@@ -230,7 +299,10 @@ async function main(): Promise<void> {
   // Default: against the emulators, which live with the tests (see the header).
   const root = join(__dirname, '..', '..');
   const jest = join(root, 'node_modules', 'jest', 'bin', 'jest.js');
-  const run = spawnSync(process.execPath, [jest, 'tests/e2e/test-resume.script.test.ts'], { cwd: root, stdio: 'inherit' });
+  const run = spawnSync(process.execPath, [jest, 'tests/e2e/test-resume.script.test.ts'], {
+    cwd: root,
+    stdio: 'inherit',
+  });
   process.exit(run.status ?? 1);
 }
 

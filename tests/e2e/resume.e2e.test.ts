@@ -43,7 +43,16 @@ async function insertRow(query: Query, spec: RowSpec = {}): Promise<string> {
      VALUES ($1, $2, $3, $4, 4, '16:9', '720p', $5, $6, $7, $8, 'veo-3.1-fast-generate-001', now() - interval '5 minutes',
        CASE WHEN $5 <> 'pending' THEN now() END, 'dead-instance', now() - interval '1 second', 2, CASE WHEN $5 = 'pending' THEN 0 ELSE 1 END)
      RETURNING id`,
-    [spec.userId ?? MEMBER, GUILD, spec.channelId ?? CH.general.id, spec.prompt ?? 'a kite over the dunes', spec.status ?? 'pending', spec.operationName ?? null, spec.gcsPrefix ?? null, spec.videoUrls ?? null],
+    [
+      spec.userId ?? MEMBER,
+      GUILD,
+      spec.channelId ?? CH.general.id,
+      spec.prompt ?? 'a kite over the dunes',
+      spec.status ?? 'pending',
+      spec.operationName ?? null,
+      spec.gcsPrefix ?? null,
+      spec.videoUrls ?? null,
+    ],
   );
   return r!.id as string;
 }
@@ -51,16 +60,36 @@ async function insertRow(query: Query, spec: RowSpec = {}): Promise<string> {
 /** Real Veo/Storage clients with the settings the bot gets, to create an operation "before the crash". */
 function googleClients(world: E2EWorld): { veo: VeoService; storage: StorageService } {
   const config = loadConfig(world.env());
-  return { veo: VeoService.create(config.google, silentLogger()), storage: StorageService.create(config.google, config.video, silentLogger()) };
+  return {
+    veo: VeoService.create(config.google, silentLogger()),
+    storage: StorageService.create(config.google, config.video, silentLogger()),
+  };
 }
 
 /** Submits an operation on the emulator for a row (as the dead bot did) and returns its name and output folder. */
-async function submitFor(world: E2EWorld, id: string, fate: Fate, who: { userId?: string; channelId?: string } = {}): Promise<{ operationName: string; prefix: string }> {
+async function submitFor(
+  world: E2EWorld,
+  id: string,
+  fate: Fate,
+  who: { userId?: string; channelId?: string } = {},
+): Promise<{ operationName: string; prefix: string }> {
   const { veo, storage } = googleClients(world);
-  const prefix = storage.outputPrefix({ guildId: GUILD, channelId: who.channelId ?? CH.general.id, userId: who.userId ?? MEMBER, requestId: id }, 1);
+  const prefix = storage.outputPrefix(
+    { guildId: GUILD, channelId: who.channelId ?? CH.general.id, userId: who.userId ?? MEMBER, requestId: id },
+    1,
+  );
   world.google.scriptNext(fate);
   const operationName = await veo.startGeneration(
-    { prompt: 'a kite over the dunes', model: 'veo-3.1-fast-generate-001', durationSeconds: 4, aspectRatio: '16:9', resolution: '720p', generateAudio: true, negativePrompt: null, seed: null },
+    {
+      prompt: 'a kite over the dunes',
+      model: 'veo-3.1-fast-generate-001',
+      durationSeconds: 4,
+      aspectRatio: '16:9',
+      resolution: '720p',
+      generateAudio: true,
+      negativePrompt: null,
+      seed: null,
+    },
     storage.outputUri(prefix),
   );
   return { operationName, prefix };
@@ -68,7 +97,13 @@ async function submitFor(world: E2EWorld, id: string, fate: Fate, who: { userId?
 
 /** Every message the bot wrote (channel messages and interaction replies) that carries this request's marker. */
 function resultMessages(world: E2EWorld, id: string): EmulatedMessage[] {
-  return world.discord.messages().filter((m) => m.authorId === WORLD.botUserId && m.embeds.some((e) => String(e.footer?.text ?? '').includes(id) && !String(e.title ?? '').includes('Making')));
+  return world.discord
+    .messages()
+    .filter(
+      (m) =>
+        m.authorId === WORLD.botUserId &&
+        m.embeds.some((e) => String(e.footer?.text ?? '').includes(id) && !String(e.title ?? '').includes('Making')),
+    );
 }
 
 function expectChannelAnnouncement(world: E2EWorld, id: string, channelId: string, userId: string): EmulatedMessage {
@@ -82,7 +117,8 @@ function expectChannelAnnouncement(world: E2EWorld, id: string, channelId: strin
   return m;
 }
 
-const submitsFor = (world: E2EWorld, id: string) => world.google.submits.filter((s) => String(s.parameters.storageUri).includes(id));
+const submitsFor = (world: E2EWorld, id: string) =>
+  world.google.submits.filter((s) => String(s.parameters.storageUri).includes(id));
 
 async function waitUntil<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 60_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
@@ -95,7 +131,10 @@ async function waitUntil<T>(what: string, fn: () => Promise<T | undefined | fals
 }
 
 async function announcedAll(ds: DataSource | { query: Query }, ids: string[]): Promise<boolean> {
-  const rows = (await ds.query(`SELECT count(*)::int AS n FROM video_requests WHERE id = ANY($1::uuid[]) AND announcement = 'sent'`, [ids])) as { n: number }[];
+  const rows = (await ds.query(
+    `SELECT count(*)::int AS n FROM video_requests WHERE id = ANY($1::uuid[]) AND announcement = 'sent'`,
+    [ids],
+  )) as { n: number }[];
   return rows[0]!.n === ids.length;
 }
 
@@ -122,13 +161,26 @@ describe('resume after restart (real bot processes, emulated Discord and Google,
     const reply = await handle.waitForReply((m) => m.attachments.length > 0, 60_000);
     const [row] = await world.waitForRow((rows) => rows[0]?.announcement === 'sent', MEMBER);
 
-    expect(row).toMatchObject({ id: generating!.id, status: 'completed', deliveredAs: 'attachment', submitAttempts: 1, notificationMessageId: reply.id });
+    expect(row).toMatchObject({
+      id: generating!.id,
+      status: 'completed',
+      deliveredAs: 'attachment',
+      submitAttempts: 1,
+      notificationMessageId: reply.id,
+    });
     expect(world.google.submits).toHaveLength(1);
     expect(reply.embeds[0].footer.text).toContain(RESUMED);
     expect(reply.content).toContain(`<@${MEMBER}>`);
-    const edit = world.discord.calls.filter((c) => c.method === 'PATCH' && c.path.includes('/messages/@original') && c.body?.embeds?.[0]?.footer?.text?.includes(RESUMED));
+    const edit = world.discord.calls.filter(
+      (c) =>
+        c.method === 'PATCH' &&
+        c.path.includes('/messages/@original') &&
+        c.body?.embeds?.[0]?.footer?.text?.includes(RESUMED),
+    );
     expect(edit.length).toBeGreaterThanOrEqual(1);
-    expect(edit.every((c) => JSON.stringify(c.body.allowed_mentions) === JSON.stringify({ parse: [], users: [MEMBER] }))).toBe(true);
+    expect(
+      edit.every((c) => JSON.stringify(c.body.allowed_mentions) === JSON.stringify({ parse: [], users: [MEMBER] })),
+    ).toBe(true);
     // Exactly one result: the edited reply, no channel message, no follow-up.
     expect(resultMessages(world, row!.id).map((m) => m.id)).toEqual([reply.id]);
     expect(handle.followUps()).toEqual([]);
@@ -144,7 +196,9 @@ describe('resume after restart (real bot processes, emulated Discord and Google,
     await first.kill();
     // The bot stayed down for 20 minutes: Discord's token has expired, and the row knows it.
     world.discord.clock.advance(20 * 60_000);
-    await query(`UPDATE video_requests SET interaction_expires_at = now() - interval '5 minutes' WHERE id = $1`, [generating!.id]);
+    await query(`UPDATE video_requests SET interaction_expires_at = now() - interval '5 minutes' WHERE id = $1`, [
+      generating!.id,
+    ]);
 
     await world.startBot();
     const [row] = await world.waitForRow((rows) => rows[0]?.announcement === 'sent', MEMBER, 60_000);
@@ -161,16 +215,31 @@ describe('resume after restart (real bot processes, emulated Discord and Google,
   it('resumes pending and generating rows found at startup and announces them in their channels', async () => {
     const pending = await insertRow(query, { prompt: 'pending before the crash', channelId: CH.general.id });
     const generatingId = await insertRow(query, { status: 'pending', userId: MEMBER2, channelId: CH.videos.id });
-    const { operationName, prefix } = await submitFor(world, generatingId, { kind: 'done', afterPolls: 2, videoBytes: 30_000 }, { userId: MEMBER2, channelId: CH.videos.id });
-    await query(`UPDATE video_requests SET status = 'generating', operation_name = $2, gcs_prefix = $3, submit_attempts = 1 WHERE id = $1`, [generatingId, operationName, prefix]);
-    await query(`INSERT INTO video_request_attempts (request_id, attempt, output_prefix, state, operation_name, accepted_at) VALUES ($1, 1, $2, 'accepted', $3, now())`, [generatingId, prefix, operationName]);
+    const { operationName, prefix } = await submitFor(
+      world,
+      generatingId,
+      { kind: 'done', afterPolls: 2, videoBytes: 30_000 },
+      { userId: MEMBER2, channelId: CH.videos.id },
+    );
+    await query(
+      `UPDATE video_requests SET status = 'generating', operation_name = $2, gcs_prefix = $3, submit_attempts = 1 WHERE id = $1`,
+      [generatingId, operationName, prefix],
+    );
+    await query(
+      `INSERT INTO video_request_attempts (request_id, attempt, output_prefix, state, operation_name, accepted_at) VALUES ($1, 1, $2, 'accepted', $3, now())`,
+      [generatingId, prefix, operationName],
+    );
     const submitsBefore = world.google.submits.length;
 
     const bot = await world.startBot({}, { waitForCommands: false });
     await waitUntil('both rows announced', () => announcedAll(world.db.database.dataSource, [pending, generatingId]));
 
     expect(await world.tracking.getById(pending)).toMatchObject({ status: 'completed', submitAttempts: 1 });
-    expect(await world.tracking.getById(generatingId)).toMatchObject({ status: 'completed', submitAttempts: 1, operationName });
+    expect(await world.tracking.getById(generatingId)).toMatchObject({
+      status: 'completed',
+      submitAttempts: 1,
+      operationName,
+    });
     expect(submitsFor(world, pending)).toHaveLength(1);
     expect(world.google.submits.length - submitsBefore).toBe(1);
     expectChannelAnnouncement(world, pending, CH.general.id, MEMBER);
@@ -185,7 +254,11 @@ describe('resume after restart (real bot processes, emulated Discord and Google,
     await bot.waitForLog((l) => String(l.msg).includes('automatic resume is disabled'));
     // Several sweep intervals (SWEEP_INTERVAL_MS=1000) pass with nothing claimed.
     await new Promise((r) => setTimeout(r, 4_000));
-    expect(await world.tracking.getById(id)).toMatchObject({ status: 'pending', submitAttempts: 0, leaseOwner: 'dead-instance' });
+    expect(await world.tracking.getById(id)).toMatchObject({
+      status: 'pending',
+      submitAttempts: 0,
+      leaseOwner: 'dead-instance',
+    });
     expect(world.google.submitCalls).toBe(0);
     expect(world.channelMessages(CH.general.id)).toEqual([]);
     expect(bot.logs.some((l) => l.event === 'resume_start')).toBe(false);
@@ -198,10 +271,20 @@ describe('resume after restart (real bot processes, emulated Discord and Google,
       // Each generation takes a second, so the backlog outlasts either bot's start and both take part.
       world.google.setDefaultFate({ kind: 'done', afterMs: 1_000, videoBytes: 20_000 });
       const ids: string[] = [];
-      for (let i = 0; i < 20; i++) ids.push(await insertRow(query, { prompt: `shared backlog ${i}`, userId: i % 2 ? MEMBER : MEMBER2, channelId: i % 3 ? CH.general.id : CH.videos.id }));
+      for (let i = 0; i < 20; i++)
+        ids.push(
+          await insertRow(query, {
+            prompt: `shared backlog ${i}`,
+            userId: i % 2 ? MEMBER : MEMBER2,
+            channelId: i % 3 ? CH.general.id : CH.videos.id,
+          }),
+        );
 
       const env = { REDIS_URL, RESUME_CONCURRENCY: '3' };
-      const [a, b] = await Promise.all([world.startBot({ ...env, INSTANCE_ID: 'instance-a' }, { waitForCommands: false }), world.startBot({ ...env, INSTANCE_ID: 'instance-b' }, { waitForCommands: false })]);
+      const [a, b] = await Promise.all([
+        world.startBot({ ...env, INSTANCE_ID: 'instance-a' }, { waitForCommands: false }),
+        world.startBot({ ...env, INSTANCE_ID: 'instance-b' }, { waitForCommands: false }),
+      ]);
       await waitUntil('all 20 announced', () => announcedAll(world.db.database.dataSource, ids), 120_000);
       // Give a duplicate the chance to show up before counting.
       await new Promise((r) => setTimeout(r, 2_000));
@@ -215,7 +298,9 @@ describe('resume after restart (real bot processes, emulated Discord and Google,
       expect(rows.every((r) => r.status === 'completed' && r.submit_attempts === 1)).toBe(true);
       // Both instances did part of the work (the claims really competed).
       expect(new Set(rows.map((r) => r.lease_owner))).toEqual(new Set(['instance-a', 'instance-b']));
-      expect(a.logs.some((l) => l.msg === 'scheduled tasks on Redis (BullMQ): several instances can share the work')).toBe(true);
+      expect(
+        a.logs.some((l) => l.msg === 'scheduled tasks on Redis (BullMQ): several instances can share the work'),
+      ).toBe(true);
       expect(b.running && a.running).toBe(true);
     } finally {
       await redis.flushdb().catch(() => undefined);
@@ -240,8 +325,15 @@ describe('resume after restart (real bot processes, emulated Discord and Google,
       const pending = await insert('pending');
       const done = await insert('completed', { urls: [`gs://${world.google.bucket}/legacy/sample_0.mp4`] });
       const generating = await insert('pending');
-      const { operationName, prefix } = await submitFor(world, generating, { kind: 'done', afterPolls: 1, videoBytes: 25_000 });
-      await legacy.query(`UPDATE video_requests SET status = 'generating', operation_name = $2, gcs_prefix = $3, started_at = now() WHERE id = $1`, [generating, operationName, prefix]);
+      const { operationName, prefix } = await submitFor(world, generating, {
+        kind: 'done',
+        afterPolls: 1,
+        videoBytes: 25_000,
+      });
+      await legacy.query(
+        `UPDATE video_requests SET status = 'generating', operation_name = $2, gcs_prefix = $3, started_at = now() WHERE id = $1`,
+        [generating, operationName, prefix],
+      );
       await legacy.release();
       const submitsBefore = world.google.submits.length;
 
@@ -250,7 +342,11 @@ describe('resume after restart (real bot processes, emulated Discord and Google,
 
       const rows = await legacy.query(`SELECT id, status, model, announcement FROM video_requests`);
       const byId = new Map(rows.map((r) => [r.id as string, r]));
-      expect(byId.get(pending)).toMatchObject({ status: 'completed', model: 'veo-3.1-fast-generate-001', announcement: 'sent' });
+      expect(byId.get(pending)).toMatchObject({
+        status: 'completed',
+        model: 'veo-3.1-fast-generate-001',
+        announcement: 'sent',
+      });
       expect(byId.get(generating)).toMatchObject({ status: 'completed', announcement: 'sent' });
       expect(byId.get(done)).toMatchObject({ status: 'completed', announcement: null });
       expect(world.google.submits.length - submitsBefore).toBe(1);
@@ -277,7 +373,10 @@ describe('resume after restart (real bot processes, emulated Discord and Google,
     const reply = await handle.waitForReply((m) => m.attachments.length > 0, 60_000);
     expect(reply.embeds[0].footer.text).not.toContain(RESUMED);
 
-    const [counts] = await query(`SELECT count(*) FILTER (WHERE status = 'pending')::int AS pending FROM video_requests WHERE user_id = $1`, [MEMBER2]);
+    const [counts] = await query(
+      `SELECT count(*) FILTER (WHERE status = 'pending')::int AS pending FROM video_requests WHERE user_id = $1`,
+      [MEMBER2],
+    );
     // Still waiting: the backlog is worked through three at a time, behind the live bot.
     expect(counts!.pending as number).toBeGreaterThan(1_900);
     expect(world.google.maxInFlight).toBeLessThanOrEqual(4);

@@ -59,7 +59,8 @@ describe('TaskResumeService (real database, Veo/Storage and Discord REST against
     const logs: Record<string, unknown>[] = [];
     const sink = new Writable({
       write(chunk: Buffer, _enc, cb) {
-        for (const line of chunk.toString('utf8').split('\n')) if (line) logs.push(JSON.parse(line) as Record<string, unknown>);
+        for (const line of chunk.toString('utf8').split('\n'))
+          if (line) logs.push(JSON.parse(line) as Record<string, unknown>);
         cb();
       },
     });
@@ -88,8 +89,26 @@ describe('TaskResumeService (real database, Veo/Storage and Discord REST against
       logger,
       metrics,
     });
-    const generation = new GenerationService({ tracking, veo, storage, notifier, config, logger, metrics, crashPoints });
-    const resume = new TaskResumeService({ tracking, generation, notifier, config, logger, metrics, crashPoints, instanceId: INSTANCE });
+    const generation = new GenerationService({
+      tracking,
+      veo,
+      storage,
+      notifier,
+      config,
+      logger,
+      metrics,
+      crashPoints,
+    });
+    const resume = new TaskResumeService({
+      tracking,
+      generation,
+      notifier,
+      config,
+      logger,
+      metrics,
+      crashPoints,
+      instanceId: INSTANCE,
+    });
     return { resume, tracking, logs };
   }
 
@@ -179,30 +198,44 @@ describe('TaskResumeService (real database, Veo/Storage and Discord REST against
   /** A generating row whose operation really exists on the emulator (submitted before the "crash"). */
   async function insertGenerating(fate: Fate, spec: RowSpec = {}): Promise<{ id: string; operationName: string }> {
     const id = await insertRow({ ...spec, status: 'pending' });
-    const prefix = storage.outputPrefix({ guildId: GUILD, channelId: spec.channelId ?? CH.general.id, userId: spec.userId ?? REQUESTER, requestId: id }, 1);
+    const prefix = storage.outputPrefix(
+      { guildId: GUILD, channelId: spec.channelId ?? CH.general.id, userId: spec.userId ?? REQUESTER, requestId: id },
+      1,
+    );
     google.scriptNext(fate);
     const operationName = await veo.startGeneration(
-      { prompt: spec.prompt ?? 'a paper boat in the rain', model: DEFAULT_MODEL, durationSeconds: 4, aspectRatio: '16:9', resolution: '720p', generateAudio: true, negativePrompt: null, seed: null },
+      {
+        prompt: spec.prompt ?? 'a paper boat in the rain',
+        model: DEFAULT_MODEL,
+        durationSeconds: 4,
+        aspectRatio: '16:9',
+        resolution: '720p',
+        generateAudio: true,
+        negativePrompt: null,
+        seed: null,
+      },
       storage.outputUri(prefix),
     );
     await ds.query(
       `INSERT INTO video_request_attempts (request_id, attempt, output_prefix, state, operation_name, accepted_at) VALUES ($1, 1, $2, 'accepted', $3, now())`,
       [id, prefix, operationName],
     );
-    await ds.query(`UPDATE video_requests SET status = 'generating', operation_name = $2, gcs_prefix = $3, submit_attempts = 1, started_at = now() WHERE id = $1`, [
-      id,
-      operationName,
-      prefix,
-    ]);
+    await ds.query(
+      `UPDATE video_requests SET status = 'generating', operation_name = $2, gcs_prefix = $3, submit_attempts = 1, started_at = now() WHERE id = $1`,
+      [id, operationName, prefix],
+    );
     return { id, operationName };
   }
 
   const row = async (id: string): Promise<VideoRequestRow> => (await h.tracking.getById(id))!;
-  const sweep = (harness: Harness = h): Promise<ResumeSummary> => harness.resume.resumeIncompleteTasks({ reason: 'test' });
+  const sweep = (harness: Harness = h): Promise<ResumeSummary> =>
+    harness.resume.resumeIncompleteTasks({ reason: 'test' });
   const submitsFor = (id: string) => google.submits.filter((s) => String(s.parameters.storageUri).includes(id));
   /** The bot's messages carrying this request's marker. */
   const announcementsOf = (id: string): EmulatedMessage[] =>
-    discord.messages().filter((m) => m.authorId === WORLD.botUserId && m.embeds.some((e) => String(e.footer?.text ?? '').includes(id)));
+    discord
+      .messages()
+      .filter((m) => m.authorId === WORLD.botUserId && m.embeds.some((e) => String(e.footer?.text ?? '').includes(id)));
 
   function expectResumedAnnouncement(id: string, userId = REQUESTER): EmulatedMessage {
     const messages = announcementsOf(id);
@@ -234,13 +267,33 @@ describe('TaskResumeService (real database, Veo/Storage and Discord REST against
     const [submit] = submitsFor(id);
     expect(submit!.model).toBe('veo-3.1-generate-001');
     expect(submit!.instance.prompt).toBe('a lighthouse keeper feeding gulls');
-    expect(submit!.parameters).toMatchObject({ durationSeconds: 6, aspectRatio: '9:16', resolution: '1080p', negativePrompt: 'fog', seed: 77 });
+    expect(submit!.parameters).toMatchObject({
+      durationSeconds: 6,
+      aspectRatio: '9:16',
+      resolution: '1080p',
+      negativePrompt: 'fog',
+      seed: 77,
+    });
     const done = await row(id);
-    expect(done).toMatchObject({ status: 'completed', announcement: 'sent', model: 'veo-3.1-generate-001', submitAttempts: 1, deliveredAs: 'attachment', leaseOwner: INSTANCE });
+    expect(done).toMatchObject({
+      status: 'completed',
+      announcement: 'sent',
+      model: 'veo-3.1-generate-001',
+      submitAttempts: 1,
+      deliveredAs: 'attachment',
+      leaseOwner: INSTANCE,
+    });
     const message = expectResumedAnnouncement(id);
     expect(message.attachments).toHaveLength(1);
     expect(done.notificationMessageId).toBe(message.id);
-    expect(summary).toMatchObject({ pending_found: 1, generating_found: 0, total_resumed: 1, successful_completions: 1, failures: 0, timeouts: 0 });
+    expect(summary).toMatchObject({
+      pending_found: 1,
+      generating_found: 0,
+      total_resumed: 1,
+      successful_completions: 1,
+      failures: 0,
+      timeouts: 0,
+    });
   });
 
   it('gives a legacy pending row without a model VEO_MODEL and records it', async () => {
@@ -261,7 +314,12 @@ describe('TaskResumeService (real database, Veo/Storage and Discord REST against
 
     expect(google.submits.length).toBe(submitsBefore);
     expect(google.pollCount(operationName)).toBe(1);
-    expect(await row(id)).toMatchObject({ status: 'completed', announcement: 'sent', operationName, videoSizeBytes: 30_000 });
+    expect(await row(id)).toMatchObject({
+      status: 'completed',
+      announcement: 'sent',
+      operationName,
+      videoSizeBytes: 30_000,
+    });
     expectResumedAnnouncement(id);
     expect(summary).toMatchObject({ generating_found: 1, successful_completions: 1 });
   });
@@ -285,7 +343,11 @@ describe('TaskResumeService (real database, Veo/Storage and Discord REST against
     const summary = await sweep();
 
     const done = await row(id);
-    expect(done).toMatchObject({ status: 'timeout', announcement: 'sent', errorMessage: 'The Veo operation no longer exists (expired at Google).' });
+    expect(done).toMatchObject({
+      status: 'timeout',
+      announcement: 'sent',
+      errorMessage: 'The Veo operation no longer exists (expired at Google).',
+    });
     const message = expectResumedAnnouncement(id);
     expect(message.content).toContain('timed out');
     expect(summary).toMatchObject({ timeouts: 1, successful_completions: 0 });
@@ -295,7 +357,10 @@ describe('TaskResumeService (real database, Veo/Storage and Discord REST against
     h = build({ requestTimeoutMs: 1_000 });
     const { id } = await insertGenerating({ kind: 'never' });
     const summary = await sweep();
-    expect(await row(id)).toMatchObject({ status: 'timeout', errorMessage: expect.stringMatching(/^Veo did not finish within/) });
+    expect(await row(id)).toMatchObject({
+      status: 'timeout',
+      errorMessage: expect.stringMatching(/^Veo did not finish within/),
+    });
     expect(summary.timeouts).toBe(1);
   });
 
@@ -317,43 +382,69 @@ describe('TaskResumeService (real database, Veo/Storage and Discord REST against
     const summary = await sweep();
 
     expect(google.submitCalls).toBe(submitsBefore);
-    expect(await row(old)).toMatchObject({ status: 'timeout', errorMessage: 'Request expired (>24 hours old)', failureKind: 'expired', announcement: 'sent', submitAttempts: 0 });
+    expect(await row(old)).toMatchObject({
+      status: 'timeout',
+      errorMessage: 'Request expired (>24 hours old)',
+      failureKind: 'expired',
+      announcement: 'sent',
+      submitAttempts: 0,
+    });
     const message = expectResumedAnnouncement(old);
     expect(JSON.stringify(message.embeds[0])).toContain('Request expired (>24 hours old)');
     expect(summary).toMatchObject({ expired: 1, pending_found: 0 });
-    expect(h.logs.some((l) => l.event === 'resume_expired' && l.request_id === old && l.error_message === 'Request expired (>24 hours old)')).toBe(true);
+    expect(
+      h.logs.some(
+        (l) =>
+          l.event === 'resume_expired' && l.request_id === old && l.error_message === 'Request expired (>24 hours old)',
+      ),
+    ).toBe(true);
   });
 
   it('delivers a pending request whose interrupted submit already produced a video, without submitting again', async () => {
     const id = await insertRow({ submitAttempts: 1 });
-    const prefix = storage.outputPrefix({ guildId: GUILD, channelId: CH.general.id, userId: REQUESTER, requestId: id }, 1);
+    const prefix = storage.outputPrefix(
+      { guildId: GUILD, channelId: CH.general.id, userId: REQUESTER, requestId: id },
+      1,
+    );
     // The bot died after asking Veo and before storing the operation name; Veo wrote the video anyway.
-    await ds.query(`INSERT INTO video_request_attempts (request_id, attempt, output_prefix, state) VALUES ($1, 1, $2, 'submitting')`, [id, prefix]);
+    await ds.query(
+      `INSERT INTO video_request_attempts (request_id, attempt, output_prefix, state) VALUES ($1, 1, $2, 'submitting')`,
+      [id, prefix],
+    );
     google.putObject(`${prefix}1234567890/sample_0.mp4`, GoogleEmulator.fakeMp4(20_000), 'video/mp4');
     const submitsBefore = google.submitCalls;
 
     await sweep();
 
     expect(google.submitCalls).toBe(submitsBefore);
-    expect(await row(id)).toMatchObject({ status: 'completed', announcement: 'sent', submitAttempts: 1, ambiguousAttempts: 1, videoSizeBytes: 20_000 });
+    expect(await row(id)).toMatchObject({
+      status: 'completed',
+      announcement: 'sent',
+      submitAttempts: 1,
+      ambiguousAttempts: 1,
+      videoSizeBytes: 20_000,
+    });
     expect(expectResumedAnnouncement(id).attachments).toHaveLength(1);
   });
 
   it('fails a pending request that reached MAX_SUBMIT_ATTEMPTS, with the reason, and pays nothing more', async () => {
     const id = await insertRow({ submitAttempts: 3 });
     for (let n = 1; n <= 3; n++) {
-      await ds.query(`INSERT INTO video_request_attempts (request_id, attempt, output_prefix, state, error) VALUES ($1, $2, $3, 'rejected', 'quota')`, [
-        id,
-        n,
-        `${GUILD}/${CH.general.id}/${REQUESTER}/${id}/${n}/`,
-      ]);
+      await ds.query(
+        `INSERT INTO video_request_attempts (request_id, attempt, output_prefix, state, error) VALUES ($1, $2, $3, 'rejected', 'quota')`,
+        [id, n, `${GUILD}/${CH.general.id}/${REQUESTER}/${id}/${n}/`],
+      );
     }
     const submitsBefore = google.submitCalls;
 
     const summary = await sweep();
 
     expect(google.submitCalls).toBe(submitsBefore);
-    expect(await row(id)).toMatchObject({ status: 'failed', errorMessage: 'Gave up after 3 submit attempts to Veo.', announcement: 'sent' });
+    expect(await row(id)).toMatchObject({
+      status: 'failed',
+      errorMessage: 'Gave up after 3 submit attempts to Veo.',
+      announcement: 'sent',
+    });
     expect(JSON.stringify(expectResumedAnnouncement(id).embeds[0])).toContain('Gave up after 3 submit attempts');
     expect(summary.failures).toBe(1);
   });
@@ -363,7 +454,13 @@ describe('TaskResumeService (real database, Veo/Storage and Discord REST against
   it('announces a finished request whose announcement is still due exactly once, across two sweeps', async () => {
     const prefix = `${GUILD}/${CH.videos.id}/${REQUESTER}/done-before-crash/1/`;
     google.putObject(`${prefix}sample_0.mp4`, GoogleEmulator.fakeMp4(10_000), 'video/mp4');
-    const id = await insertRow({ status: 'completed', channelId: CH.videos.id, announcement: 'due', gcsPrefix: prefix, videoUrls: [`gs://${google.bucket}/${prefix}sample_0.mp4`] });
+    const id = await insertRow({
+      status: 'completed',
+      channelId: CH.videos.id,
+      announcement: 'due',
+      gcsPrefix: prefix,
+      videoUrls: [`gs://${google.bucket}/${prefix}sample_0.mp4`],
+    });
     const submitsBefore = google.submitCalls;
 
     const first = await sweep();
@@ -372,7 +469,11 @@ describe('TaskResumeService (real database, Veo/Storage and Discord REST against
     expect(google.submitCalls).toBe(submitsBefore);
     const message = expectResumedAnnouncement(id);
     expect(message.channelId).toBe(CH.videos.id);
-    expect(await row(id)).toMatchObject({ status: 'completed', announcement: 'sent', notificationMessageId: message.id });
+    expect(await row(id)).toMatchObject({
+      status: 'completed',
+      announcement: 'sent',
+      notificationMessageId: message.id,
+    });
     expect(first).toMatchObject({ announced: 1, total_resumed: 1 });
     expect(second).toMatchObject({ announced: 0, total_resumed: 0 });
   });
@@ -387,7 +488,9 @@ describe('TaskResumeService (real database, Veo/Storage and Discord REST against
     for (const id of [locked, hidden]) {
       const r = await row(id);
       expect(r).toMatchObject({ status: 'completed', announcement: 'gave_up', notificationAttempts: 1 });
-      expect(r.notificationError).toMatch(/Discord refused the channel message: Missing (Permissions|Access) \(code 500(13|01)\)/);
+      expect(r.notificationError).toMatch(
+        /Discord refused the channel message: Missing (Permissions|Access) \(code 500(13|01)\)/,
+      );
       expect(announcementsOf(id)).toEqual([]);
     }
     expect(await row(fine)).toMatchObject({ status: 'completed', announcement: 'sent' });
@@ -425,9 +528,16 @@ describe('TaskResumeService (real database, Veo/Storage and Discord REST against
     // The oldest row's channel answers 500 (Discord having a bad moment): its announcement is retried by a later
     // sweep. The newer rows behind it must not wait for that sweep.
     discord.injectFault({ method: 'POST', path: `/channels/${CH.videos.id}/messages`, status: 500, times: Infinity });
-    const stuck = await insertRow({ status: 'completed', channelId: CH.videos.id, announcement: 'due', videoUrls: [], ageHours: 2 });
+    const stuck = await insertRow({
+      status: 'completed',
+      channelId: CH.videos.id,
+      announcement: 'due',
+      videoUrls: [],
+      ageHours: 2,
+    });
     const fresh: string[] = [];
-    for (let i = 0; i < 6; i++) fresh.push(await insertRow({ prompt: `behind the stuck one ${i}`, ageHours: 1 - i * 0.01 }));
+    for (let i = 0; i < 6; i++)
+      fresh.push(await insertRow({ prompt: `behind the stuck one ${i}`, ageHours: 1 - i * 0.01 }));
 
     const summary = await sweep();
 
@@ -450,13 +560,21 @@ describe('TaskResumeService (real database, Veo/Storage and Discord REST against
   it('leaves requests of other guilds alone in a guild-scoped run and reports progress', async () => {
     const here = await insertRow();
     const elsewhere = await insertRow({ prompt: 'other guild' });
-    await ds.query(`UPDATE video_requests SET guild_id = $2, channel_id = $3 WHERE id = $1`, [elsewhere, WORLD.guilds.other.id, WORLD.guilds.other.channels.general.id]);
+    await ds.query(`UPDATE video_requests SET guild_id = $2, channel_id = $3 WHERE id = $1`, [
+      elsewhere,
+      WORLD.guilds.other.id,
+      WORLD.guilds.other.channels.general.id,
+    ]);
     const seen: string[] = [];
     const results: string[] = [];
     const summary = await h.resume.resumeIncompleteTasks({
       reason: 'admin',
       guildId: GUILD,
-      progress: { onStart: (f) => seen.push(`start:${f.pending}`), onClaimed: (r) => seen.push(r.id), onResult: (_r, outcome) => results.push(outcome) },
+      progress: {
+        onStart: (f) => seen.push(`start:${f.pending}`),
+        onClaimed: (r) => seen.push(r.id),
+        onResult: (_r, outcome) => results.push(outcome),
+      },
     });
     expect(summary).toMatchObject({ guild_id: GUILD, total_resumed: 1 });
     expect(seen).toEqual(['start:1', here]);
@@ -481,7 +599,10 @@ describe('TaskResumeService (real database, Veo/Storage and Discord REST against
   });
 
   it('survives a row deleted while it is being resumed and finishes the others', async () => {
-    const { id: doomed, operationName } = await insertGenerating({ kind: 'done', afterPolls: 1_000 }, { prompt: 'doomed' });
+    const { id: doomed, operationName } = await insertGenerating(
+      { kind: 'done', afterPolls: 1_000 },
+      { prompt: 'doomed' },
+    );
     const other = await insertRow({ userId: OTHER_USER, prompt: 'survivor' });
 
     const running = sweep();
@@ -511,14 +632,29 @@ describe('TaskResumeService (real database, Veo/Storage and Discord REST against
     const finished = h.logs.filter((l) => l.event === 'resume_finished');
     expect(finished).toHaveLength(1);
     const line = finished[0]!;
-    for (const field of ['total_resumed', 'successful_completions', 'failures', 'timeouts', 'total_duration_ms']) expect(typeof line[field]).toBe('number');
+    for (const field of ['total_resumed', 'successful_completions', 'failures', 'timeouts', 'total_duration_ms'])
+      expect(typeof line[field]).toBe('number');
     expect(line).toMatchObject({ total_resumed: 3, successful_completions: 1, failures: 1, timeouts: 1 });
     expect(line.total_duration_ms).toBe(summary.total_duration_ms);
     expect(h.logs.find((l) => l.event === 'resume_start')).toMatchObject({ pending: 2, generating: 1, concurrency: 3 });
     const result = (id: string) => h.logs.find((l) => l.event === 'resume_result' && l.request_id === id);
-    expect(result(ok)).toMatchObject({ resume_result: 'completed', user_id: REQUESTER, guild_id: GUILD, channel_id: CH.general.id, status: 'completed' });
-    expect(result(gone.id)).toMatchObject({ resume_result: 'timeout', operation_name: gone.operationName, error_message: expect.stringContaining('no longer exists') });
-    expect(result(bad)).toMatchObject({ resume_result: 'failed', status: 'failed', error_message: expect.stringContaining('prompt rejected') });
+    expect(result(ok)).toMatchObject({
+      resume_result: 'completed',
+      user_id: REQUESTER,
+      guild_id: GUILD,
+      channel_id: CH.general.id,
+      status: 'completed',
+    });
+    expect(result(gone.id)).toMatchObject({
+      resume_result: 'timeout',
+      operation_name: gone.operationName,
+      error_message: expect.stringContaining('no longer exists'),
+    });
+    expect(result(bad)).toMatchObject({
+      resume_result: 'failed',
+      status: 'failed',
+      error_message: expect.stringContaining('prompt rejected'),
+    });
     expect(typeof result(ok)!.age_minutes).toBe('number');
     // Nothing secret or private in them.
     expect(JSON.stringify(h.logs)).not.toContain(discord.token);
@@ -537,9 +673,15 @@ describe('TaskResumeService (real database, Veo/Storage and Discord REST against
 
   it('announceRequests tells the requesters of finished requests and skips requests another instance holds', async () => {
     const free = await insertRow({ status: 'completed', announcement: 'due', videoUrls: [] });
-    await ds.query(`UPDATE video_requests SET status = 'timeout', error_message = 'Expired by a server admin' WHERE id = $1`, [free]);
+    await ds.query(
+      `UPDATE video_requests SET status = 'timeout', error_message = 'Expired by a server admin' WHERE id = $1`,
+      [free],
+    );
     const held = await insertRow({ userId: OTHER_USER });
-    await ds.query(`UPDATE video_requests SET lease_owner = 'alive', lease_expires_at = now() + interval '1 minute' WHERE id = $1`, [held]);
+    await ds.query(
+      `UPDATE video_requests SET lease_owner = 'alive', lease_expires_at = now() + interval '1 minute' WHERE id = $1`,
+      [held],
+    );
 
     expect(await h.resume.announceRequests([free, held])).toBe(1);
     expect(await row(free)).toMatchObject({ announcement: 'sent' });
@@ -549,7 +691,9 @@ describe('TaskResumeService (real database, Veo/Storage and Discord REST against
 
   it('sendChannelMessage mentions only the requester with the resumed footer', async () => {
     const id = await insertRow({ status: 'completed' });
-    await ds.query(`UPDATE video_requests SET status = 'failed', error_message = 'Veo failed: boom' WHERE id = $1`, [id]);
+    await ds.query(`UPDATE video_requests SET status = 'failed', error_message = 'Veo failed: boom' WHERE id = $1`, [
+      id,
+    ]);
     const result = await h.resume.sendChannelMessage(await row(id));
     expect(result).toMatchObject({ path: 'channel', deduplicated: false });
     expect(expectResumedAnnouncement(id).id).toBe(result.messageId);
