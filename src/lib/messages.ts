@@ -3,8 +3,11 @@ import type { VideoRequestRow } from '../services/RequestTrackingService';
 
 export const COLORS = { progress: 0x5865f2, success: 0x57f287, failure: 0xed4245, warning: 0xfee75c } as const;
 
-/** Zero-width, bidi-control and other invisible characters that make text render misleadingly. */
-const INVISIBLE = /[\u200B-\u200F\u202A-\u202E\u2060-\u2069\uFEFF]/g;
+/**
+ * Zero-width, bidi-control and other invisible characters that make text render misleadingly: Unicode's
+ * default-ignorable code points (also soft hyphens, Hangul fillers, variation selectors, tag characters).
+ */
+const INVISIBLE = /\p{Default_Ignorable_Code_Point}/gu;
 
 /** Makes user text safe to show inside an embed: no markdown tricks, no invisible characters, bounded length. */
 export function displayText(text: string, max = 300): string {

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { Config } from '../lib/config';
+import type { CrashPoints } from '../lib/crashPoints';
 import type { Metrics } from '../lib/metrics';
 import type { GenerationOutcome, GenerationService, ProgressObserver } from './GenerationService';
 import type { RequestTrackingService } from './RequestTrackingService';
@@ -7,7 +8,9 @@ import type { RequestTrackingService } from './RequestTrackingService';
 export const PROMPT_MAX_LENGTH = 2000;
 export const NEGATIVE_PROMPT_MAX_LENGTH = 1000;
 export const SEED_MAX = 4_294_967_295;
-const INVISIBLE = /[\u200B-\u200F\u202A-\u202E\u2060-\u2069\uFEFF]/g;
+// Unicode's default-ignorable code points: zero-width and bidi controls, but also soft hyphens, Hangul fillers,
+// variation selectors and tag characters, which render as nothing and would let an invisible prompt through.
+const INVISIBLE = /\p{Default_Ignorable_Code_Point}/gu;
 
 export interface VideoCommandInput {
   prompt: string | null;
@@ -92,6 +95,8 @@ export interface VideoRequestServiceDeps {
   logger: Logger;
   metrics: Metrics;
   instanceId: string;
+  /** tests only: `after-claim` is reached once the new row is written, leased by this instance */
+  crashPoints?: CrashPoints;
   now?: () => number;
 }
 
@@ -168,6 +173,8 @@ export class VideoRequestService {
       config.resume.leaseDurationMs,
     );
     metrics.requestsCreated.inc();
+    // Writing the row leased to this instance is the live path's claim.
+    this.deps.crashPoints?.reach('after-claim');
     const done = generation
       .process(claim, { resumed: false, observer, signal: this.shutdown.signal, timeoutMs: config.resume.requestTimeoutMs })
       .catch((error) => {
