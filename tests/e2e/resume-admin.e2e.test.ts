@@ -322,6 +322,8 @@ describe('/resume (real bot, emulated Discord and Google, real PostgreSQL)', () 
       );
       expect(channelProgress.embeds[0].description).toContain(`\`${id.slice(0, 8)}\` ✅ completed`);
       expect(channelProgress.pinged).toEqual({ users: [], roles: [], everyone: false });
+      expect(channelProgress.edits).toBeGreaterThanOrEqual(1); // still live after the switch
+      expect(handle.original()!.edits).toBeGreaterThanOrEqual(1); // live in the reply until the token died
       // Exactly one progress message was posted in the channel; later states edited it.
       expect(world.channelMessages(MAIN.channels.general.id).filter((m) => /Resum/.test(m.embeds[0]?.title ?? ''))).toHaveLength(1);
       expect((await statusOf(id)).status).toBe('completed');
@@ -443,6 +445,13 @@ describe('/resume (real bot, emulated Discord and Google, real PostgreSQL)', () 
     expect((await statusOf(foreign)).status).toBe('pending');
     await world.waitForRow((rows) => rows.every((r) => r.announcement === 'sent'), MEMBER2);
     expect(notices(MAIN.channels.general.id).filter((m) => m.pinged.users.includes(MEMBER2))).toHaveLength(1);
+  });
+
+  it('the bot logged no error while serving all of the above', () => {
+    const errors = world.bots[0]!.logs.filter((l) => l.level >= 50);
+    expect(errors.map((l) => l.msg)).toEqual([]);
+    // Progress updates never failed: the token switch was taken, not hit.
+    expect(world.bots[0]!.logs.filter((l) => l.msg === 'could not update the /resume run progress')).toEqual([]);
   });
 
   it('expire: a confirmation older than a minute says so and expires nothing', async () => {
