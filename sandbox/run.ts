@@ -262,8 +262,8 @@ async function main(): Promise<number> {
     const result = d.messages(general.id).find((m) => m.authorId === WORLD.botUserId && isResult(m))!;
     const how =
       told.path === 'interaction'
-        ? `by editing the reply to his /video (its interaction token is still fresh), so Discord shows it in place without a new notification`
-        : `with a new message in #${general.name} that pings him (the interaction token was too old to edit the reply)`;
+        ? `by editing the reply to his /video`
+        : `with a new message in #${general.name} that pings him (an edit would notify nobody); his old progress reply now points to it`;
     say(style.green(`✔ Bob got his video ${how}`));
     const attachment = result.attachments[0] as { filename: string; size: number } | undefined;
     say(

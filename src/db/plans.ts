@@ -297,12 +297,23 @@ export function announcementSent(): string {
 }
 
 /**
- * A failed announcement (fenced, while due): one more attempt, the error, and with $5 → gave_up.
- * $1 id · $2 fence · $3 owner · $4 error · $5 give up
+ * Write-ahead of an announcement (fenced, while due): counted before the message is sent, so a bot that dies after
+ * sending knows on restart that it must look for its earlier message. $1 id · $2 fence · $3 owner
+ */
+export function announcementAttempt(): string {
+  return `UPDATE ${REQUESTS}
+    SET notification_attempts = notification_attempts + 1, updated_at = now()
+    WHERE ${FENCE_PREDICATE} AND announcement = 'due'
+    RETURNING *`;
+}
+
+/**
+ * A failed announcement (fenced, while due): the error, and with $5 → gave_up (the attempt was counted by
+ * announcementAttempt). $1 id · $2 fence · $3 owner · $4 error · $5 give up
  */
 export function announcementFailed(): string {
   return `UPDATE ${REQUESTS}
-    SET notification_attempts = notification_attempts + 1, notification_error = $4,
+    SET notification_error = $4,
       announcement = CASE WHEN $5::boolean THEN 'gave_up' ELSE announcement END, updated_at = now()
     WHERE ${FENCE_PREDICATE} AND announcement = 'due'
     RETURNING *`;

@@ -145,3 +145,14 @@ function retryHint(row: VideoRequestRow): string {
   if (row.failureKind === 'invalid') return 'Change the prompt or options and run `/video` again.';
   return 'This was not your fault and does not count against your daily limit. Run `/video` again in a few minutes.';
 }
+
+/** Replaces a resumed request's stale progress embed: the result itself was posted as a new message. */
+export function pointerEmbed(row: VideoRequestRow, messageLink: string): APIEmbed {
+  // Deliberately not a result title: the result is the new message, this only points to it.
+  return {
+    title: '↪️ Finished after a bot restart',
+    color: row.status === 'completed' ? COLORS.success : row.status === 'timeout' ? COLORS.warning : COLORS.failure,
+    description: `> ${displayText(row.prompt)}\n\nThe bot restarted while working on this, so the result was posted as a new message: ${messageLink}`,
+    footer: { text: requestMarker(row.id) },
+  };
+}

@@ -53,6 +53,8 @@ class StopProcessing extends Error {
 }
 
 const MINUTE = 60_000;
+/** A passing Discord failure is retried by later sweeps this many times in all. */
+const MAX_ANNOUNCEMENT_ATTEMPTS = 5;
 const FINAL_STATES = new Set(['completed', 'failed', 'timeout']);
 
 /**
@@ -316,6 +318,9 @@ export class GenerationService {
   private async announce(row: VideoRequestRow, lease: Lease, options: ProcessOptions, log: Logger): Promise<GenerationOutcome> {
     const { tracking, notifier, crashPoints } = this.deps;
     await options.observer?.onPhase?.('delivering', row);
+    // Counted before sending: after a crash between sending and recording, the next try looks for the message first.
+    const attemptsBefore = row.notificationAttempts;
+    await tracking.recordAnnouncementAttempt(lease);
     try {
       const result = await notifier.announce(row, { resumed: options.resumed });
       crashPoints.reach('after-message-sent');
@@ -326,7 +331,7 @@ export class GenerationService {
       if (error instanceof FencedWriteError) throw error;
       const permanent = error instanceof NotificationError ? error.permanent : false;
       const message = error instanceof Error ? error.message : String(error);
-      const giveUp = permanent || row.notificationAttempts + 1 >= 5;
+      const giveUp = permanent || attemptsBefore + 1 >= MAX_ANNOUNCEMENT_ATTEMPTS;
       log.warn({ err: error, giveUp }, 'could not tell the requester');
       await tracking.recordAnnouncementFailure(lease, message, giveUp);
       if (!giveUp) await tracking.releaseLease(lease).catch(() => undefined);

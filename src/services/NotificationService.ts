@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { DiscordAPIError, Routes, type APIEmbed, type APIMessage, type RawFile, type REST } from 'discord.js';
 import type { Logger } from 'pino';
-import { requestMarker, resultEmbed } from '../lib/messages';
+import { pointerEmbed, requestMarker, resultEmbed } from '../lib/messages';
 import type { Metrics } from '../lib/metrics';
 import type { VideoRequestRow } from './RequestTrackingService';
 import type { PreparedVideo, VideoAttachmentService } from './VideoAttachmentService';
@@ -65,20 +65,58 @@ export class NotificationService {
     return new Date(row.interactionExpiresAt).getTime() - this.now() > INTERACTION_EDIT_WINDOW_MS;
   }
 
+  /**
+   * A live request (the requester is watching its progress embed) ends by editing that reply. A resumed request
+   * ends with a channel message that mentions the requester, because an edit notifies nobody and they may have
+   * walked away; its stale progress reply, while the token still works, becomes a pointer to that message. If the
+   * channel refuses the message for good, the result goes into the reply instead, so it is not lost.
+   */
   public async announce(row: VideoRequestRow, context: { resumed: boolean }): Promise<AnnouncementResult> {
     const video = row.status === 'completed' && row.videoUrls?.[0] ? await this.prepareVideo(row) : undefined;
+    const canEdit = this.canEditInteraction(row);
 
-    if (this.canEditInteraction(row)) {
+    if (canEdit && !context.resumed) {
       try {
         return await this.editOriginal(row, context, video);
       } catch (error) {
-        const tokenGone = error instanceof DiscordAPIError && TOKEN_GONE_CODES.has(Number(error.code));
-        this.options.metrics?.notifications.inc({ path: 'interaction', result: tokenGone ? 'token_gone' : 'failed' });
-        if (!tokenGone) throw this.classify(error, 'interaction');
-        this.options.logger.info({ requestId: row.id, code: error.code }, 'interaction token no longer usable; posting in the channel');
+        if (!this.tokenGone(error, row)) throw this.classify(error, 'interaction');
       }
     }
-    return this.sendChannelMessage(row, context, video);
+    try {
+      const result = await this.sendChannelMessage(row, context, video);
+      if (canEdit && context.resumed) await this.pointOriginalTo(row, result.messageId);
+      return result;
+    } catch (error) {
+      if (!(canEdit && context.resumed && error instanceof NotificationError && error.permanent)) throw error;
+      this.options.logger.warn({ requestId: row.id, err: error }, 'the channel refused the result; showing it in the original reply');
+      try {
+        return await this.editOriginal(row, context, video);
+      } catch {
+        throw error;
+      }
+    }
+  }
+
+  private tokenGone(error: unknown, row: VideoRequestRow): boolean {
+    const gone = error instanceof DiscordAPIError && TOKEN_GONE_CODES.has(Number(error.code));
+    this.options.metrics?.notifications.inc({ path: 'interaction', result: gone ? 'token_gone' : 'failed' });
+    if (gone) this.options.logger.info({ requestId: row.id, code: (error as DiscordAPIError).code }, 'interaction token no longer usable; posting in the channel');
+    return gone;
+  }
+
+  /** Best effort: the old progress embed would otherwise say "Generating" for ever. Never pings, never fails the announcement. */
+  private async pointOriginalTo(row: VideoRequestRow, messageId: string): Promise<void> {
+    const appId = row.applicationId ?? this.options.applicationId();
+    if (!appId) return;
+    const link = `https://discord.com/channels/${row.guildId}/${row.channelId}/${messageId}`;
+    try {
+      await this.options.rest.patch(Routes.webhookMessage(appId, row.interactionToken!, '@original'), {
+        body: { content: '', embeds: [pointerEmbed(row, link)], components: [], attachments: [], allowed_mentions: { parse: [] } },
+        auth: false,
+      });
+    } catch (error) {
+      this.options.logger.debug({ requestId: row.id, err: error }, 'could not point the original reply to the result');
+    }
   }
 
   private async prepareVideo(row: VideoRequestRow): Promise<PreparedVideo> {
@@ -181,7 +219,10 @@ export class NotificationService {
       query: new URLSearchParams({ limit: '50' }),
     })) as APIMessage[];
     const marker = requestMarker(row.id);
-    return messages.find((m) => (!appId || m.author?.id === appId) && m.embeds?.some((e) => e.footer?.text?.includes(marker)));
+    // Only the bot's own channel messages: interaction replies (progress embeds, pointers) carry the marker too.
+    return messages.find(
+      (m) => (!appId || m.author?.id === appId) && !m.webhook_id && !m.interaction_metadata && m.embeds?.some((e) => e.footer?.text?.includes(marker)),
+    );
   }
 
   private classify(error: unknown, path: 'interaction' | 'channel'): NotificationError {

@@ -675,7 +675,12 @@ export class RequestTrackingService {
     return row;
   }
 
-  /** A failed announcement: one more attempt and the error; `giveUp` → gave_up (fenced, while due). */
+  /** Counts an announcement attempt before the message is sent (fenced, while due); returns the updated row. */
+  public async recordAnnouncementAttempt(lease: Lease): Promise<VideoRequestRow> {
+    return this.fenced(lease, 'recordAnnouncementAttempt', ['announcement:due'], plans.announcementAttempt(), []);
+  }
+
+  /** A failed announcement: the error; `giveUp` → gave_up (fenced, while due). */
   public async recordAnnouncementFailure(lease: Lease, error: string, giveUp: boolean): Promise<VideoRequestRow> {
     const row = await this.fenced(
       lease,

@@ -102,7 +102,12 @@ function resultMessages(world: E2EWorld, id: string): EmulatedMessage[] {
     .filter(
       (m) =>
         m.authorId === WORLD.botUserId &&
-        m.embeds.some((e) => String(e.footer?.text ?? '').includes(id) && !String(e.title ?? '').includes('Making')),
+        m.embeds.some(
+          (e) =>
+            String(e.footer?.text ?? '').includes(id) &&
+            !String(e.title ?? '').includes('Making') &&
+            !String(e.title ?? '').includes('Finished after a bot restart'),
+        ),
     );
 }
 
@@ -149,7 +154,7 @@ describe('resume after restart (real bot processes, emulated Discord and Google,
   });
   afterEach(async () => world?.close());
 
-  it('SIGKILL mid-generation, restart: the original reply is edited once with the video, and Veo saw one submit', async () => {
+  it('SIGKILL mid-generation, restart: one channel message pings the requester, the stale reply points to it, Veo saw one submit', async () => {
     world.google.setDefaultFate({ kind: 'done', afterMs: 6_000, videoBytes: 48_000 });
     const first = await world.startBot();
     const handle = world.video({ prompt: 'a heron fishing at dawn', length: 4 });
@@ -158,31 +163,22 @@ describe('resume after restart (real bot processes, emulated Discord and Google,
     await first.kill();
 
     const second = await world.startBot();
-    const reply = await handle.waitForReply((m) => m.attachments.length > 0, 60_000);
-    const [row] = await world.waitForRow((rows) => rows[0]?.announcement === 'sent', MEMBER);
-
-    expect(row).toMatchObject({
-      id: generating!.id,
-      status: 'completed',
-      deliveredAs: 'attachment',
-      submitAttempts: 1,
-      notificationMessageId: reply.id,
-    });
+    const [row] = await world.waitForRow((rows) => rows[0]?.announcement === 'sent', MEMBER, 60_000);
+    expect(row).toMatchObject({ id: generating!.id, status: 'completed', deliveredAs: 'attachment', submitAttempts: 1 });
     expect(world.google.submits).toHaveLength(1);
-    expect(reply.embeds[0].footer.text).toContain(RESUMED);
-    expect(reply.content).toContain(`<@${MEMBER}>`);
-    const edit = world.discord.calls.filter(
-      (c) =>
-        c.method === 'PATCH' &&
-        c.path.includes('/messages/@original') &&
-        c.body?.embeds?.[0]?.footer?.text?.includes(RESUMED),
+
+    // An edit notifies nobody, so the resumed result is a new message that mentions (and pings) only the requester.
+    const message = expectChannelAnnouncement(world, row!.id, CH.general.id, MEMBER);
+    expect(message.attachments).toHaveLength(1);
+    expect(row!.notificationMessageId).toBe(message.id);
+    // The token is still fresh: the stuck progress embed now points to the result instead of saying "Generating".
+    const pointer = await world.discord.waitFor(
+      () => handle.original()?.embeds.find((e) => String(e.title).includes('Finished after a bot restart')),
+      10_000,
+      'the original reply to point to the result',
     );
-    expect(edit.length).toBeGreaterThanOrEqual(1);
-    expect(
-      edit.every((c) => JSON.stringify(c.body.allowed_mentions) === JSON.stringify({ parse: [], users: [MEMBER] })),
-    ).toBe(true);
-    // Exactly one result: the edited reply, no channel message, no follow-up.
-    expect(resultMessages(world, row!.id).map((m) => m.id)).toEqual([reply.id]);
+    expect(pointer.description).toContain(message.id);
+    expect(handle.original()!.attachments).toEqual([]);
     expect(handle.followUps()).toEqual([]);
     expect(second.logs.some((l) => l.msg === 'gateway ready')).toBe(true);
   });

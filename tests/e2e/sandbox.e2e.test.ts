@@ -76,7 +76,8 @@ describe('npm run sandbox (emulators + the real bot on its embedded database, no
       at = found + step.length;
     }
     expect(out).toMatch(/while Veo is still generating/);
-    expect(out).toMatch(/Summary: Veo submits: 1 · .*messages to Bob: 1 \(interaction reply\)/);
+    expect(out).toMatch(/Summary: Veo submits: 1 · .*messages to Bob: 1 \(channel message\)/);
+    expect(out).toMatch(/pings: @Bob/); // the resumed result notifies him, and only him
     expect(out).toMatch(/@Bob your video is ready\./); // mentions rendered by name, not as <@id>
     expect(out).not.toMatch(/<@!?\d+>/);
     expect(out).not.toContain('✘');
