@@ -58,9 +58,9 @@ export async function createApp(config: Config, logger: Logger): Promise<App> {
   });
   const generation = new GenerationService({ tracking, veo, storage, notifier, config, logger: logger.child({ component: 'generation' }), metrics, crashPoints });
   const resume = new TaskResumeService({ tracking, generation, notifier, config, logger: logger.child({ component: 'resume' }), metrics, crashPoints, instanceId: config.instanceId });
-  const videoRequests = new VideoRequestService({ tracking, generation, config, logger: logger.child({ component: 'video' }), metrics, instanceId: config.instanceId });
+  const videoRequests = new VideoRequestService({ tracking, generation, config, logger: logger.child({ component: 'video' }), metrics, crashPoints, instanceId: config.instanceId });
   const resumeAdmin = new ResumeAdminService({ tracking, resume, config, metrics });
-  const leaseKeeper = new LeaseKeeper(tracking, config.instanceId, config.resume.leaseDurationMs, logger.child({ component: 'leases' }));
+  const leaseKeeper = new LeaseKeeper(tracking, config.instanceId, config.resume.leaseDurationMs, logger.child({ component: 'leases' }), () => generation.drivingIds());
 
   let scheduler: TaskScheduler;
   if (config.redisUrl) {
