@@ -1,0 +1,174 @@
+/**
+ * Two instances side by side (issue #7, part 2): two real bot processes on one PostgreSQL database and one Redis
+ * database while 100 requests flow through them, 40 left unfinished by a dead instance (20 pending, 20 generating with
+ * an operation Veo already accepted) and 60 new `/video` requests sent to both gateway sessions while the backlog is
+ * being resumed. Counted from what Discord and Veo saw: no request submitted twice, none announced twice, none lost.
+ */
+import Redis from 'ioredis';
+import { loadConfig } from '../../src/lib/config';
+import { StorageService } from '../../src/services/StorageService';
+import { VeoService } from '../../src/services/VeoService';
+import type { InteractionHandle } from '../emulators/discord';
+import { silentLogger } from '../helpers/db';
+import { E2EWorld, WORLD } from '../helpers/e2e';
+import { resultNotifications, submitsFor } from '../helpers/outcomes';
+
+jest.setTimeout(300_000);
+
+/** A Redis database of its own, so these bots' BullMQ queue never meets another test's. */
+const REDIS_URL = 'redis://127.0.0.1:6379/7';
+const GUILD = WORLD.guilds.main.id;
+const CHANNELS = [WORLD.guilds.main.channels.general.id, WORLD.guilds.main.channels.videos.id];
+const USERS = [WORLD.users.member.id, WORLD.users.member2.id, WORLD.users.admin.id, WORLD.users.owner.id];
+const MODEL = 'veo-3.1-fast-generate-001';
+
+describe('two instances on one PostgreSQL and one Redis, 100 requests (resumed and new)', () => {
+  let world: E2EWorld;
+  let redis: Redis;
+
+  beforeEach(async () => {
+    world = await E2EWorld.start();
+    redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 2 });
+    await redis.flushdb();
+  });
+  afterEach(async () => {
+    await world?.close();
+    await redis.flushdb().catch(() => undefined);
+    redis.disconnect();
+  });
+
+  it('every request finished, submitted once and announced once; both instances did part of the work', async () => {
+    // Each video takes a second and a half, so the backlog and the new requests overlap on both instances.
+    world.google.setDefaultFate({ kind: 'done', afterMs: 1_500, videoBytes: 20_000 });
+    const ds = world.db.database.dataSource;
+    const config = loadConfig(world.env());
+    const veo = VeoService.create(config.google, silentLogger());
+    const storage = StorageService.create(config.google, config.video, silentLogger());
+
+    // 40 rows as a dead instance left them (its lease ran out).
+    const backlog: string[] = [];
+    for (let i = 0; i < 40; i++) {
+      const userId = USERS[i % USERS.length]!;
+      const channelId = CHANNELS[i % 2]!;
+      const [r] = (await ds.query(
+        `INSERT INTO video_requests (user_id, guild_id, channel_id, prompt, duration_seconds, aspect_ratio, resolution, status, model,
+           created_at, lease_owner, lease_expires_at, fence)
+         VALUES ($1, $2, $3, $4, 4, '16:9', '720p', 'pending', $5, now() - interval '3 minutes', 'dead-instance', now() - interval '1 second', 1)
+         RETURNING id`,
+        [userId, GUILD, channelId, `left behind ${i}`, MODEL],
+      )) as { id: string }[];
+      const id = r!.id;
+      backlog.push(id);
+      if (i % 2 === 1) {
+        // The dead instance had already been accepted by Veo for this one: resuming must poll, not submit again.
+        const prefix = storage.outputPrefix({ guildId: GUILD, channelId, userId, requestId: id }, 1);
+        const operationName = await veo.startGeneration(
+          {
+            prompt: `left behind ${i}`,
+            model: MODEL,
+            durationSeconds: 4,
+            aspectRatio: '16:9',
+            resolution: '720p',
+            generateAudio: true,
+            negativePrompt: null,
+            seed: null,
+          },
+          storage.outputUri(prefix),
+        );
+        await ds.query(
+          `UPDATE video_requests SET status = 'generating', operation_name = $2, gcs_prefix = $3, started_at = now(), submit_attempts = 1 WHERE id = $1`,
+          [id, operationName, prefix],
+        );
+        await ds.query(
+          `INSERT INTO video_request_attempts (request_id, attempt, output_prefix, state, operation_name, accepted_at) VALUES ($1, 1, $2, 'accepted', $3, now())`,
+          [id, prefix, operationName],
+        );
+      }
+    }
+
+    const env = { REDIS_URL, RESUME_CONCURRENCY: '3', DAILY_QUOTA: '1000' };
+    const [a, b] = await Promise.all([
+      world.startBot({ ...env, INSTANCE_ID: 'instance-a' }),
+      world.startBot({ ...env, INSTANCE_ID: 'instance-b' }),
+    ]);
+    await world.discord.waitFor(
+      () => world.discord.sessions.filter((s) => s.ready && s.connected).length >= 2,
+      15_000,
+      'both gateway sessions',
+    );
+
+    // 60 new requests, alternating between the two sessions (so both instances take live work), while the backlog runs.
+    const handles: InteractionHandle[] = [];
+    for (let i = 0; i < 60; i++) {
+      handles.push(
+        world.discord.pushInteraction({
+          name: 'video',
+          guildId: GUILD,
+          channelId: CHANNELS[i % 2]!,
+          userId: USERS[i % USERS.length]!,
+          options: { prompt: `fresh request ${i}`, length: 4 },
+          sessionIndex: i % 2,
+        }),
+      );
+      await new Promise((r) => setTimeout(r, 150));
+    }
+    for (const h of handles) await h.waitForAck(10_000);
+
+    const tokens = handles.map((h) => h.token);
+    const newIds = async () =>
+      (await ds.query(`SELECT id FROM video_requests WHERE interaction_token = ANY($1)`, [tokens])).map(
+        (r: { id: string }) => r.id,
+      ) as string[];
+    const deadline = Date.now() + 200_000;
+    for (;;) {
+      const [{ waiting }] = (await ds.query(
+        `SELECT count(*)::int AS waiting FROM video_requests WHERE status IN ('pending', 'generating') OR announcement IS DISTINCT FROM 'sent'`,
+      )) as { waiting: number }[];
+      if (waiting === 0 && (await newIds()).length === 60) break;
+      if (Date.now() > deadline) throw new Error(`still ${waiting} request(s) unfinished or unannounced`);
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    // Give a late duplicate the chance to show up before counting.
+    await new Promise((r) => setTimeout(r, 2_000));
+
+    const ids = [...backlog, ...(await newIds())];
+    expect(ids).toHaveLength(100);
+    const twiceSubmitted = ids.filter((id) => submitsFor(world.google, id) !== 1);
+    const notOnce = ids.filter((id) => resultNotifications(world.discord, id).length !== 1);
+    expect(twiceSubmitted).toEqual([]);
+    expect(notOnce).toEqual([]);
+    expect(world.google.submits).toHaveLength(100);
+
+    const rows = (await ds.query(`SELECT status, lease_owner, fence, submit_attempts FROM video_requests`)) as {
+      status: string;
+      lease_owner: string | null;
+      submit_attempts: number;
+    }[];
+    expect(rows).toHaveLength(100);
+    expect(rows.filter((r) => r.status !== 'completed')).toEqual([]);
+    // Both instances took part: in the live requests and in resuming the backlog.
+    const backlogOwners = (await ds.query(
+      `SELECT DISTINCT lease_owner FROM video_requests WHERE id = ANY($1::uuid[])`,
+      [backlog],
+    )) as { lease_owner: string }[];
+    expect(new Set(backlogOwners.map((r) => r.lease_owner))).toEqual(new Set(['instance-a', 'instance-b']));
+    const liveOwners = (await ds.query(
+      `SELECT DISTINCT lease_owner FROM video_requests WHERE interaction_token = ANY($1)`,
+      [tokens],
+    )) as { lease_owner: string }[];
+    expect(new Set(liveOwners.map((r) => r.lease_owner))).toEqual(new Set(['instance-a', 'instance-b']));
+    // New requests were answered in their own /video reply.
+    const idByToken = new Map(
+      (
+        (await ds.query(`SELECT id, interaction_token FROM video_requests WHERE interaction_token = ANY($1)`, [
+          tokens,
+        ])) as { id: string; interaction_token: string }[]
+      ).map((r) => [r.interaction_token, r.id]),
+    );
+    const answeredElsewhere = handles.filter(
+      (h) => resultNotifications(world.discord, idByToken.get(h.token)!)[0]?.id !== h.original()?.id,
+    );
+    expect(answeredElsewhere.map((h) => h.token.slice(0, 24))).toEqual([]);
+    expect(a.running && b.running).toBe(true);
+  });
+});
