@@ -126,7 +126,7 @@ export class ResumeCommand extends Subcommand {
       return;
     }
     const filter = { guildId: interaction.guildId!, olderThanHours: requestId ? 0 : olderThanHours, includeGenerating, requestId };
-    const { token, count } = await resumeAdmin.prepareExpiry(filter, interaction.user.id);
+    const { count, buttons } = await resumeAdmin.prepareExpiry(filter, interaction.user.id);
     if (count === 0) {
       await interaction.reply({ content: 'No unfinished request matches, so nothing would change.', flags: MessageFlags.Ephemeral });
       return;
@@ -134,7 +134,7 @@ export class ResumeCommand extends Subcommand {
     const what = requestId ? `request \`${displayText(requestId, 40)}\`` : `${count} request(s) older than ${olderThanHours} h${includeGenerating ? ', including ones Veo is still working on' : ' (pending only)'}`;
     await interaction.reply({
       content: `This will mark ${what} as timed out and tell each requester. Confirm within a minute.`,
-      components: [resumeAdmin.expiryButtons(token)],
+      components: [buttons],
       flags: MessageFlags.Ephemeral,
     });
   }

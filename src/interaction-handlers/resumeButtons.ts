@@ -24,7 +24,7 @@ export class ResumeButtonsHandler extends InteractionHandler {
       const view = await resumeAdmin.statusView(interaction.guildId, parsed.page);
       return interaction.editReply({ ...view, allowedMentions: { parse: [] } });
     }
-    const result = await resumeAdmin.confirmExpiry(parsed.token, parsed.action, { userId: interaction.user.id, guildId: interaction.guildId });
+    const result = await resumeAdmin.confirmExpiry(parsed.pending, parsed.action, { userId: interaction.user.id, guildId: interaction.guildId });
     if (!result.ok) return interaction.reply({ content: result.message, flags: MessageFlags.Ephemeral });
     await interaction.update({ content: result.message, components: [] });
     if (result.expired.length > 0) await resume.announceRequests(result.expired.map((r) => r.id));

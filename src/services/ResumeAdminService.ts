@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import { ActionRowBuilder, ButtonBuilder, ButtonStyle, type APIEmbed } from 'discord.js';
 import type { Config } from '../lib/config';
 import { COLORS, displayText, formatDuration } from '../lib/messages';
@@ -15,29 +14,44 @@ export interface View {
   components: ActionRowBuilder<ButtonBuilder>[];
 }
 
+/**
+ * A pending expiry lives in its confirmation button itself (custom ids are at most 100 characters and Discord only
+ * delivers ids of buttons that exist on the message), so any instance can handle the press, even after a restart.
+ */
 export interface PendingExpiry {
-  filter: ExpireFilter;
   adminId: string;
-  count: number;
+  olderThanHours: number;
+  includeGenerating: boolean;
+  requestId?: string;
+  /** epoch milliseconds */
   expiresAt: number;
 }
 
-/** Custom ids of the buttons this service draws; the button handler parses them back. */
 export const BUTTON = {
   statusPage: (page: number) => `resume:status:${page}`,
-  expireConfirm: (token: string) => `resume:expire:confirm:${token}`,
-  expireCancel: (token: string) => `resume:expire:cancel:${token}`,
+  expire: (action: 'confirm' | 'cancel', p: PendingExpiry) =>
+    `resume:expire:${action === 'confirm' ? 'c' : 'x'}:${p.adminId}:${p.olderThanHours}:${p.includeGenerating ? 1 : 0}:${p.requestId ?? '-'}:${Math.ceil(p.expiresAt / 1000).toString(36)}`,
 };
 
 export function parseResumeButton(customId: string):
   | { kind: 'status'; page: number }
-  | { kind: 'expire'; action: 'confirm' | 'cancel'; token: string }
+  | { kind: 'expire'; action: 'confirm' | 'cancel'; pending: PendingExpiry }
   | null {
   const status = /^resume:status:(\d{1,6})$/.exec(customId);
   if (status) return { kind: 'status', page: Number(status[1]) };
-  const expire = /^resume:expire:(confirm|cancel):([a-f0-9]{16})$/.exec(customId);
-  if (expire) return { kind: 'expire', action: expire[1] as 'confirm' | 'cancel', token: expire[2]! };
-  return null;
+  const expire = /^resume:expire:([cx]):(\d{17,20}):(\d{1,6}):([01]):([0-9a-f-]{36}|-):([0-9a-z]{1,10})$/.exec(customId);
+  if (!expire) return null;
+  return {
+    kind: 'expire',
+    action: expire[1] === 'c' ? 'confirm' : 'cancel',
+    pending: {
+      adminId: expire[2]!,
+      olderThanHours: Number(expire[3]),
+      includeGenerating: expire[4] === '1',
+      requestId: expire[5] === '-' ? undefined : expire[5],
+      expiresAt: parseInt(expire[6]!, 36) * 1000,
+    },
+  };
 }
 
 const OUTCOME_TEXT: Record<GenerationOutcome, string> = {
@@ -69,7 +83,6 @@ function age(now: number, date: Date): string {
  * parse Discord input and call this.
  */
 export class ResumeAdminService {
-  private readonly confirmations = new Map<string, PendingExpiry>();
   private readonly now: () => number;
 
   public constructor(
@@ -199,20 +212,24 @@ export class ResumeAdminService {
     return summary;
   }
 
-  /** Counts what an expiry would change and remembers the filter behind a one-minute confirmation token. */
-  public async prepareExpiry(filter: ExpireFilter, adminId: string): Promise<{ token: string; count: number }> {
+  /** Counts what an expiry would change and draws the one-minute confirmation buttons that carry the filter. */
+  public async prepareExpiry(
+    filter: ExpireFilter,
+    adminId: string,
+  ): Promise<{ count: number; buttons: ActionRowBuilder<ButtonBuilder> }> {
     const count = await this.deps.tracking.countExpirable(filter);
-    const token = randomBytes(8).toString('hex');
-    this.confirmations.set(token, { filter, adminId, count, expiresAt: this.now() + CONFIRMATION_TTL_MS });
-    for (const [key, value] of this.confirmations) if (value.expiresAt < this.now()) this.confirmations.delete(key);
-    return { token, count };
-  }
-
-  public expiryButtons(token: string): ActionRowBuilder<ButtonBuilder> {
-    return new ActionRowBuilder<ButtonBuilder>().addComponents(
-      new ButtonBuilder().setCustomId(BUTTON.expireConfirm(token)).setLabel('Expire them').setStyle(ButtonStyle.Danger),
-      new ButtonBuilder().setCustomId(BUTTON.expireCancel(token)).setLabel('Cancel').setStyle(ButtonStyle.Secondary),
+    const pending: PendingExpiry = {
+      adminId,
+      olderThanHours: filter.olderThanHours ?? 0,
+      includeGenerating: filter.includeGenerating ?? false,
+      requestId: filter.requestId,
+      expiresAt: this.now() + CONFIRMATION_TTL_MS,
+    };
+    const buttons = new ActionRowBuilder<ButtonBuilder>().addComponents(
+      new ButtonBuilder().setCustomId(BUTTON.expire('confirm', pending)).setLabel('Expire them').setStyle(ButtonStyle.Danger),
+      new ButtonBuilder().setCustomId(BUTTON.expire('cancel', pending)).setLabel('Cancel').setStyle(ButtonStyle.Secondary),
     );
+    return { count, buttons };
   }
 
   /**
@@ -220,26 +237,27 @@ export class ResumeAdminService {
    * told through the announcement outbox (the rows become `timeout` with their announcement due).
    */
   public async confirmExpiry(
-    token: string,
+    pending: PendingExpiry,
     action: 'confirm' | 'cancel',
     presser: { userId: string; guildId: string },
   ): Promise<{ ok: false; message: string } | { ok: true; message: string; expired: VideoRequestRow[] }> {
-    const pending = this.confirmations.get(token);
-    if (!pending || pending.expiresAt < this.now()) {
-      this.confirmations.delete(token);
+    if (pending.expiresAt < this.now()) {
       return { ok: false, message: 'This confirmation has expired. Run `/resume expire` again.' };
     }
-    if (pending.adminId !== presser.userId || pending.filter.guildId !== presser.guildId) {
+    if (pending.adminId !== presser.userId) {
       return { ok: false, message: 'Only the admin who ran `/resume expire` can answer this.' };
     }
-    this.confirmations.delete(token);
     if (action === 'cancel') return { ok: true, message: 'Cancelled: nothing was expired.', expired: [] };
-    const expired = await this.deps.tracking.expireRequests({ ...pending.filter, adminId: presser.userId });
+    const expired = await this.deps.tracking.expireRequests({
+      guildId: presser.guildId,
+      olderThanHours: pending.olderThanHours,
+      includeGenerating: pending.includeGenerating,
+      requestId: pending.requestId,
+      adminId: presser.userId,
+    });
     if (expired.length > 0) this.deps.metrics?.requestsFinished.inc({ outcome: 'timeout' }, expired.length);
-    return {
-      ok: true,
-      message: expired.length === 0 ? 'Nothing left to expire (already done).' : `Expired ${expired.length} request(s). Their requesters are being told.`,
-      expired,
-    };
+    // A second press (or a press on another instance after the first) finds nothing: say so, change nothing.
+    if (expired.length === 0) return { ok: false, message: 'Nothing left to expire: those requests were already expired or have finished.' };
+    return { ok: true, message: `Expired ${expired.length} request(s). Their requesters are being told.`, expired };
   }
 }

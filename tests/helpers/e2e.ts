@@ -102,6 +102,13 @@ export class E2EWorld {
   }
 
   public async close(): Promise<void> {
+    // E2E_DUMP_LOGS=1 prints each bot's warnings and errors: the first thing to read when an end-to-end test fails.
+    if (process.env.E2E_DUMP_LOGS) {
+      for (const [i, bot] of this.bots.entries()) {
+        const lines = bot.logs.filter((l) => l.level >= (process.env.E2E_DUMP_LOGS === "all" ? 0 : 40)).map((l) => JSON.stringify(l));
+        console.log(`bot #${i + 1} warnings and errors:\n${lines.join('\n')}\nstderr:\n${bot.stderr}`);
+      }
+    }
     await Promise.all(this.bots.map((b) => b.kill()));
     await Promise.allSettled([this.discord.close(), this.google.close(), this.db.drop()]);
     rmSync(this.tempDir, { recursive: true, force: true });
