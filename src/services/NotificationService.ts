@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import { DiscordAPIError, Routes, type APIEmbed, type APIMessage, type RawFile, type REST } from 'discord.js';
+import { openAsBlob } from 'node:fs';
+import { DiscordAPIError, Routes, type APIEmbed, type APIMessage, type REST, type RouteLike } from 'discord.js';
 import type { Logger } from 'pino';
 import { pointerEmbed, requestMarker, resultEmbed } from '../lib/messages';
 import type { Metrics } from '../lib/metrics';
@@ -13,6 +14,11 @@ export const INTERACTION_EDIT_WINDOW_MS = 60_000;
 const PERMANENT_CODES = new Set([50001, 50013, 10003, 50007, 10004, 50008]);
 /** Codes that mean the interaction token can no longer be used; the channel path still can. */
 const TOKEN_GONE_CODES = new Set([10062, 10015, 50027, 10008]);
+
+interface VideoFile {
+  name: string;
+  path: string;
+}
 
 export class NotificationError extends Error {
   public constructor(
@@ -73,6 +79,14 @@ export class NotificationService {
    */
   public async announce(row: VideoRequestRow, context: { resumed: boolean }): Promise<AnnouncementResult> {
     const video = row.status === 'completed' && row.videoUrls?.[0] ? await this.prepareVideo(row) : undefined;
+    try {
+      return await this.deliver(row, context, video);
+    } finally {
+      if (video?.kind === 'attachment') await video.release().catch(() => undefined);
+    }
+  }
+
+  private async deliver(row: VideoRequestRow, context: { resumed: boolean }, video: PreparedVideo | undefined): Promise<AnnouncementResult> {
     const canEdit = this.canEditInteraction(row);
 
     if (canEdit && !context.resumed) {
@@ -95,6 +109,20 @@ export class NotificationService {
         throw error;
       }
     }
+  }
+
+  /**
+   * Sends JSON, or multipart with the video streamed from its temporary file (a file-backed Blob): @discordjs/rest
+   * would copy a Buffer into a Blob, holding the video in memory twice.
+   */
+  private async sendWithFiles(method: 'post' | 'patch', route: RouteLike, auth: boolean, payload: { body: Record<string, unknown>; files: VideoFile[] }): Promise<unknown> {
+    if (payload.files.length === 0) return this.options.rest[method](route, { body: payload.body, auth });
+    const form = new FormData();
+    form.append('payload_json', JSON.stringify(payload.body));
+    for (const [index, file] of payload.files.entries()) {
+      form.append(`files[${index}]`, await openAsBlob(file.path, { type: 'video/mp4' }), file.name);
+    }
+    return this.options.rest[method](route, { body: form, passThroughBody: true, auth });
   }
 
   private tokenGone(error: unknown, row: VideoRequestRow): boolean {
@@ -137,7 +165,7 @@ export class NotificationService {
       link: video?.kind === 'link' ? video.url : undefined,
       linkReason: video?.kind === 'link' ? video.reason : undefined,
     });
-    const files: RawFile[] = video?.kind === 'attachment' ? [{ name: video.name, data: video.data, contentType: 'video/mp4' }] : [];
+    const files: VideoFile[] = video?.kind === 'attachment' ? [{ name: video.name, path: video.path }] : [];
     const verb = row.status === 'completed' ? 'your video is ready' : row.status === 'timeout' ? 'your video request timed out' : 'your video could not be made';
     return { embed, files, content: `<@${row.userId}> ${verb}.` };
   }
@@ -147,10 +175,9 @@ export class NotificationService {
     if (!appId) throw new NotificationError('application id unknown', false);
     const send = async (v: PreparedVideo | undefined) => {
       const { embed, files, content } = this.payload(row, context, v);
-      return (await this.options.rest.patch(Routes.webhookMessage(appId, row.interactionToken!, '@original'), {
+      return (await this.sendWithFiles('patch', Routes.webhookMessage(appId, row.interactionToken!, '@original'), false, {
         body: { content, embeds: [embed], components: [], attachments: files.map((f, i) => ({ id: i, filename: f.name })), allowed_mentions: { parse: [], users: [row.userId] } },
         files,
-        auth: false,
       })) as APIMessage;
     };
     let current = video;
@@ -181,7 +208,7 @@ export class NotificationService {
     }
     const send = async (v: PreparedVideo | undefined) => {
       const { embed, files, content } = this.payload(row, context, v);
-      return (await this.options.rest.post(Routes.channelMessages(row.channelId), {
+      return (await this.sendWithFiles('post', Routes.channelMessages(row.channelId), true, {
         body: {
           content,
           embeds: [embed],

@@ -1,3 +1,8 @@
+import { createWriteStream } from 'node:fs';
+import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
 import type { Logger } from 'pino';
 import type { StorageService } from './StorageService';
 
@@ -5,7 +10,15 @@ import type { StorageService } from './StorageService';
 export const DEFAULT_ATTACHMENT_LIMIT_BYTES = 20 * 1024 * 1024;
 
 export type PreparedVideo =
-  | { kind: 'attachment'; name: string; data: Buffer; size: number; gsUri: string }
+  | {
+      kind: 'attachment';
+      name: string;
+      /** a temporary file holding the video; `release()` deletes it */
+      path: string;
+      size: number;
+      gsUri: string;
+      release(): Promise<void>;
+    }
   | { kind: 'link'; url: string; size: number; gsUri: string; reason: 'too_large' | 'download_failed' };
 
 /**
@@ -30,7 +43,8 @@ export class VideoAttachmentService {
       return { kind: 'link', url: await this.storage.getLink(gsUri), size, gsUri, reason: 'too_large' };
     }
     try {
-      return { kind: 'attachment', name, data: await this.readWhole(gsUri, size), size, gsUri };
+      const path = await this.downloadToFile(gsUri, name, size);
+      return { kind: 'attachment', name, path, size, gsUri, release: () => rm(join(path, '..'), { recursive: true, force: true }) };
     } catch (error) {
       this.logger.warn({ err: error, gsUri }, 'could not download the video; posting a link instead');
       return { kind: 'link', url: await this.storage.getLink(gsUri), size, gsUri, reason: 'download_failed' };
@@ -42,19 +56,20 @@ export class VideoAttachmentService {
   }
 
   /**
-   * Streams the object into one preallocated buffer: a single copy of the video in memory, however many chunks
-   * arrive (collecting chunks and concatenating would hold two).
+   * Streams the object (checksum-validated) into a temporary file: the upload then streams from disk, so no copy of
+   * the video is held in memory, however large it is or however many are delivered at once.
    */
-  private async readWhole(gsUri: string, expectedSize: number): Promise<Buffer> {
-    const buffer = Buffer.allocUnsafe(expectedSize);
-    let offset = 0;
-    for await (const chunk of this.storage.createReadStream(gsUri)) {
-      const piece = chunk as Buffer;
-      if (offset + piece.length > expectedSize) throw new Error(`object ${gsUri} is larger than its metadata said`);
-      piece.copy(buffer, offset);
-      offset += piece.length;
+  private async downloadToFile(gsUri: string, name: string, expectedSize: number): Promise<string> {
+    const dir = await mkdtemp(join(tmpdir(), 'veobot-video-'));
+    const path = join(dir, name);
+    try {
+      await pipeline(this.storage.createReadStream(gsUri), createWriteStream(path));
+      const { size } = await stat(path);
+      if (size !== expectedSize) throw new Error(`object ${gsUri} has ${size} bytes, its metadata said ${expectedSize}`);
+      return path;
+    } catch (error) {
+      await rm(dir, { recursive: true, force: true });
+      throw error;
     }
-    if (offset !== expectedSize) throw new Error(`object ${gsUri} ended after ${offset} of ${expectedSize} bytes`);
-    return buffer;
   }
 }
