@@ -150,11 +150,7 @@ export class RedisScheduler implements TaskScheduler {
     for (const piece of taskStore().repeatedTasks) {
       if (!piece.interval) continue;
       try {
-        await withTimeout(
-          this.handler.create(piece.name as never, { repeated: true, interval: piece.interval, customJobOptions: piece.customJobOptions }),
-          this.timeoutMs,
-          `creating repeated task ${piece.name}`,
-        );
+        await this.createRepeated(piece.name, piece.interval, piece.customJobOptions);
       } catch (error) {
         this.logger.warn({ err: error, task: piece.name }, 'could not create repeated task in Redis');
       }
@@ -163,6 +159,27 @@ export class RedisScheduler implements TaskScheduler {
     const interval = Math.min(...taskStore().repeatedTasks.map((p) => p.interval ?? Infinity), 30_000);
     this.watchdog = setInterval(() => void this.checkRedis(), interval);
     this.watchdog.unref();
+  }
+
+  private createRepeated(name: string, interval: number, customJobOptions: unknown): Promise<unknown> {
+    return withTimeout(
+      this.handler.create(name as never, { repeated: true, interval, customJobOptions } as never),
+      this.timeoutMs,
+      `creating repeated task ${name}`,
+    );
+  }
+
+  /**
+   * A Redis that restarted empty (or whose data was flushed) has forgotten the repeated jobs, and nobody's sweep would
+   * ever run again: put back any that are missing. Creating one that exists is harmless (same repeat key).
+   */
+  private async restoreRepeatedJobs(): Promise<void> {
+    const existing = await withTimeout(this.handler.client.getRepeatableJobs(), 1_000, 'listing repeated tasks');
+    for (const piece of taskStore().repeatedTasks) {
+      if (!piece.interval || existing.some((job) => job.name === piece.name)) continue;
+      await this.createRepeated(piece.name, piece.interval, piece.customJobOptions);
+      this.logger.warn({ task: piece.name }, 'repeated task was missing from Redis (restarted empty?); created it again');
+    }
   }
 
   private track(redis: Redis): Redis {
@@ -180,6 +197,7 @@ export class RedisScheduler implements TaskScheduler {
     try {
       const client = await withTimeout(this.handler.client.client, 1_000, 'Redis client');
       await withTimeout(client.ping(), 1_000, 'Redis ping');
+      await this.restoreRepeatedJobs();
       if (!this.redisHealthy) this.logger.info('Redis is reachable again; scheduled tasks are back on BullMQ');
       this.redisHealthy = true;
     } catch (error) {
