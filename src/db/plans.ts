@@ -107,11 +107,11 @@ export function claimLateDelivery(): string {
     RETURNING r.*`;
 }
 
-/** Extend every lease $1 holds on claimable rows. $1 owner · $2 lease ms */
+/** Extend the leases $1 holds on claimable rows (all of them, or only those in $3). $1 owner · $2 lease ms · $3 ids or null */
 export function renewLeases(): string {
   return `UPDATE ${REQUESTS}
     SET lease_expires_at = now() + $2::bigint ${MS}
-    WHERE lease_owner = $1 AND ${CLAIMABLE}
+    WHERE lease_owner = $1 AND ${CLAIMABLE} AND ($3::uuid[] IS NULL OR id = ANY($3::uuid[]))
     RETURNING id`;
 }
 

@@ -69,7 +69,39 @@ export class GenerationService {
     this.now = deps.now ?? Date.now;
   }
 
+  /**
+   * Requests this process is driving right now (a count: after a takeover within this process, a stale and a current
+   * worker may briefly drive one request). Only their leases are renewed: a lease whose worker stopped on an error
+   * (its release failing too, as in a database outage) must run out so a sweep can pick the request up again.
+   */
+  private readonly driving = new Map<string, number>();
+
+  public drivingIds(): string[] {
+    return [...this.driving.keys()];
+  }
+
+  private hold(requestId: string): () => void {
+    this.driving.set(requestId, (this.driving.get(requestId) ?? 0) + 1);
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      const left = (this.driving.get(requestId) ?? 1) - 1;
+      if (left > 0) this.driving.set(requestId, left);
+      else this.driving.delete(requestId);
+    };
+  }
+
   public async process(initial: { row: VideoRequestRow; lease: Lease }, options: ProcessOptions): Promise<GenerationOutcome> {
+    const release = this.hold(initial.row.id);
+    try {
+      return await this.drive(initial, options);
+    } finally {
+      release();
+    }
+  }
+
+  private async drive(initial: { row: VideoRequestRow; lease: Lease }, options: ProcessOptions): Promise<GenerationOutcome> {
     const { tracking, logger } = this.deps;
     const lease = initial.lease;
     let row = initial.row;
@@ -111,6 +143,7 @@ export class GenerationService {
   public async deliverIfFinishedLate(claim: { row: VideoRequestRow; lease: Lease }): Promise<GenerationOutcome | 'still_unfinished'> {
     const { row, lease } = claim;
     const log = this.deps.logger.child({ requestId: row.id, guildId: row.guildId });
+    const release = this.hold(row.id);
     try {
       const result = await this.deps.veo.pollOperation(row.operationName!);
       this.deps.metrics.veoPolls.inc({ result: result.state });
@@ -125,6 +158,7 @@ export class GenerationService {
       log.warn({ err: error }, 'could not check a timed-out operation');
       return 'still_unfinished';
     } finally {
+      release();
       await this.deps.tracking.releaseLease(lease).catch(() => undefined);
     }
   }

@@ -437,9 +437,9 @@ export class RequestTrackingService {
     return { row, lease: { requestId: row.id, fence: row.fence, owner }, takeover: false, previousOwner: null };
   }
 
-  /** Extends every lease `owner` holds on claimable rows; returns how many. */
-  public async renewLeases(owner: string, leaseMs: number): Promise<number> {
-    const raws = await this.rows(plans.renewLeases(), [owner, Math.round(leaseMs)]);
+  /** Extends the leases `owner` holds on claimable rows (only those of `onlyIds` when given); returns how many. */
+  public async renewLeases(owner: string, leaseMs: number, onlyIds?: string[]): Promise<number> {
+    const raws = await this.rows(plans.renewLeases(), [owner, Math.round(leaseMs), onlyIds ?? null]);
     return raws.length;
   }
 

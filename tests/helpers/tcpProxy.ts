@@ -1,0 +1,113 @@
+import { connect, createServer, type Server, type Socket } from 'node:net';
+
+/**
+ * A loopback TCP proxy in front of a server (PostgreSQL in the outage tests), so a test can cut the bot off from it
+ * without touching the server other tests share:
+ *
+ * ```ts
+ * const proxy = await TcpProxy.start({ host: '127.0.0.1', port: 5432 });
+ * const url = proxy.rewrite(db.url);   // same database, through the proxy
+ * proxy.cut();                          // every open connection dies; new ones are dropped at once
+ * proxy.restore();                      // connections go through again
+ * await proxy.close();
+ * ```
+ *
+ * While cut, new connections are accepted and reset straight away (what a client sees when a server restarts or a
+ * network path drops), rather than closing the listener, so the port can never be taken by someone else meanwhile.
+ */
+export class TcpProxy {
+  /** Client sockets with their upstream sockets, for cut(). */
+  private readonly pairs = new Set<{ client: Socket; upstream: Socket }>();
+  private isCut = false;
+  private restoreTimer: NodeJS.Timeout | undefined;
+  public accepted = 0;
+  public refused = 0;
+  /** Connections destroyed by cut() while open. */
+  public severed = 0;
+
+  private constructor(
+    private readonly server: Server,
+    private readonly target: { host: string; port: number },
+  ) {}
+
+  public static async start(target: { host: string; port: number }): Promise<TcpProxy> {
+    const server = createServer();
+    const proxy = new TcpProxy(server, target);
+    server.on('connection', (socket) => proxy.onConnection(socket));
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(0, '127.0.0.1', () => resolve());
+    });
+    return proxy;
+  }
+
+  public get port(): number {
+    const address = this.server.address();
+    if (!address || typeof address === 'string') throw new Error('proxy not listening');
+    return address.port;
+  }
+
+  /** Open proxied connections right now. */
+  public get open(): number {
+    return this.pairs.size;
+  }
+
+  public get cutNow(): boolean {
+    return this.isCut;
+  }
+
+  /** The same URL with its host and port replaced by the proxy's. */
+  public rewrite(url: string): string {
+    const u = new URL(url);
+    u.hostname = '127.0.0.1';
+    u.port = String(this.port);
+    return u.toString();
+  }
+
+  /** Destroys every open connection and drops new ones until restore() (or for `forMs`, then restores itself). */
+  public cut(forMs?: number): void {
+    this.isCut = true;
+    for (const pair of this.pairs) {
+      this.severed++;
+      pair.client.resetAndDestroy();
+      pair.upstream.destroy();
+    }
+    this.pairs.clear();
+    if (this.restoreTimer) clearTimeout(this.restoreTimer);
+    if (forMs !== undefined) this.restoreTimer = setTimeout(() => this.restore(), forMs);
+  }
+
+  public restore(): void {
+    if (this.restoreTimer) clearTimeout(this.restoreTimer);
+    this.restoreTimer = undefined;
+    this.isCut = false;
+  }
+
+  public async close(): Promise<void> {
+    this.cut();
+    this.restore();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  private onConnection(client: Socket): void {
+    if (this.isCut) {
+      this.refused++;
+      client.on('error', () => undefined);
+      client.resetAndDestroy();
+      return;
+    }
+    this.accepted++;
+    const upstream = connect(this.target.port, this.target.host);
+    const pair = { client, upstream };
+    this.pairs.add(pair);
+    const drop = () => {
+      this.pairs.delete(pair);
+      client.destroy();
+      upstream.destroy();
+    };
+    client.on('error', drop).on('close', drop);
+    upstream.on('error', drop).on('close', drop);
+    client.pipe(upstream);
+    upstream.pipe(client);
+  }
+}
