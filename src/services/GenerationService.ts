@@ -209,7 +209,16 @@ export class GenerationService {
       const params = this.params(row);
       if (!row.model) log.warn({ model: params.model }, 'request from the original bot has no model; using VEO_MODEL and recording it');
       const attemptNo = attempts.length + 1;
-      const prefix = storage.outputPrefix({ guildId: row.guildId, channelId: row.channelId, userId: row.userId, requestId: row.id }, attemptNo);
+      let prefix: string;
+      try {
+        prefix = storage.outputPrefix({ guildId: row.guildId, channelId: row.channelId, userId: row.userId, requestId: row.id }, attemptNo);
+      } catch (error) {
+        // A row no /video could have written (a hand edit, a broken import): it can never be made, so end it before
+        // anything is paid, rather than failing on every sweep for ever.
+        const message = error instanceof Error ? error.message : String(error);
+        log.warn({ err: error }, 'request row is not usable; marking it failed without calling Veo');
+        return tracking.markFailed(lease, `The request cannot be sent to Veo: ${message.replace(/^cannot build an output folder: /, '')}.`, 'bot', ['pending']);
+      }
       const attempt = await tracking.recordSubmitAttempt(lease, prefix);
       crashPoints.reach('after-attempt-recorded');
       const billedBefore = attempts.some((a) => a.state === 'accepted' || a.state === 'submitting' || a.state === 'abandoned');
