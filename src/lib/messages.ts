@@ -9,11 +9,19 @@ export const COLORS = { progress: 0x5865f2, success: 0x57f287, failure: 0xed4245
  */
 const INVISIBLE = /\p{Default_Ignorable_Code_Point}/gu;
 
-/** Makes user text safe to show inside an embed: no markdown tricks, no invisible characters, bounded length. */
+/**
+ * Makes user text safe to show inside an embed: no markdown tricks, no invisible characters, at most `max` characters
+ * once escaped (escaping can double the length, and Discord refuses a field over 1024), never cut through an emoji.
+ */
 export function displayText(text: string, max = 300): string {
-  const clean = text.replace(INVISIBLE, '').replace(/\s+/g, ' ').trim();
-  const cut = clean.length > max ? `${clean.slice(0, max - 1)}…` : clean;
-  return escapeMarkdown(cut);
+  const chars = Array.from(text.replace(INVISIBLE, '').replace(/\s+/g, ' ').trim());
+  let keep = max;
+  for (;;) {
+    const cut = chars.length > keep ? `${chars.slice(0, Math.max(0, keep - 1)).join('')}…` : chars.join('');
+    const escaped = escapeMarkdown(cut);
+    if (escaped.length <= max || keep <= 1) return escaped;
+    keep -= Math.max(1, Math.ceil((escaped.length - max) / 2));
+  }
 }
 
 export function requestMarker(requestId: string): string {
