@@ -66,29 +66,33 @@ export class VideoCommand extends Command {
     }
     if (!quota.ok) return ephemeral(quota.reason);
 
-    await interaction.deferReply();
-    const startedAt = Date.now();
-    const progress = new LiveProgress(interaction, startedAt, config.video.progressEditIntervalMs, pino);
+    // The row is written before the acknowledgement: once Discord shows "thinking…", a crash cannot lose the request
+    // (a crash before the acknowledgement leaves a recorded request that is resumed and announced in the channel).
+    let recorded;
     try {
-      const { requestId } = await videoRequests.start(
-        validation.value,
-        {
-          guildId: interaction.guildId,
-          channelId: interaction.channelId,
-          userId: interaction.user.id,
-          applicationId: interaction.applicationId,
-          interactionToken: interaction.token,
-          interactionCreatedAt: interaction.createdAt,
-          attachmentSizeLimit: interaction.attachmentSizeLimit ?? null,
-        },
-        progress,
-      );
-      pino.info({ requestId, guildId: interaction.guildId, userId: interaction.user.id }, '/video request accepted');
+      recorded = await videoRequests.record(validation.value, {
+        guildId: interaction.guildId,
+        channelId: interaction.channelId,
+        userId: interaction.user.id,
+        applicationId: interaction.applicationId,
+        interactionToken: interaction.token,
+        interactionCreatedAt: interaction.createdAt,
+        attachmentSizeLimit: interaction.attachmentSizeLimit ?? null,
+      });
     } catch (error) {
       pino.error({ err: error }, 'could not record the /video request');
-      await progress.stop();
-      await interaction.editReply({ content: 'The bot could not save your request, so nothing was started or charged. Try again in a minute.', embeds: [] });
+      return ephemeral('The bot could not save your request, so nothing was started or charged. Try again in a minute.');
+    }
+    try {
+      await interaction.deferReply();
+    } catch (error) {
+      // Too late for Discord: the request is recorded all the same; its result goes to the channel.
+      pino.warn({ err: error, requestId: recorded.row.id }, 'could not acknowledge /video; generating anyway, the result will be posted in the channel');
+      videoRequests.run(recorded);
       return;
     }
+    const progress = new LiveProgress(interaction, Date.now(), config.video.progressEditIntervalMs, pino);
+    const { requestId } = videoRequests.run(recorded, progress);
+    pino.info({ requestId, guildId: interaction.guildId, userId: interaction.user.id }, '/video request accepted');
   }
 }

@@ -3,7 +3,10 @@ import type { Config } from '../lib/config';
 import type { CrashPoints } from '../lib/crashPoints';
 import type { Metrics } from '../lib/metrics';
 import type { GenerationOutcome, GenerationService, ProgressObserver } from './GenerationService';
-import type { RequestTrackingService } from './RequestTrackingService';
+import type { Lease, RequestTrackingService, VideoRequestRow } from './RequestTrackingService';
+
+/** A `/video` request written to the database and leased by this instance, not yet started. */
+export type RecordedRequest = { row: VideoRequestRow; lease: Lease };
 
 export const PROMPT_MAX_LENGTH = 2000;
 export const NEGATIVE_PROMPT_MAX_LENGTH = 1000;
@@ -150,7 +153,15 @@ export class VideoRequestService {
     context: InteractionContext,
     observer?: ProgressObserver,
   ): Promise<{ requestId: string; done: Promise<GenerationOutcome> }> {
-    const { tracking, generation, config, metrics, instanceId } = this.deps;
+    return this.run(await this.record(input, context), observer);
+  }
+
+  /**
+   * Writes the pending row, leased by this instance. `/video` calls this before acknowledging the interaction, so
+   * a crash right after the acknowledgement can never leave a requester waiting on a request nobody recorded.
+   */
+  public async record(input: ValidVideoInput, context: InteractionContext): Promise<RecordedRequest> {
+    const { tracking, config, metrics, instanceId } = this.deps;
     const claim = await tracking.createRequest(
       {
         userId: context.userId,
@@ -175,6 +186,12 @@ export class VideoRequestService {
     metrics.requestsCreated.inc();
     // Writing the row leased to this instance is the live path's claim.
     this.deps.crashPoints?.reach('after-claim');
+    return claim;
+  }
+
+  /** Generates a recorded request in the background. */
+  public run(claim: RecordedRequest, observer?: ProgressObserver): { requestId: string; done: Promise<GenerationOutcome> } {
+    const { generation, config } = this.deps;
     const done = generation
       .process(claim, { resumed: false, observer, signal: this.shutdown.signal, timeoutMs: config.resume.requestTimeoutMs })
       .catch((error) => {
