@@ -51,6 +51,10 @@ export class LiveProgress implements ProgressObserver {
       .catch((error) => this.logger.debug({ err: error }, 'progress edit failed'));
   }
 
+  public onEnd(): Promise<void> {
+    return this.stop();
+  }
+
   public async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearInterval(this.timer);

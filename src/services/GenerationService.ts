@@ -23,6 +23,8 @@ export type GenerationOutcome =
 
 export interface ProgressObserver {
   onPhase?(phase: Phase, row: VideoRequestRow): void | Promise<void>;
+  /** This worker stopped driving the request, for whatever reason (finished, lost lease, error): show no more progress. */
+  onEnd?(): void | Promise<void>;
 }
 
 export interface ProcessOptions {
@@ -98,6 +100,9 @@ export class GenerationService {
       return await this.drive(initial, options);
     } finally {
       release();
+      // A worker that stopped on an error leaves the request to a sweep, whose result must not be overwritten by
+      // this worker's progress ticker.
+      await Promise.resolve(options.observer?.onEnd?.()).catch(() => undefined);
     }
   }
 

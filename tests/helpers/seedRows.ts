@@ -5,6 +5,7 @@ import type { EmulatedMessage } from '../emulators/discord';
 import type { Fate } from '../emulators/google';
 import { silentLogger } from './db';
 import { WORLD, type E2EWorld } from './e2e';
+import { isResult } from './videoReplies';
 
 export const MODEL = 'veo-3.1-fast-generate-001';
 
@@ -92,14 +93,17 @@ export function submitsFor(world: E2EWorld, id: string): number {
   return world.google.submits.filter((s) => String(s.parameters.storageUri).includes(id)).length;
 }
 
-/** Every result message (channel message or interaction reply, progress embeds excluded) carrying this request's marker. */
+/**
+ * Every result message (channel message or interaction reply) carrying this request's marker: progress embeds and
+ * the pointer a resumed request's old reply becomes ("Finished after a bot restart", not a result) excluded.
+ */
 export function resultMessages(world: E2EWorld, id: string): EmulatedMessage[] {
   return world.discord
     .messages()
     .filter(
       (m) =>
         m.authorId === WORLD.botUserId &&
-        m.embeds.some((e) => String(e?.footer?.text ?? '').includes(id) && !String(e?.title ?? '').includes('Making')),
+        m.embeds.some((e) => String(e?.footer?.text ?? '').includes(id) && isResult(m)),
     );
 }
 
