@@ -2,6 +2,7 @@ import { ApplyOptions } from '@sapphire/decorators';
 import { Command, CommandOptionsRunTypeEnum } from '@sapphire/framework';
 import { ApplicationIntegrationType, InteractionContextType, MessageFlags, PermissionFlagsBits } from 'discord.js';
 import { LiveProgress } from '../lib/progress';
+import { DuplicateInteractionError } from '../services/RequestTrackingService';
 import { NEGATIVE_PROMPT_MAX_LENGTH, PROMPT_MAX_LENGTH, SEED_MAX, validateVideoInput } from '../services/VideoRequestService';
 
 const QUOTA_CHECK_TIMEOUT_MS = 2_000;
@@ -77,9 +78,15 @@ export class VideoCommand extends Command {
         applicationId: interaction.applicationId,
         interactionToken: interaction.token,
         interactionCreatedAt: interaction.createdAt,
+        interactionId: interaction.id,
         attachmentSizeLimit: interaction.attachmentSizeLimit ?? null,
       });
     } catch (error) {
+      if (error instanceof DuplicateInteractionError) {
+        // Every instance receives the interaction; the one that recorded it first answers and pays for it.
+        pino.debug({ interactionId: interaction.id }, '/video already recorded by another instance');
+        return;
+      }
       pino.error({ err: error }, 'could not record the /video request');
       return ephemeral('The bot could not save your request, so nothing was started or charged. Try again in a minute.');
     }

@@ -36,10 +36,11 @@ export function insertRequest(): string {
   return `INSERT INTO ${REQUESTS} (
       id, user_id, guild_id, channel_id, prompt, duration_seconds, aspect_ratio, resolution, generate_audio,
       request_type, model, negative_prompt, seed, attachment_size_limit, application_id, interaction_token,
-      interaction_expires_at, status, lease_owner, lease_expires_at, fence, updated_at)
+      interaction_expires_at, status, lease_owner, lease_expires_at, fence, updated_at, interaction_id)
     VALUES (COALESCE($1::uuid, gen_random_uuid()), $2, $3, $4, $5, $6, $7, $8, $9,
       $10, $11, $12, $13, $14, $15, $16,
-      $17, 'pending', $18, now() + $19::bigint ${MS}, 1, now())
+      $17, 'pending', $18, now() + $19::bigint ${MS}, 1, now(), $20)
+    ON CONFLICT (interaction_id) WHERE interaction_id IS NOT NULL DO NOTHING
     RETURNING *`;
 }
 

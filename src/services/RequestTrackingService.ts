@@ -52,6 +52,8 @@ export interface VideoRequestRow {
   /** Secret: never log it. */
   interactionToken: string | null;
   interactionExpiresAt: Date | null;
+  /** The Discord interaction that made this request (unique), null for rows made otherwise. */
+  interactionId: string | null;
   leaseOwner: string | null;
   leaseExpiresAt: Date | null;
   fence: number;
@@ -110,6 +112,8 @@ export interface CreateRequestInput {
   applicationId?: string | null;
   interactionToken?: string | null;
   interactionExpiresAt?: Date | null;
+  /** Idempotency key: a second request with the same interaction id is refused with DuplicateInteractionError. */
+  interactionId?: string | null;
 }
 
 export interface ClaimResult {
@@ -153,6 +157,14 @@ export interface UnfinishedRow extends VideoRequestRow {
   /** a lease owner is set and its lease has not run out */
   leaseLive: boolean;
   attemptCount: number;
+}
+
+/** Another process already recorded a request for this Discord interaction (it handles it; this one must not). */
+export class DuplicateInteractionError extends Error {
+  public constructor(public readonly interactionId: string) {
+    super(`a request for interaction ${interactionId} is already recorded`);
+    this.name = 'DuplicateInteractionError';
+  }
 }
 
 /** A conditional update hit zero rows: the row moved on (claimed by someone else, finished, expired by an admin). */
@@ -228,6 +240,7 @@ export function toRequestRow(r: Raw): VideoRequestRow {
     applicationId: (r.application_id ?? null) as string | null,
     interactionToken: (r.interaction_token ?? null) as string | null,
     interactionExpiresAt: dateOrNull(r.interaction_expires_at),
+    interactionId: (r.interaction_id as string | null | undefined) ?? null,
     leaseOwner: (r.lease_owner ?? null) as string | null,
     leaseExpiresAt: dateOrNull(r.lease_expires_at),
     fence: num(r.fence ?? 0),
@@ -369,8 +382,10 @@ export class RequestTrackingService {
       input.interactionExpiresAt ?? null,
       owner,
       Math.round(leaseMs),
+      input.interactionId ?? null,
     ]);
-    const row = toRequestRow(raw!);
+    if (!raw) throw new DuplicateInteractionError(input.interactionId ?? '');
+    const row = toRequestRow(raw);
     this.logger.info({ ...logFields(row), userId: row.userId, owner }, 'request created');
     return { row, lease: { requestId: row.id, fence: row.fence, owner } };
   }

@@ -42,6 +42,8 @@ export interface InteractionContext {
   applicationId: string;
   interactionToken: string;
   interactionCreatedAt: Date;
+  /** the idempotency key of the request: several instances may receive the same interaction */
+  interactionId: string;
   attachmentSizeLimit: number | null;
 }
 
@@ -179,6 +181,7 @@ export class VideoRequestService {
         applicationId: context.applicationId,
         interactionToken: context.interactionToken,
         interactionExpiresAt: new Date(context.interactionCreatedAt.getTime() + INTERACTION_TOKEN_LIFETIME_MS),
+        interactionId: context.interactionId,
       },
       instanceId,
       config.resume.leaseDurationMs,
