@@ -164,3 +164,10 @@ export function pointerEmbed(row: VideoRequestRow, messageLink: string): APIEmbe
     footer: { text: requestMarker(row.id) },
   };
 }
+
+const RESULT_TITLES = ['✅ Your video is ready', '❌ Your video could not be made', '⌛ Your video request timed out'];
+
+/** Whether an embed is the result of a request (not its progress card or a pointer). */
+export function isResultEmbed(embed: { title?: string | null; footer?: { text?: string | null } | null }, requestId: string): boolean {
+  return RESULT_TITLES.includes(embed.title ?? '') && (embed.footer?.text ?? '').includes(requestMarker(requestId));
+}

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { openAsBlob } from 'node:fs';
 import { DiscordAPIError, Routes, type APIEmbed, type APIMessage, type REST, type RouteLike } from 'discord.js';
 import type { Logger } from 'pino';
-import { pointerEmbed, requestMarker, resultEmbed } from '../lib/messages';
+import { isResultEmbed, pointerEmbed, requestMarker, resultEmbed } from '../lib/messages';
 import type { Metrics } from '../lib/metrics';
 import type { VideoRequestRow } from './RequestTrackingService';
 import type { PreparedVideo, VideoAttachmentService } from './VideoAttachmentService';
@@ -88,6 +88,14 @@ export class NotificationService {
 
   private async deliver(row: VideoRequestRow, context: { resumed: boolean }, video: PreparedVideo | undefined): Promise<AnnouncementResult> {
     const canEdit = this.canEditInteraction(row);
+    if (context.resumed && canEdit && row.notificationAttempts > 0) {
+      // The bot died after an earlier attempt: if the live reply already shows the result, the requester saw it.
+      const shown = await this.resultInOriginal(row).catch(() => undefined);
+      if (shown) {
+        this.options.metrics?.notifications.inc({ path: 'interaction', result: 'deduped' });
+        return { messageId: shown.id, path: 'interaction', deliveredAs: video?.kind, deduplicated: true };
+      }
+    }
 
     if (canEdit && !context.resumed) {
       try {
@@ -238,6 +246,13 @@ export class NotificationService {
       this.options.metrics?.notifications.inc({ path: 'channel', result: 'failed' });
       throw this.classify(error, 'channel');
     }
+  }
+
+  private async resultInOriginal(row: VideoRequestRow): Promise<APIMessage | undefined> {
+    const appId = row.applicationId ?? this.options.applicationId();
+    if (!appId) return undefined;
+    const original = (await this.options.rest.get(Routes.webhookMessage(appId, row.interactionToken!, '@original'), { auth: false })) as APIMessage;
+    return original.embeds?.some((e) => isResultEmbed(e, row.id)) ? original : undefined;
   }
 
   private async findEarlierAnnouncement(row: VideoRequestRow): Promise<APIMessage | undefined> {

@@ -158,7 +158,8 @@ export class DiscordEmulator {
     this.world = structuredClone(W.WORLD);
     this.ids = new SnowflakeFactory(this.clock);
     this.events.setMaxListeners(0);
-    this.server = createServer((req, res) => void this.handle(req, res));
+    // A client killed mid-request (a SIGKILLed bot) aborts the body read: drop that request, as a real server would.
+    this.server = createServer((req, res) => void this.handle(req, res).catch(() => res.destroy()));
     this.gateway = new Gateway(this.server, this.clock, {
       token: () => this.token,
       readyPayload: (session) => ({
