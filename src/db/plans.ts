@@ -64,7 +64,9 @@ export function getIncompleteRequests(): string {
  * Claim the oldest claimable row whose lease is free (optionally in one guild), or with $4 one given row:
  * `UPDATE … WHERE id = (SELECT … FOR UPDATE SKIP LOCKED LIMIT 1)`. The CTE also returns the previous lease owner
  * (takeover detection). Sets owner and expiry and increments the fence.
- * $1 owner · $2 lease ms · $3 guild_id or null · $4 request id or null
+ * $5 lists requests the claimer is itself still driving (its lease may have run out during a database outage):
+ * those are never claimed a second time by the same process.
+ * $1 owner · $2 lease ms · $3 guild_id or null · $4 request id or null · $5 excluded ids (uuid[])
  */
 export function claim(): string {
   return `WITH candidate AS (
@@ -73,6 +75,7 @@ export function claim(): string {
         AND ${LEASE_FREE}
         AND ($3::text IS NULL OR guild_id = $3::text)
         AND ($4::uuid IS NULL OR id = $4::uuid)
+        AND NOT (id = ANY($5::uuid[]))
       ORDER BY created_at
       LIMIT 1
       FOR UPDATE SKIP LOCKED
@@ -106,6 +109,31 @@ export function claimLateDelivery(): string {
     FROM candidate c
     WHERE r.id = c.id
     RETURNING r.*`;
+}
+
+/**
+ * An unexpected error while driving a request (fenced): counted, lease released. At $5 errors an unfinished request
+ * fails with $4 (failure_kind 'bot', announcement due) and a finished one stops trying to announce (gave_up).
+ * $1 id · $2 fence · $3 owner · $4 final message · $5 limit
+ */
+export function processingError(): string {
+  const giveUp = `processing_errors + 1 >= $5`;
+  const unfinished = `status IN ('pending', 'generating')`;
+  return `UPDATE ${REQUESTS}
+    SET processing_errors = processing_errors + 1,
+      status = CASE WHEN ${giveUp} AND ${unfinished} THEN 'failed' ELSE status END,
+      error_message = CASE WHEN ${giveUp} AND ${unfinished} THEN $4 ELSE error_message END,
+      failure_kind = CASE WHEN ${giveUp} AND ${unfinished} THEN 'bot' ELSE failure_kind END,
+      completed_at = CASE WHEN ${giveUp} AND ${unfinished} THEN now() ELSE completed_at END,
+      announcement = CASE
+        WHEN NOT (${giveUp}) THEN announcement
+        WHEN ${unfinished} THEN 'due'
+        WHEN announcement = 'due' THEN 'gave_up'
+        ELSE announcement END,
+      notification_error = CASE WHEN ${giveUp} AND NOT ${unfinished} AND announcement = 'due' THEN $4 ELSE notification_error END,
+      lease_owner = NULL, lease_expires_at = NULL, updated_at = now()
+    WHERE ${FENCE_PREDICATE}
+    RETURNING *`;
 }
 
 /** Extend the leases $1 holds on claimable rows (all of them, or only those in $3). $1 owner · $2 lease ms · $3 ids or null */

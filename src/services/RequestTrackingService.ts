@@ -54,6 +54,8 @@ export interface VideoRequestRow {
   interactionExpiresAt: Date | null;
   /** The Discord interaction that made this request (unique), null for rows made otherwise. */
   interactionId: string | null;
+  /** unexpected errors while driving it; past MAX_PROCESSING_ERRORS it fails with the reason */
+  processingErrors: number;
   leaseOwner: string | null;
   leaseExpiresAt: Date | null;
   fence: number;
@@ -241,6 +243,7 @@ export function toRequestRow(r: Raw): VideoRequestRow {
     interactionToken: (r.interaction_token ?? null) as string | null,
     interactionExpiresAt: dateOrNull(r.interaction_expires_at),
     interactionId: (r.interaction_id as string | null | undefined) ?? null,
+    processingErrors: num(r.processing_errors ?? 0),
     leaseOwner: (r.lease_owner ?? null) as string | null,
     leaseExpiresAt: dateOrNull(r.lease_expires_at),
     fence: num(r.fence ?? 0),
@@ -410,8 +413,9 @@ export class RequestTrackingService {
     leaseMs: number,
     guildId: string | null,
     id: string | null,
+    excludeIds: string[] = [],
   ): Promise<ClaimResult | null> {
-    const [raw] = await this.rows(plans.claim(), [owner, Math.round(leaseMs), guildId, id]);
+    const [raw] = await this.rows(plans.claim(), [owner, Math.round(leaseMs), guildId, id, excludeIds]);
     if (!raw) return null;
     const row = toRequestRow(raw);
     const previousOwner = (raw.previous_lease_owner ?? null) as string | null;
@@ -427,8 +431,12 @@ export class RequestTrackingService {
    * Claims the oldest claimable row (pending/generating, or announcement due) whose lease is empty or run out,
    * skipping rows other transactions hold; increments its fence. null = nothing to claim.
    */
-  public async claimNext(owner: string, leaseMs: number, opts: { guildId?: string } = {}): Promise<ClaimResult | null> {
-    return this.claim(owner, leaseMs, opts.guildId ?? null, null);
+  public async claimNext(
+    owner: string,
+    leaseMs: number,
+    opts: { guildId?: string; excludeIds?: string[] } = {},
+  ): Promise<ClaimResult | null> {
+    return this.claim(owner, leaseMs, opts.guildId ?? null, null, opts.excludeIds ?? []);
   }
 
   /** Claims one given row on the same terms as claimNext (null: not claimable, leased, or not in `guildId`). */
@@ -450,6 +458,19 @@ export class RequestTrackingService {
     if (!raw) return null;
     const row = toRequestRow(raw);
     return { row, lease: { requestId: row.id, fence: row.fence, owner }, takeover: false, previousOwner: null };
+  }
+
+  /**
+   * Records an unexpected error while driving the request and releases the lease; at `limit` errors the request fails
+   * with the reason (or its announcement is given up) instead of being retried by every sweep. null: lease not held.
+   */
+  public async recordProcessingError(lease: Lease, error: string, limit: number): Promise<VideoRequestRow | null> {
+    const message = `Gave up after ${limit} unexpected errors on the bot side; the last one: ${error}`.slice(0, 1000);
+    const [raw] = await this.rows(plans.processingError(), [lease.requestId, lease.fence, lease.owner, message, limit]);
+    if (!raw) return null;
+    const row = toRequestRow(raw);
+    this.logger[row.processingErrors >= limit ? 'error' : 'warn']({ ...logFields(row), errors: row.processingErrors, error }, 'unexpected error while driving a request');
+    return row;
   }
 
   /** Extends the leases `owner` holds on claimable rows (only those of `onlyIds` when given); returns how many. */

@@ -27,6 +27,8 @@ export interface ResumeSummary {
 export const LATE_DELIVERY_WINDOW_HOURS = 24;
 export const LATE_CHECK_INTERVAL_MS = 5 * 60_000;
 const LATE_CHECKS_PER_SWEEP = 20;
+/** Unexpected errors (bugs, not Veo or Discord answers) a request may hit before it is failed with the reason. */
+export const MAX_PROCESSING_ERRORS = 5;
 
 export interface ResumeProgress {
   onStart?(found: { pending: number; generating: number; expired: number }): void;
@@ -143,7 +145,10 @@ export class TaskResumeService {
     const parked: Lease[] = [];
     const slot = async (): Promise<void> => {
       while (!this.shutdown.signal.aborted) {
-        const claim = await tracking.claimNext(this.deps.instanceId, config.resume.leaseDurationMs, { guildId: options.guildId });
+        const claim = await tracking.claimNext(this.deps.instanceId, config.resume.leaseDurationMs, {
+          guildId: options.guildId,
+          excludeIds: this.deps.generation.drivingIds(),
+        });
         if (!claim) return;
         if (seen.has(claim.row.id)) {
           // Came back within this sweep (deferred or retrying an announcement): it is the oldest, so every claim
@@ -209,8 +214,8 @@ export class TaskResumeService {
       outcome = 'failed';
       errorMessage = error instanceof Error ? error.message : String(error);
       this.deps.logger.error({ err: error, request_id: row.id }, 'resuming a request failed');
-      // Free it for the next sweep rather than holding the lease until it expires.
-      await this.deps.tracking.releaseLease(claim.lease).catch(() => undefined);
+      // Free it for the next sweep; a request that keeps failing this way ends failed with the reason.
+      await this.deps.tracking.recordProcessingError(claim.lease, errorMessage, MAX_PROCESSING_ERRORS).catch(() => undefined);
     }
     if (outcome === 'completed') summary.successful_completions++;
     else if (outcome === 'failed' || outcome === 'announce_failed') summary.failures++;

@@ -1,6 +1,7 @@
 import pino from 'pino';
 import type { DataSource } from 'typeorm';
 import { describeUrl, openDatabase, type Database } from '../../src/db/dataSource';
+import { migrations } from '../../src/db/migrations';
 import { main as migrateMain } from '../../src/scripts/migrate';
 import { RequestTrackingService } from '../../src/services/RequestTrackingService';
 import {
@@ -10,6 +11,9 @@ import {
   silentLogger,
   type LegacyDatabase,
 } from '../helpers/db';
+
+/** Every migration's name, in order (the list the bot applies). */
+const ALL_MIGRATIONS = migrations.map((m) => new m().name);
 
 const ORIGINAL_COLUMNS = [
   'id',
@@ -69,7 +73,7 @@ describe.each(DATABASE_KINDS)('migrations on %s', (kind) => {
     database = await openDatabase(legacy.settings, silentLogger());
     const ds: DataSource = database.dataSource;
     const applied = (await ds.query(`SELECT name FROM migrations ORDER BY id`)) as { name: string }[];
-    expect(applied.map((m) => m.name)).toEqual(['Baseline1764400000000', 'ResumeTracking1764400000001']);
+    expect(applied.map((m) => m.name)).toEqual(ALL_MIGRATIONS);
 
     // Every original value, exactly.
     expect(await ds.query(ORIGINAL_AS_TEXT)).toEqual(before);
@@ -119,7 +123,7 @@ describe.each(DATABASE_KINDS)('migrations on %s', (kind) => {
     // Reopening runs nothing again.
     await database.close();
     database = await openDatabase(legacy.settings, silentLogger());
-    expect(await database.dataSource.query(`SELECT count(*)::int AS n FROM migrations`)).toEqual([{ n: 2 }]);
+    expect(await database.dataSource.query(`SELECT count(*)::int AS n FROM migrations`)).toEqual([{ n: ALL_MIGRATIONS.length }]);
   });
 
   it('a fresh database and an upgraded original one end with the same schema; down migrations undo it', async () => {
@@ -161,8 +165,8 @@ describe.each(DATABASE_KINDS)('migrations on %s', (kind) => {
       upgraded.indexes.find((i: { indexname: string }) => i.indexname === 'idx_video_requests_claimable').indexdef,
     ).toMatch(/WHERE .*pending.*generating.*announcement = 'due'/);
 
-    // Undo the resume migration: back to the original schema exactly.
-    await database.dataSource.undoLastMigration({ transaction: 'all' });
+    // Undo every migration after the baseline: back to the original schema exactly.
+    for (let i = 1; i < migrations.length; i++) await database.dataSource.undoLastMigration({ transaction: 'all' });
     const indexes = await database.dataSource.query(
       `SELECT indexname FROM pg_indexes WHERE tablename = 'video_requests' ORDER BY indexname`,
     );
@@ -181,7 +185,7 @@ describe('src/scripts/migrate.ts', () => {
       await legacy.release();
       await migrateMain({ DATABASE_URL: legacy.url, LOG_LEVEL: 'silent' });
       const rows = await legacy.query(`SELECT name FROM migrations ORDER BY id`);
-      expect(rows.map((r) => r.name)).toEqual(['Baseline1764400000000', 'ResumeTracking1764400000001']);
+      expect(rows.map((r) => r.name)).toEqual(ALL_MIGRATIONS);
     } finally {
       await legacy.drop();
     }

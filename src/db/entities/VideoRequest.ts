@@ -36,6 +36,7 @@ export class VideoRequest {
   @Column({ name: 'interaction_token', type: 'text', nullable: true }) interactionToken!: string | null;
   @Column({ name: 'interaction_expires_at', type: 'timestamptz', nullable: true }) interactionExpiresAt!: Date | null;
   @Column({ name: 'interaction_id', type: 'text', nullable: true }) interactionId!: string | null;
+  @Column({ name: 'processing_errors', type: 'integer', default: 0 }) processingErrors!: number;
   @Column({ name: 'lease_owner', type: 'text', nullable: true }) leaseOwner!: string | null;
   @Column({ name: 'lease_expires_at', type: 'timestamptz', nullable: true }) leaseExpiresAt!: Date | null;
   @Column({ type: 'bigint', default: 0 }) fence!: string;

@@ -1,6 +1,6 @@
 import { Baseline1764400000000 } from './1764400000000-Baseline';
 import { ResumeTracking1764400000001 } from './1764400000001-ResumeTracking';
-import { InteractionId1764400000002 } from './1764400000002-InteractionId';
+import { InteractionIdAndErrors1764400000002 } from './1764400000002-InteractionIdAndErrors';
 
 /** Every migration, in order. Add new ones at the end. */
-export const migrations = [Baseline1764400000000, ResumeTracking1764400000001, InteractionId1764400000002];
+export const migrations = [Baseline1764400000000, ResumeTracking1764400000001, InteractionIdAndErrors1764400000002];
