@@ -111,6 +111,13 @@ export function claimLateDelivery(): string {
     RETURNING r.*`;
 }
 
+/** Statuses this version does not know (a hand-edited database, or a newer bot's rows), with their counts. */
+export function countUnknownStatuses(): string {
+  return `SELECT status, count(*)::integer AS count FROM ${REQUESTS}
+    WHERE status NOT IN ('pending', 'generating', 'completed', 'failed', 'timeout')
+    GROUP BY status ORDER BY status`;
+}
+
 /**
  * An unexpected error while driving a request (fenced): counted, lease released. At $5 errors an unfinished request
  * fails with $4 (failure_kind 'bot', announcement due) and a finished one stops trying to announce (gave_up).

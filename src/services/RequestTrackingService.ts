@@ -460,6 +460,11 @@ export class RequestTrackingService {
     return { row, lease: { requestId: row.id, fence: row.fence, owner }, takeover: false, previousOwner: null };
   }
 
+  /** Rows whose status this version does not know; they are never claimed, paid for or announced. */
+  public async countUnknownStatuses(): Promise<{ status: string; count: number }[]> {
+    return (await this.rows(plans.countUnknownStatuses(), [])).map((r) => ({ status: String(r.status), count: num(r.count) }));
+  }
+
   /**
    * Records an unexpected error while driving the request and releases the lease; at `limit` errors the request fails
    * with the reason (or its announcement is given up) instead of being retried by every sweep. null: lease not held.

@@ -121,6 +121,8 @@ export class TaskResumeService {
       total_duration_ms: 0,
     };
 
+    if (options.reason === 'startup') await this.warnAboutUnknownStatuses();
+
     // Seed task 9: pending rows older than RESUME_MAX_AGE_HOURS are expired without a Veo call; they are
     // announced below like any finished row.
     const expired = await tracking.expireStalePending(config.resume.maxAgeHours, options.guildId);
@@ -174,6 +176,14 @@ export class TaskResumeService {
     endTimer();
     logger.info({ event: 'resume_finished', ...summary }, 'resume sweep finished');
     return summary;
+  }
+
+  /** Once per start: rows another bot version (or a hand edit) gave a status this one does not know are left alone, loudly. */
+  private async warnAboutUnknownStatuses(): Promise<void> {
+    const unknown = await this.deps.tracking.countUnknownStatuses().catch(() => []);
+    if (unknown.length > 0) {
+      this.deps.logger.warn({ event: 'resume_unknown_statuses', statuses: unknown }, 'some requests have a status this version does not know; they are left untouched');
+    }
   }
 
   /** Checks a few timed-out requests whose paid operation may have finished since (issue rule: deliver late). */

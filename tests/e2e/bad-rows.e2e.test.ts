@@ -125,6 +125,9 @@ describe('bad rows beside healthy ones (real bot process, real PostgreSQL)', () 
     expect({ fence: Number(fence), lease_owner }).toEqual({ fence: 2, lease_owner: 'dead-instance' });
     expect(submitsFor(world, ids.unknownStatus!)).toBe(0);
     expect(resultMessages(world, ids.unknownStatus!)).toEqual([]);
+    // …and the operator is told at start which statuses it left alone.
+    const warning = world.bots[0]!.logs.find((l) => l.event === 'resume_unknown_statuses');
+    expect(warning?.statuses).toEqual([{ status: 'processing', count: 1 }]);
   });
 
   it('stays up, with no unhandled rejection', () => {
