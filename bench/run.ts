@@ -275,7 +275,7 @@ async function benchResume(world: BenchWorld) {
     if (i === undefined) continue;
     const generationMs = durations[i]!;
     polls.push({ polls: world.google.pollCount(op.name), bound: Math.ceil(generationMs / POLL_INTERVAL_MS) + 1 });
-    const message = messagesByNonce.get(announcementNonce(requestId!));
+    const message = messagesByNonce.get(announcementNonce(requestId!, 'completed'));
     if (message) latencies.push(message.createdAt - (op.submittedAt + generationMs));
   }
   const counts = await world.db.query<{ status: string; announcement: string | null; n: number }>(

@@ -110,12 +110,12 @@ export function resultEmbed(row: VideoRequestRow, options: ResultOptions): APIEm
             : `Download: ${options.link}`,
       });
     }
-    return { ...base, title: '✅ Your video is ready', color: COLORS.success, fields };
+    return { ...base, title: resultTitle('completed'), color: COLORS.success, fields };
   }
   if (row.status === 'timeout') {
     return {
       ...base,
-      title: '⌛ Your video request timed out',
+      title: resultTitle('timeout'),
       color: COLORS.warning,
       fields: [
         { name: 'Why', value: displayText(row.errorMessage ?? 'It took too long.', 1000) },
@@ -132,7 +132,7 @@ export function resultEmbed(row: VideoRequestRow, options: ResultOptions): APIEm
   }
   return {
     ...base,
-    title: '❌ Your video could not be made',
+    title: resultTitle('failed'),
     color: COLORS.failure,
     fields: [
       { name: 'Why', value: displayText(explainFailure(row), 1000) },
@@ -165,9 +165,20 @@ export function pointerEmbed(row: VideoRequestRow, messageLink: string): APIEmbe
   };
 }
 
-const RESULT_TITLES = ['✅ Your video is ready', '❌ Your video could not be made', '⌛ Your video request timed out'];
+/** The title of the embed that tells how a request ended (one per final status). */
+export function resultTitle(status: VideoRequestRow['status']): string {
+  if (status === 'completed') return '✅ Your video is ready';
+  if (status === 'timeout') return '⌛ Your video request timed out';
+  return '❌ Your video could not be made';
+}
 
-/** Whether an embed is the result of a request (not its progress card or a pointer). */
-export function isResultEmbed(embed: { title?: string | null; footer?: { text?: string | null } | null }, requestId: string): boolean {
-  return RESULT_TITLES.includes(embed.title ?? '') && (embed.footer?.text ?? '').includes(requestMarker(requestId));
+/**
+ * Whether an embed is the result of this request in its current state: not its progress card or a pointer, and not
+ * an earlier result (a timed-out request may later be delivered late).
+ */
+export function isResultEmbed(
+  embed: { title?: string | null; footer?: { text?: string | null } | null },
+  row: Pick<VideoRequestRow, 'id' | 'status'>,
+): boolean {
+  return embed.title === resultTitle(row.status) && (embed.footer?.text ?? '').includes(requestMarker(row.id));
 }

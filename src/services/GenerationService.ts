@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import type { Config } from '../lib/config';
 import type { CrashPoints } from '../lib/crashPoints';
-import type { Phase } from '../lib/messages';
+import { formatDuration, type Phase } from '../lib/messages';
 import type { Metrics } from '../lib/metrics';
 import type { NotificationService } from './NotificationService';
 import { NotificationError } from './NotificationService';
@@ -341,8 +341,9 @@ export class GenerationService {
           return tracking.markTimeout(lease, 'The Veo operation no longer exists (expired at Google).', ['generating']);
         case 'running':
           if (this.now() >= deadline) {
-            const minutes = Math.round((options.timeoutMs ?? config.resume.requestTimeoutMs) / MINUTE);
-            return tracking.markTimeout(lease, `Veo did not finish within ${minutes} minute(s).`, ['generating']);
+            const limit = options.timeoutMs ?? config.resume.requestTimeoutMs;
+            const within = limit % MINUTE === 0 ? `${limit / MINUTE} minute(s)` : formatDuration(limit);
+            return tracking.markTimeout(lease, `Veo did not finish within ${within}.`, ['generating']);
           }
           await sleep(config.veo.pollIntervalMs, undefined, { signal: options.signal }).catch(() => undefined);
       }

@@ -49,9 +49,12 @@ export interface NotificationServiceOptions {
   now?: () => number;
 }
 
-/** Discord allows at most 25 characters; the same request always gets the same nonce. */
-export function announcementNonce(requestId: string): string {
-  return `vb${createHash('sha256').update(requestId).digest('hex').slice(0, 23)}`;
+/**
+ * Discord allows at most 25 characters. The same announcement always gets the same nonce; a request announced
+ * twice for different ends (timed out, then delivered late) gets two.
+ */
+export function announcementNonce(requestId: string, status: string): string {
+  return `vb${createHash('sha256').update(`${requestId}:${status}`).digest('hex').slice(0, 23)}`;
 }
 
 /**
@@ -221,7 +224,7 @@ export class NotificationService {
           content,
           embeds: [embed],
           allowed_mentions: { parse: [], users: [row.userId] },
-          nonce: announcementNonce(row.id),
+          nonce: announcementNonce(row.id, row.status),
           enforce_nonce: true,
           attachments: files.map((f, i) => ({ id: i, filename: f.name })),
         },
@@ -252,7 +255,7 @@ export class NotificationService {
     const appId = row.applicationId ?? this.options.applicationId();
     if (!appId) return undefined;
     const original = (await this.options.rest.get(Routes.webhookMessage(appId, row.interactionToken!, '@original'), { auth: false })) as APIMessage;
-    return original.embeds?.some((e) => isResultEmbed(e, row.id)) ? original : undefined;
+    return original.embeds?.some((e) => isResultEmbed(e, row)) ? original : undefined;
   }
 
   private async findEarlierAnnouncement(row: VideoRequestRow): Promise<APIMessage | undefined> {
@@ -260,11 +263,8 @@ export class NotificationService {
     const messages = (await this.options.rest.get(Routes.channelMessages(row.channelId), {
       query: new URLSearchParams({ limit: '50' }),
     })) as APIMessage[];
-    const marker = requestMarker(row.id);
-    // Only the bot's own channel messages: interaction replies (progress embeds, pointers) carry the marker too.
-    return messages.find(
-      (m) => (!appId || m.author?.id === appId) && !m.webhook_id && !m.interaction_metadata && m.embeds?.some((e) => e.footer?.text?.includes(marker)),
-    );
+    // Only the bot's own channel messages (interaction replies carry the marker too), with this state's result.
+    return messages.find((m) => (!appId || m.author?.id === appId) && !m.webhook_id && !m.interaction_metadata && m.embeds?.some((e) => isResultEmbed(e, row)));
   }
 
   private classify(error: unknown, path: 'interaction' | 'channel'): NotificationError {

@@ -364,6 +364,36 @@ describe('TaskResumeService (real database, Veo/Storage and Discord REST against
     expect(summary.timeouts).toBe(1);
   });
 
+  it('delivers a timed-out request late when its paid operation finishes after all, and leaves unfinished ones alone', async () => {
+    h = build({ requestTimeoutMs: 1_000 });
+    const late = await insertGenerating({ kind: 'never' });
+    const stillRunning = await insertGenerating({ kind: 'never' });
+    await sweep();
+    expect(await row(late.id)).toMatchObject({ status: 'timeout', announcement: 'sent' });
+    expect(announcementsOf(late.id)).toHaveLength(1); // told it timed out
+
+    // Minutes later, one of the two operations finished at Google.
+    google.completeOperation(late.operationName);
+    await ds.query(`UPDATE video_requests SET updated_at = now() - interval '6 minutes', lease_expires_at = now() - interval '5 minutes' WHERE id = ANY($1::uuid[])`, [[late.id, stillRunning.id]]);
+    const summary = await sweep();
+
+    expect(summary.delivered_late).toBe(1);
+    expect(await row(late.id)).toMatchObject({ status: 'completed', announcement: 'sent', deliveredAs: 'attachment' });
+    const messages = announcementsOf(late.id);
+    expect(messages).toHaveLength(2);
+    expect(messages[1]!.embeds[0].title).toMatch(/ready/);
+    expect(messages[1]!.attachments).toHaveLength(1);
+    expect(await row(stillRunning.id)).toMatchObject({ status: 'timeout' });
+    expect(announcementsOf(stillRunning.id)).toHaveLength(1);
+    // Nothing was submitted again: late delivery only polls.
+    expect(submitsFor(late.id)).toHaveLength(1);
+
+    // Checked recently: the next sweep does not poll it again.
+    const polls = google.pollCount(stillRunning.operationName);
+    await sweep();
+    expect(google.pollCount(stillRunning.operationName)).toBe(polls);
+  });
+
   it('still polls generating requests older than 24 hours (the paid operation may have finished)', async () => {
     const { id, operationName } = await insertGenerating({ kind: 'done', afterPolls: 1 }, { ageHours: 30 });
     const summary = await sweep();
