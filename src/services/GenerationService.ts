@@ -177,7 +177,7 @@ export class GenerationService {
       prompt: row.prompt,
       model: row.model ?? this.deps.config.google.veoModel,
       durationSeconds: (row.durationSeconds ?? 8) as 4 | 6 | 8,
-      aspectRatio: row.aspectRatio === '9:16' ? '9:16' : '16:9',
+      aspectRatio: row.aspectRatio as '16:9' | '9:16',
       resolution: row.resolution === '1080p' ? '1080p' : '720p',
       generateAudio: row.generateAudio ?? true,
       negativePrompt: row.negativePrompt,
@@ -211,6 +211,10 @@ export class GenerationService {
         );
       }
 
+      if (row.aspectRatio !== '16:9' && row.aspectRatio !== '9:16') {
+        // The original bot's table allows ratios Veo cannot make: say so rather than silently change the request.
+        return tracking.markFailed(lease, `Veo cannot make ${row.aspectRatio} videos, only 16:9 and 9:16.`, 'invalid', ['pending']);
+      }
       const params = this.params(row);
       if (!row.model) log.warn({ model: params.model }, 'request from the original bot has no model; using VEO_MODEL and recording it');
       const attemptNo = attempts.length + 1;

@@ -305,6 +305,14 @@ describe('TaskResumeService (real database, Veo/Storage and Discord REST against
 
   // ---------------------------------------------------------------- generating
 
+  it('fails a legacy pending row with a ratio Veo cannot make (1:1) with the reason, paying nothing', async () => {
+    const id = await insertRow({ aspectRatio: '1:1' as '16:9' });
+    await sweep();
+    expect(await row(id)).toMatchObject({ status: 'failed', failureKind: 'invalid', errorMessage: 'Veo cannot make 1:1 videos, only 16:9 and 9:16.', announcement: 'sent' });
+    expect(submitsFor(id)).toHaveLength(0);
+    expect(announcementsOf(id)[0]!.embeds[0].title).toMatch(/could not be made/);
+  });
+
   it('resumes a generating request whose operation already finished: no new submit, one poll is enough', async () => {
     const { id, operationName } = await insertGenerating({ kind: 'done', videoBytes: 30_000 });
     google.completeOperation(operationName);
