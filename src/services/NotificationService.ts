@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { openAsBlob } from 'node:fs';
 import { DiscordAPIError, Routes, type APIEmbed, type APIMessage, type REST, type RouteLike } from 'discord.js';
 import type { Logger } from 'pino';
-import { isResultEmbed, pointerEmbed, requestMarker, resultEmbed } from '../lib/messages';
+import { isResultEmbed, pointerEmbed, resultEmbed } from '../lib/messages';
 import type { Metrics } from '../lib/metrics';
 import type { VideoRequestRow } from './RequestTrackingService';
 import type { PreparedVideo, VideoAttachmentService } from './VideoAttachmentService';
