@@ -2,6 +2,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DataDirLockedError, LOCK_FILE_NAME, openDatabase, type Database } from '../../src/db/dataSource';
+import { migrations } from '../../src/db/migrations';
 import { RequestTrackingService } from '../../src/services/RequestTrackingService';
 import { createTestDatabase, silentLogger, type TestDatabase } from '../helpers/db';
 
@@ -63,7 +64,7 @@ describe('embedded database (PGlite) DATA_DIR', () => {
     const again = new RequestTrackingService(reopened.dataSource, silentLogger());
     expect(await again.getById(row.id)).toMatchObject({ prompt: 'persist me', seed: 7, fence: 1, submitAttempts: 1 });
     expect(await again.getAttempts(row.id)).toHaveLength(1);
-    expect(await reopened.dataSource.query(`SELECT count(*)::int AS n FROM migrations`)).toEqual([{ n: 2 }]);
+    expect(await reopened.dataSource.query(`SELECT count(*)::int AS n FROM migrations`)).toEqual([{ n: migrations.length }]);
     await reopened.close();
     reopened = undefined;
   });
