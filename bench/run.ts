@@ -342,7 +342,7 @@ async function benchClaim(world: BenchWorld) {
   const buildMs = Math.round(performance.now() - started);
   log(`claim table built: ${CLAIM_TABLE_ROWS} rows in ${buildMs} ms`);
 
-  const params = (owner: string) => [owner, 60_000, null, null];
+  const params = (owner: string) => [owner, 60_000, null, null, []];
   await db.query('BEGIN');
   const explain = await db.query<{ 'QUERY PLAN': string }>(
     `EXPLAIN (ANALYZE, BUFFERS) ${plans.claim()}`,
