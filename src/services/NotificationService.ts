@@ -58,9 +58,9 @@ export function announcementNonce(requestId: string, status: string): string {
 }
 
 /**
- * Tells a requester how their request ended: by editing the original interaction reply while its token is fresh,
- * otherwise by a channel message that mentions only them. Safe to call again after a crash: the interaction edit
- * is idempotent, channel sends carry a nonce Discord deduplicates, and a retry first looks for its earlier message.
+ * Tells a requester how their request ended (rules in `announce`). Safe to call again after a crash: the interaction
+ * edit is idempotent, channel sends carry a nonce Discord deduplicates, and a retry first looks for its earlier
+ * message (in the channel, or in the live reply).
  */
 export class NotificationService {
   private readonly now: () => number;
