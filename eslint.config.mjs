@@ -2,7 +2,18 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'dist-*/**', 'node_modules/**', 'coverage/**', 'data/**', '.sandbox/**', '*.config.js', 'tests/globalSetup.js'] },
+  {
+    ignores: [
+      'dist/**',
+      'dist-*/**',
+      'node_modules/**',
+      'coverage/**',
+      'data/**',
+      '.sandbox/**',
+      '*.config.js',
+      'tests/globalSetup.js',
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -10,7 +10,9 @@ async function main(): Promise<void> {
     config = loadConfig();
   } catch (error) {
     if (error instanceof ConfigError) {
-      process.stderr.write(`veobot cannot start.\n${error.message}\nSee README.md, "Configuration", or copy .env.example to .env.\n`);
+      process.stderr.write(
+        `veobot cannot start.\n${error.message}\nSee README.md, "Configuration", or copy .env.example to .env.\n`,
+      );
       process.exit(1);
     }
     throw error;

@@ -3,7 +3,12 @@ import { Command, CommandOptionsRunTypeEnum } from '@sapphire/framework';
 import { ApplicationIntegrationType, InteractionContextType, MessageFlags, PermissionFlagsBits } from 'discord.js';
 import { LiveProgress } from '../lib/progress';
 import { DuplicateInteractionError } from '../services/RequestTrackingService';
-import { NEGATIVE_PROMPT_MAX_LENGTH, PROMPT_MAX_LENGTH, SEED_MAX, validateVideoInput } from '../services/VideoRequestService';
+import {
+  NEGATIVE_PROMPT_MAX_LENGTH,
+  PROMPT_MAX_LENGTH,
+  SEED_MAX,
+  validateVideoInput,
+} from '../services/VideoRequestService';
 
 const QUOTA_CHECK_TIMEOUT_MS = 2_000;
 
@@ -11,7 +16,11 @@ const QUOTA_CHECK_TIMEOUT_MS = 2_000;
   name: 'video',
   description: 'Make a short video from a text prompt with Google Veo',
   runIn: CommandOptionsRunTypeEnum.GuildAny,
-  requiredClientPermissions: [PermissionFlagsBits.ViewChannel, PermissionFlagsBits.SendMessages, PermissionFlagsBits.EmbedLinks],
+  requiredClientPermissions: [
+    PermissionFlagsBits.ViewChannel,
+    PermissionFlagsBits.SendMessages,
+    PermissionFlagsBits.EmbedLinks,
+  ],
 })
 export class VideoCommand extends Command {
   public override registerApplicationCommands(registry: Command.Registry) {
@@ -21,23 +30,43 @@ export class VideoCommand extends Command {
         .setDescription(this.description)
         .setContexts(InteractionContextType.Guild)
         .setIntegrationTypes(ApplicationIntegrationType.GuildInstall)
-        .addStringOption((o) => o.setName('prompt').setDescription('What the video shows').setRequired(true).setMaxLength(PROMPT_MAX_LENGTH))
+        .addStringOption((o) =>
+          o.setName('prompt').setDescription('What the video shows').setRequired(true).setMaxLength(PROMPT_MAX_LENGTH),
+        )
         .addIntegerOption((o) =>
-          o.setName('length').setDescription('Length in seconds (default 8)').addChoices({ name: '4 seconds', value: 4 }, { name: '6 seconds', value: 6 }, { name: '8 seconds', value: 8 }),
+          o
+            .setName('length')
+            .setDescription('Length in seconds (default 8)')
+            .addChoices(
+              { name: '4 seconds', value: 4 },
+              { name: '6 seconds', value: 6 },
+              { name: '8 seconds', value: 8 },
+            ),
         )
         .addStringOption((o) =>
-          o.setName('ratio').setDescription('Aspect ratio (default 16:9)').addChoices({ name: '16:9 landscape', value: '16:9' }, { name: '9:16 portrait', value: '9:16' }),
+          o
+            .setName('ratio')
+            .setDescription('Aspect ratio (default 16:9)')
+            .addChoices({ name: '16:9 landscape', value: '16:9' }, { name: '9:16 portrait', value: '9:16' }),
         )
         .addBooleanOption((o) => o.setName('hd').setDescription('1080p instead of 720p'))
         .addBooleanOption((o) => o.setName('audio').setDescription('Generate sound (default on)'))
-        .addStringOption((o) => o.setName('negative_prompt').setDescription('What the video should not show').setMaxLength(NEGATIVE_PROMPT_MAX_LENGTH))
-        .addIntegerOption((o) => o.setName('seed').setDescription('Seed for repeatable results').setMinValue(0).setMaxValue(SEED_MAX)),
+        .addStringOption((o) =>
+          o
+            .setName('negative_prompt')
+            .setDescription('What the video should not show')
+            .setMaxLength(NEGATIVE_PROMPT_MAX_LENGTH),
+        )
+        .addIntegerOption((o) =>
+          o.setName('seed').setDescription('Seed for repeatable results').setMinValue(0).setMaxValue(SEED_MAX),
+        ),
     );
   }
 
   public override async chatInputRun(interaction: Command.ChatInputCommandInteraction) {
     const { videoRequests, config, pino } = this.container;
-    const ephemeral = (content: string) => interaction.reply({ content, flags: MessageFlags.Ephemeral, allowedMentions: { parse: [] } });
+    const ephemeral = (content: string) =>
+      interaction.reply({ content, flags: MessageFlags.Ephemeral, allowedMentions: { parse: [] } });
     if (!interaction.inGuild() || !interaction.guildId) return ephemeral('Use /video in a server channel.');
     if (!videoRequests.accepting) return ephemeral('The bot is restarting. Try again in a minute.');
 
@@ -59,7 +88,9 @@ export class VideoCommand extends Command {
     try {
       quota = await Promise.race([
         videoRequests.checkQuota(interaction.user.id),
-        new Promise<never>((_, reject) => setTimeout(() => reject(new Error('quota check timed out')), QUOTA_CHECK_TIMEOUT_MS).unref()),
+        new Promise<never>((_, reject) =>
+          setTimeout(() => reject(new Error('quota check timed out')), QUOTA_CHECK_TIMEOUT_MS).unref(),
+        ),
       ]);
     } catch (error) {
       pino.error({ err: error }, 'quota check failed');
@@ -88,13 +119,18 @@ export class VideoCommand extends Command {
         return;
       }
       pino.error({ err: error }, 'could not record the /video request');
-      return ephemeral('The bot could not save your request, so nothing was started or charged. Try again in a minute.');
+      return ephemeral(
+        'The bot could not save your request, so nothing was started or charged. Try again in a minute.',
+      );
     }
     try {
       await interaction.deferReply();
     } catch (error) {
       // Too late for Discord: the request is recorded all the same; its result goes to the channel.
-      pino.warn({ err: error, requestId: recorded.row.id }, 'could not acknowledge /video; generating anyway, the result will be posted in the channel');
+      pino.warn(
+        { err: error, requestId: recorded.row.id },
+        'could not acknowledge /video; generating anyway, the result will be posted in the channel',
+      );
       videoRequests.run(recorded);
       return;
     }

@@ -17,14 +17,20 @@ export class ResumeButtonsHandler extends InteractionHandler {
     const { resumeAdmin, resume } = this.container;
     // Checked again here: a button press is a new request and must meet the same bar as the command.
     if (!interaction.inGuild() || !interaction.memberPermissions?.has(PermissionFlagsBits.ManageGuild)) {
-      return interaction.reply({ content: 'You need the Manage Server permission for this.', flags: MessageFlags.Ephemeral });
+      return interaction.reply({
+        content: 'You need the Manage Server permission for this.',
+        flags: MessageFlags.Ephemeral,
+      });
     }
     if (parsed.kind === 'status') {
       await interaction.deferUpdate();
       const view = await resumeAdmin.statusView(interaction.guildId, parsed.page);
       return interaction.editReply({ ...view, allowedMentions: { parse: [] } });
     }
-    const result = await resumeAdmin.confirmExpiry(parsed.pending, parsed.action, { userId: interaction.user.id, guildId: interaction.guildId });
+    const result = await resumeAdmin.confirmExpiry(parsed.pending, parsed.action, {
+      userId: interaction.user.id,
+      guildId: interaction.guildId,
+    });
     if (!result.ok) return interaction.reply({ content: result.message, flags: MessageFlags.Ephemeral });
     await interaction.update({ content: result.message, components: [] });
     if (result.expired.length > 0) await resume.announceRequests(result.expired.map((r) => r.id));

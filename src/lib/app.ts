@@ -56,11 +56,43 @@ export async function createApp(config: Config, logger: Logger): Promise<App> {
     logger: logger.child({ component: 'notifier' }),
     metrics,
   });
-  const generation = new GenerationService({ tracking, veo, storage, notifier, config, logger: logger.child({ component: 'generation' }), metrics, crashPoints });
-  const resume = new TaskResumeService({ tracking, generation, notifier, config, logger: logger.child({ component: 'resume' }), metrics, crashPoints, instanceId: config.instanceId });
-  const videoRequests = new VideoRequestService({ tracking, generation, config, logger: logger.child({ component: 'video' }), metrics, crashPoints, instanceId: config.instanceId });
+  const generation = new GenerationService({
+    tracking,
+    veo,
+    storage,
+    notifier,
+    config,
+    logger: logger.child({ component: 'generation' }),
+    metrics,
+    crashPoints,
+  });
+  const resume = new TaskResumeService({
+    tracking,
+    generation,
+    notifier,
+    config,
+    logger: logger.child({ component: 'resume' }),
+    metrics,
+    crashPoints,
+    instanceId: config.instanceId,
+  });
+  const videoRequests = new VideoRequestService({
+    tracking,
+    generation,
+    config,
+    logger: logger.child({ component: 'video' }),
+    metrics,
+    crashPoints,
+    instanceId: config.instanceId,
+  });
   const resumeAdmin = new ResumeAdminService({ tracking, resume, config, metrics });
-  const leaseKeeper = new LeaseKeeper(tracking, config.instanceId, config.resume.leaseDurationMs, logger.child({ component: 'leases' }), () => generation.drivingIds());
+  const leaseKeeper = new LeaseKeeper(
+    tracking,
+    config.instanceId,
+    config.resume.leaseDurationMs,
+    logger.child({ component: 'leases' }),
+    () => generation.drivingIds(),
+  );
 
   let scheduler: TaskScheduler;
   if (config.redisUrl) {
@@ -71,7 +103,20 @@ export async function createApp(config: Config, logger: Logger): Promise<App> {
     logger.info('scheduled tasks in-process (REDIS_URL unset): single-instance mode');
   }
 
-  Object.assign(container, { config, pino: logger, metrics, database, scheduler, tracking, generation, notifier, resume, resumeAdmin, videoRequests, health });
+  Object.assign(container, {
+    config,
+    pino: logger,
+    metrics,
+    database,
+    scheduler,
+    tracking,
+    generation,
+    notifier,
+    resume,
+    resumeAdmin,
+    videoRequests,
+    health,
+  });
 
   let healthServer: Server | undefined;
   let stopping: Promise<void> | undefined;

@@ -5,7 +5,11 @@ import type { Config } from './config';
 import { SapphirePinoLogger } from './logger';
 
 /** Every SapphireClient option in one place. */
-export function buildClientOptions(config: Config, logger: Logger, baseUserDirectory: string): SapphireClientOptions & ClientOptions {
+export function buildClientOptions(
+  config: Config,
+  logger: Logger,
+  baseUserDirectory: string,
+): SapphireClientOptions & ClientOptions {
   return {
     // Slash commands need no privileged intents; Guilds gives the channel and role cache permission checks use.
     intents: [GatewayIntentBits.Guilds],

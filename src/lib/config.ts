@@ -119,7 +119,9 @@ class Reader {
       return value.replace(/\/+$/, '');
     } catch {
       // Never echo a URL back: it may carry a password.
-      this.problems.push(`${name} is invalid: expected a ${protocols.map((p) => p.replace(':', '://')).join(' or ')} URL`);
+      this.problems.push(
+        `${name} is invalid: expected a ${protocols.map((p) => p.replace(':', '://')).join(' or ')} URL`,
+      );
       return undefined;
     }
   }
@@ -132,7 +134,8 @@ class Reader {
       .map((s) => s.trim())
       .filter(Boolean);
     const bad = ids.filter((id) => !SNOWFLAKE.test(id));
-    if (bad.length > 0) this.problems.push(`${name} has invalid ids (${bad.join(', ')}): expected comma-separated Discord ids`);
+    if (bad.length > 0)
+      this.problems.push(`${name} has invalid ids (${bad.join(', ')}): expected comma-separated Discord ids`);
     return ids.filter((id) => SNOWFLAKE.test(id));
   }
 }
@@ -218,7 +221,9 @@ export function loadConfig(env: Env = process.env): Config {
   };
 
   if (config.crashPoint && !(CRASH_POINTS as readonly string[]).includes(config.crashPoint)) {
-    r.problems.push(`CRASH_POINT=${JSON.stringify(config.crashPoint)} is invalid: expected one of ${CRASH_POINTS.join(', ')} (tests only)`);
+    r.problems.push(
+      `CRASH_POINT=${JSON.stringify(config.crashPoint)} is invalid: expected one of ${CRASH_POINTS.join(', ')} (tests only)`,
+    );
   }
   if (r.problems.length > 0) throw new ConfigError(r.problems);
   return config;

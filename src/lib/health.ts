@@ -37,14 +37,25 @@ export async function startHealthServer(options: HealthServerOptions): Promise<{
       if (path === '/readyz') {
         let database = true;
         try {
-          await Promise.race([options.checkDatabase(), new Promise((_, reject) => setTimeout(() => reject(new Error('timeout')), 2_000).unref())]);
+          await Promise.race([
+            options.checkDatabase(),
+            new Promise((_, reject) => setTimeout(() => reject(new Error('timeout')), 2_000).unref()),
+          ]);
         } catch {
           database = false;
         }
         const ready = database && state.gatewayReady && !state.shuttingDown;
         res
           .writeHead(ready ? 200 : 503, { 'content-type': 'application/json' })
-          .end(JSON.stringify({ ready, database, gateway: state.gatewayReady, firstResumeSweepFinished: state.firstSweepFinished, shuttingDown: state.shuttingDown }));
+          .end(
+            JSON.stringify({
+              ready,
+              database,
+              gateway: state.gatewayReady,
+              firstResumeSweepFinished: state.firstSweepFinished,
+              shuttingDown: state.shuttingDown,
+            }),
+          );
         return;
       }
       if (path === '/metrics') {

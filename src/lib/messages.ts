@@ -28,7 +28,9 @@ export function requestMarker(requestId: string): string {
   return `Request ${requestId}`;
 }
 
-export function describeSettings(row: Pick<VideoRequestRow, 'durationSeconds' | 'aspectRatio' | 'resolution' | 'generateAudio' | 'model'>): string {
+export function describeSettings(
+  row: Pick<VideoRequestRow, 'durationSeconds' | 'aspectRatio' | 'resolution' | 'generateAudio' | 'model'>,
+): string {
   const parts = [
     `${row.durationSeconds ?? 8} s`,
     row.aspectRatio,
@@ -92,7 +94,9 @@ export interface ResultOptions {
 
 /** The embed that tells the requester how their request ended. */
 export function resultEmbed(row: VideoRequestRow, options: ResultOptions): APIEmbed {
-  const footer = [options.resumed ? 'Resumed after bot restart' : null, requestMarker(row.id)].filter(Boolean).join(' · ');
+  const footer = [options.resumed ? 'Resumed after bot restart' : null, requestMarker(row.id)]
+    .filter(Boolean)
+    .join(' · ');
   const base = {
     description: `> ${displayText(row.prompt)}`,
     footer: { text: footer },
@@ -149,7 +153,8 @@ function explainFailure(row: VideoRequestRow): string {
 }
 
 function retryHint(row: VideoRequestRow): string {
-  if (row.failureKind === 'filtered') return 'Rephrase the prompt (avoid real people, violence or brands) and run `/video` again.';
+  if (row.failureKind === 'filtered')
+    return 'Rephrase the prompt (avoid real people, violence or brands) and run `/video` again.';
   if (row.failureKind === 'invalid') return 'Change the prompt or options and run `/video` again.';
   return 'This was not your fault and does not count against your daily limit. Run `/video` again in a few minutes.';
 }

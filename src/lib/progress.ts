@@ -47,7 +47,9 @@ export class LiveProgress implements ProgressObserver {
     this.lastEditAt = now;
     const embed = progressEmbed(this.row, this.phase, now - this.startedAt);
     this.editing = this.editing
-      .then(() => (this.stopped ? undefined : this.interaction.editReply({ embeds: [embed], allowedMentions: { parse: [] } })))
+      .then(() =>
+        this.stopped ? undefined : this.interaction.editReply({ embeds: [embed], allowedMentions: { parse: [] } }),
+      )
       .catch((error) => this.logger.debug({ err: error }, 'progress edit failed'));
   }
 

@@ -11,13 +11,23 @@ export class ClientReadyListener extends Listener<typeof Events.ClientReady> {
   public override run(client: Client<true>) {
     const { config, pino, scheduler, health } = this.container;
     health.gatewayReady = true;
-    pino.info({ user: client.user.tag, guilds: client.guilds.cache.size, instance: config.instanceId, scheduler: scheduler.mode }, 'gateway ready');
+    pino.info(
+      {
+        user: client.user.tag,
+        guilds: client.guilds.cache.size,
+        instance: config.instanceId,
+        scheduler: scheduler.mode,
+      },
+      'gateway ready',
+    );
     if (config.resume.disabled) {
       health.firstSweepFinished = true;
       pino.warn('automatic resume is disabled (DISABLE_TASK_RESUME=true): unfinished requests wait for /resume run');
       return;
     }
     pino.info('scheduling the startup resume sweep');
-    void scheduler.create('resume', { reason: 'startup' }).catch((error) => pino.error({ err: error }, 'could not schedule the resume sweep'));
+    void scheduler
+      .create('resume', { reason: 'startup' })
+      .catch((error) => pino.error({ err: error }, 'could not schedule the resume sweep'));
   }
 }

@@ -6,7 +6,13 @@ import { formatDuration, type Phase } from '../lib/messages';
 import type { Metrics } from '../lib/metrics';
 import type { NotificationService } from './NotificationService';
 import { NotificationError } from './NotificationService';
-import { FencedWriteError, type Lease, type RequestTrackingService, type SubmitAttemptRow, type VideoRequestRow } from './RequestTrackingService';
+import {
+  FencedWriteError,
+  type Lease,
+  type RequestTrackingService,
+  type SubmitAttemptRow,
+  type VideoRequestRow,
+} from './RequestTrackingService';
 import type { StorageService } from './StorageService';
 import { VeoError, type PollResult, type VeoService, type VideoGenerationParams } from './VeoService';
 
@@ -94,7 +100,10 @@ export class GenerationService {
     };
   }
 
-  public async process(initial: { row: VideoRequestRow; lease: Lease }, options: ProcessOptions): Promise<GenerationOutcome> {
+  public async process(
+    initial: { row: VideoRequestRow; lease: Lease },
+    options: ProcessOptions,
+  ): Promise<GenerationOutcome> {
     const release = this.hold(initial.row.id);
     try {
       return await this.drive(initial, options);
@@ -106,7 +115,10 @@ export class GenerationService {
     }
   }
 
-  private async drive(initial: { row: VideoRequestRow; lease: Lease }, options: ProcessOptions): Promise<GenerationOutcome> {
+  private async drive(
+    initial: { row: VideoRequestRow; lease: Lease },
+    options: ProcessOptions,
+  ): Promise<GenerationOutcome> {
     const { tracking, logger } = this.deps;
     const lease = initial.lease;
     let row = initial.row;
@@ -129,7 +141,8 @@ export class GenerationService {
       return outcomeOf(row);
     } catch (error) {
       if (error instanceof StopProcessing) {
-        if (error.outcome === 'interrupted' || error.outcome === 'deferred') await tracking.releaseLease(lease).catch(() => undefined);
+        if (error.outcome === 'interrupted' || error.outcome === 'deferred')
+          await tracking.releaseLease(lease).catch(() => undefined);
         return error.outcome;
       }
       if (error instanceof FencedWriteError) {
@@ -145,7 +158,10 @@ export class GenerationService {
    * A request marked `timeout` while its operation was still running: that operation was paid for, so if it finished
    * after all, deliver the video late rather than drop it. Anything else leaves the row as it is.
    */
-  public async deliverIfFinishedLate(claim: { row: VideoRequestRow; lease: Lease }): Promise<GenerationOutcome | 'still_unfinished'> {
+  public async deliverIfFinishedLate(claim: {
+    row: VideoRequestRow;
+    lease: Lease;
+  }): Promise<GenerationOutcome | 'still_unfinished'> {
     const { row, lease } = claim;
     const log = this.deps.logger.child({ requestId: row.id, guildId: row.guildId });
     const release = this.hold(row.id);
@@ -155,8 +171,15 @@ export class GenerationService {
       if (result.state !== 'done' || result.videos.length === 0) return 'still_unfinished';
       const uris = result.videos.map((v) => v.uri);
       const size = await this.deps.storage.getSize(uris[0]!);
-      const completed = await this.deps.tracking.lateComplete(lease, { videoUrls: uris, gcsPrefix: row.gcsPrefix, videoSizeBytes: size });
-      log.info({ operationName: row.operationName }, 'a timed-out operation finished after all; delivering the video late');
+      const completed = await this.deps.tracking.lateComplete(lease, {
+        videoUrls: uris,
+        gcsPrefix: row.gcsPrefix,
+        videoSizeBytes: size,
+      });
+      log.info(
+        { operationName: row.operationName },
+        'a timed-out operation finished after all; delivering the video late',
+      );
       return await this.announce(completed, lease, { resumed: true }, log);
     } catch (error) {
       if (error instanceof FencedWriteError) return 'lost_lease';
@@ -185,7 +208,13 @@ export class GenerationService {
     };
   }
 
-  private async submit(row: VideoRequestRow, lease: Lease, options: ProcessOptions, deadline: number, log: Logger): Promise<VideoRequestRow> {
+  private async submit(
+    row: VideoRequestRow,
+    lease: Lease,
+    options: ProcessOptions,
+    deadline: number,
+    log: Logger,
+  ): Promise<VideoRequestRow> {
     const { tracking, storage, veo, config, metrics, crashPoints } = this.deps;
     await options.observer?.onPhase?.('submitting', row);
     for (;;) {
@@ -195,7 +224,12 @@ export class GenerationService {
 
       if (last?.state === 'accepted' && last.operationName) {
         // Died between saving the operation name on the attempt and moving the request: finish that step.
-        return tracking.recordOperationAccepted(lease, last.id, last.operationName, row.model ?? config.google.veoModel);
+        return tracking.recordOperationAccepted(
+          lease,
+          last.id,
+          last.operationName,
+          row.model ?? config.google.veoModel,
+        );
       }
       if (last?.state === 'submitting') {
         const resolved = await this.reconcileAmbiguous(row, lease, last, options, deadline, log);
@@ -203,34 +237,47 @@ export class GenerationService {
         continue; // abandoned after the grace period: a new attempt may be submitted
       }
       if (row.submitAttempts >= config.resume.maxSubmitAttempts) {
-        return tracking.markFailed(
-          lease,
-          `Gave up after ${row.submitAttempts} submit attempts to Veo.`,
-          'bot',
-          ['pending'],
-        );
+        return tracking.markFailed(lease, `Gave up after ${row.submitAttempts} submit attempts to Veo.`, 'bot', [
+          'pending',
+        ]);
       }
 
       if (row.aspectRatio !== '16:9' && row.aspectRatio !== '9:16') {
         // The original bot's table allows ratios Veo cannot make: say so rather than silently change the request.
-        return tracking.markFailed(lease, `Veo cannot make ${row.aspectRatio} videos, only 16:9 and 9:16.`, 'invalid', ['pending']);
+        return tracking.markFailed(lease, `Veo cannot make ${row.aspectRatio} videos, only 16:9 and 9:16.`, 'invalid', [
+          'pending',
+        ]);
       }
       const params = this.params(row);
-      if (!row.model) log.warn({ model: params.model }, 'request from the original bot has no model; using VEO_MODEL and recording it');
+      if (!row.model)
+        log.warn(
+          { model: params.model },
+          'request from the original bot has no model; using VEO_MODEL and recording it',
+        );
       const attemptNo = attempts.length + 1;
       let prefix: string;
       try {
-        prefix = storage.outputPrefix({ guildId: row.guildId, channelId: row.channelId, userId: row.userId, requestId: row.id }, attemptNo);
+        prefix = storage.outputPrefix(
+          { guildId: row.guildId, channelId: row.channelId, userId: row.userId, requestId: row.id },
+          attemptNo,
+        );
       } catch (error) {
         // A row no /video could have written (a hand edit, a broken import): it can never be made, so end it before
         // anything is paid, rather than failing on every sweep for ever.
         const message = error instanceof Error ? error.message : String(error);
         log.warn({ err: error }, 'request row is not usable; marking it failed without calling Veo');
-        return tracking.markFailed(lease, `The request cannot be sent to Veo: ${message.replace(/^cannot build an output folder: /, '')}.`, 'bot', ['pending']);
+        return tracking.markFailed(
+          lease,
+          `The request cannot be sent to Veo: ${message.replace(/^cannot build an output folder: /, '')}.`,
+          'bot',
+          ['pending'],
+        );
       }
       const attempt = await tracking.recordSubmitAttempt(lease, prefix);
       crashPoints.reach('after-attempt-recorded');
-      const billedBefore = attempts.some((a) => a.state === 'accepted' || a.state === 'submitting' || a.state === 'abandoned');
+      const billedBefore = attempts.some(
+        (a) => a.state === 'accepted' || a.state === 'submitting' || a.state === 'abandoned',
+      );
 
       let operationName: string;
       try {
@@ -238,7 +285,10 @@ export class GenerationService {
       } catch (error) {
         if (error instanceof VeoError && error.kind === 'ambiguous') {
           metrics.veoSubmits.inc({ result: 'ambiguous' });
-          log.warn({ err: error, attempt: attemptNo }, 'Veo submit outcome unknown; reconciling through the output folder');
+          log.warn(
+            { err: error, attempt: attemptNo },
+            'Veo submit outcome unknown; reconciling through the output folder',
+          );
           continue;
         }
         metrics.veoSubmits.inc({ result: 'rejected' });
@@ -258,7 +308,13 @@ export class GenerationService {
   }
 
   /** The operation is paid for: retry the write rather than lose its name, and say so loudly if it cannot be saved. */
-  private async storeOperationName(lease: Lease, attempt: SubmitAttemptRow, operationName: string, model: string, log: Logger): Promise<VideoRequestRow> {
+  private async storeOperationName(
+    lease: Lease,
+    attempt: SubmitAttemptRow,
+    operationName: string,
+    model: string,
+    log: Logger,
+  ): Promise<VideoRequestRow> {
     let lastError: unknown;
     for (let i = 0; i < 5; i++) {
       try {
@@ -266,11 +322,17 @@ export class GenerationService {
       } catch (error) {
         if (error instanceof FencedWriteError) throw error;
         lastError = error;
-        log.error({ err: error, operationName, attemptId: attempt.id }, 'could not store the operation name of a paid Veo operation; retrying');
+        log.error(
+          { err: error, operationName, attemptId: attempt.id },
+          'could not store the operation name of a paid Veo operation; retrying',
+        );
         await sleep(Math.min(200 * 2 ** i, 5_000));
       }
     }
-    log.fatal({ err: lastError, operationName, attemptId: attempt.id }, 'operation name of a paid Veo operation NOT stored; recover it from this log line');
+    log.fatal(
+      { err: lastError, operationName, attemptId: attempt.id },
+      'operation name of a paid Veo operation NOT stored; recover it from this log line',
+    );
     throw lastError;
   }
 
@@ -289,14 +351,27 @@ export class GenerationService {
     const { tracking, storage, config, metrics } = this.deps;
     metrics.ambiguousAttempts.inc();
     await tracking.incrementAmbiguous(lease);
-    log.warn({ attempt: attempt.attempt, outputPrefix: attempt.outputPrefix }, 'ambiguous submit attempt: checking its output folder');
+    log.warn(
+      { attempt: attempt.attempt, outputPrefix: attempt.outputPrefix },
+      'ambiguous submit attempt: checking its output folder',
+    );
     const graceEnds = new Date(attempt.createdAt).getTime() + config.resume.ambiguousGraceMs;
     for (;;) {
       this.checkStop(options.signal);
       const outputs = await storage.listOutputs(attempt.outputPrefix);
       if (outputs.length > 0) {
-        log.info({ outputs: outputs.length }, 'ambiguous attempt had produced a video; delivering it without a new submit');
-        return this.complete(row, lease, outputs.map((o) => o.gsUri), outputs[0]!.size, attempt.outputPrefix, ['pending', 'generating']);
+        log.info(
+          { outputs: outputs.length },
+          'ambiguous attempt had produced a video; delivering it without a new submit',
+        );
+        return this.complete(
+          row,
+          lease,
+          outputs.map((o) => o.gsUri),
+          outputs[0]!.size,
+          attempt.outputPrefix,
+          ['pending', 'generating'],
+        );
       }
       if (this.now() >= graceEnds) {
         await tracking.markAttemptAbandoned(attempt.id);
@@ -304,15 +379,25 @@ export class GenerationService {
         return undefined;
       }
       if (this.now() >= deadline) throw new StopProcessing('deferred');
-      await sleep(Math.min(config.veo.pollIntervalMs, Math.max(0, graceEnds - this.now())), undefined, { signal: options.signal }).catch(() => undefined);
+      await sleep(Math.min(config.veo.pollIntervalMs, Math.max(0, graceEnds - this.now())), undefined, {
+        signal: options.signal,
+      }).catch(() => undefined);
     }
   }
 
-  private async pollUntilFinished(row: VideoRequestRow, lease: Lease, options: ProcessOptions, deadline: number, log: Logger): Promise<VideoRequestRow> {
+  private async pollUntilFinished(
+    row: VideoRequestRow,
+    lease: Lease,
+    options: ProcessOptions,
+    deadline: number,
+    log: Logger,
+  ): Promise<VideoRequestRow> {
     const { veo, tracking, config, metrics, crashPoints } = this.deps;
     const operationName = row.operationName;
     if (!operationName) {
-      return tracking.markFailed(lease, 'The request was marked generating but has no Veo operation to check.', 'bot', ['generating']);
+      return tracking.markFailed(lease, 'The request was marked generating but has no Veo operation to check.', 'bot', [
+        'generating',
+      ]);
     }
     await options.observer?.onPhase?.('generating', row);
     for (;;) {
@@ -338,9 +423,13 @@ export class GenerationService {
           return this.complete(row, lease, uris, size, row.gcsPrefix, ['generating']);
         }
         case 'failed':
-          return tracking.markFailed(lease, `Veo failed: ${result.message}`, result.code === 3 ? 'invalid' : 'google', ['generating']);
+          return tracking.markFailed(lease, `Veo failed: ${result.message}`, result.code === 3 ? 'invalid' : 'google', [
+            'generating',
+          ]);
         case 'filtered':
-          return tracking.markFailed(lease, result.reasons.join('; ') || 'Blocked by safety filters.', 'filtered', ['generating']);
+          return tracking.markFailed(lease, result.reasons.join('; ') || 'Blocked by safety filters.', 'filtered', [
+            'generating',
+          ]);
         case 'not_found':
           return tracking.markTimeout(lease, 'The Veo operation no longer exists (expired at Google).', ['generating']);
         case 'running':
@@ -363,12 +452,21 @@ export class GenerationService {
     from: ('pending' | 'generating')[],
   ): Promise<VideoRequestRow> {
     if (uris.length === 0) return this.deps.tracking.markFailed(lease, 'Veo finished without a video.', 'google', from);
-    const completed = await this.deps.tracking.markCompleted(lease, { videoUrls: uris, gcsPrefix, videoSizeBytes: size }, from);
+    const completed = await this.deps.tracking.markCompleted(
+      lease,
+      { videoUrls: uris, gcsPrefix, videoSizeBytes: size },
+      from,
+    );
     this.deps.crashPoints.reach('after-completed');
     return completed;
   }
 
-  private async announce(row: VideoRequestRow, lease: Lease, options: ProcessOptions, log: Logger): Promise<GenerationOutcome> {
+  private async announce(
+    row: VideoRequestRow,
+    lease: Lease,
+    options: ProcessOptions,
+    log: Logger,
+  ): Promise<GenerationOutcome> {
     const { tracking, notifier, crashPoints } = this.deps;
     await options.observer?.onPhase?.('delivering', row);
     // Counted before sending: after a crash between sending and recording, the next try looks for the message first.
@@ -378,7 +476,10 @@ export class GenerationService {
       const result = await notifier.announce(row, { resumed: options.resumed });
       crashPoints.reach('after-message-sent');
       await tracking.recordAnnouncementSent(lease, result.messageId, result.deliveredAs ?? null);
-      log.info({ path: result.path, deliveredAs: result.deliveredAs, deduplicated: result.deduplicated, status: row.status }, 'requester told');
+      log.info(
+        { path: result.path, deliveredAs: result.deliveredAs, deduplicated: result.deduplicated, status: row.status },
+        'requester told',
+      );
       return outcomeOf(row);
     } catch (error) {
       if (error instanceof FencedWriteError) throw error;

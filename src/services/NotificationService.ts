@@ -89,7 +89,11 @@ export class NotificationService {
     }
   }
 
-  private async deliver(row: VideoRequestRow, context: { resumed: boolean }, video: PreparedVideo | undefined): Promise<AnnouncementResult> {
+  private async deliver(
+    row: VideoRequestRow,
+    context: { resumed: boolean },
+    video: PreparedVideo | undefined,
+  ): Promise<AnnouncementResult> {
     const canEdit = this.canEditInteraction(row);
     if (context.resumed && canEdit && row.notificationAttempts > 0) {
       // The bot died after an earlier attempt: if the live reply already shows the result, the requester saw it.
@@ -113,7 +117,10 @@ export class NotificationService {
       return result;
     } catch (error) {
       if (!(canEdit && context.resumed && error instanceof NotificationError && error.permanent)) throw error;
-      this.options.logger.warn({ requestId: row.id, err: error }, 'the channel refused the result; showing it in the original reply');
+      this.options.logger.warn(
+        { requestId: row.id, err: error },
+        'the channel refused the result; showing it in the original reply',
+      );
       try {
         return await this.editOriginal(row, context, video);
       } catch {
@@ -126,7 +133,12 @@ export class NotificationService {
    * Sends JSON, or multipart with the video streamed from its temporary file (a file-backed Blob): @discordjs/rest
    * would copy a Buffer into a Blob, holding the video in memory twice.
    */
-  private async sendWithFiles(method: 'post' | 'patch', route: RouteLike, auth: boolean, payload: { body: Record<string, unknown>; files: VideoFile[] }): Promise<unknown> {
+  private async sendWithFiles(
+    method: 'post' | 'patch',
+    route: RouteLike,
+    auth: boolean,
+    payload: { body: Record<string, unknown>; files: VideoFile[] },
+  ): Promise<unknown> {
     if (payload.files.length === 0) return this.options.rest[method](route, { body: payload.body, auth });
     const form = new FormData();
     form.append('payload_json', JSON.stringify(payload.body));
@@ -139,7 +151,11 @@ export class NotificationService {
   private tokenGone(error: unknown, row: VideoRequestRow): boolean {
     const gone = error instanceof DiscordAPIError && TOKEN_GONE_CODES.has(Number(error.code));
     this.options.metrics?.notifications.inc({ path: 'interaction', result: gone ? 'token_gone' : 'failed' });
-    if (gone) this.options.logger.info({ requestId: row.id, code: (error as DiscordAPIError).code }, 'interaction token no longer usable; posting in the channel');
+    if (gone)
+      this.options.logger.info(
+        { requestId: row.id, code: (error as DiscordAPIError).code },
+        'interaction token no longer usable; posting in the channel',
+      );
     return gone;
   }
 
@@ -150,7 +166,13 @@ export class NotificationService {
     const link = `https://discord.com/channels/${row.guildId}/${row.channelId}/${messageId}`;
     try {
       await this.options.rest.patch(Routes.webhookMessage(appId, row.interactionToken!, '@original'), {
-        body: { content: '', embeds: [pointerEmbed(row, link)], components: [], attachments: [], allowed_mentions: { parse: [] } },
+        body: {
+          content: '',
+          embeds: [pointerEmbed(row, link)],
+          components: [],
+          attachments: [],
+          allowed_mentions: { parse: [] },
+        },
         auth: false,
       });
     } catch (error) {
@@ -159,7 +181,11 @@ export class NotificationService {
   }
 
   private async prepareVideo(row: VideoRequestRow): Promise<PreparedVideo> {
-    const video = await this.options.attachments.prepare(row.videoUrls![0]!, row.attachmentSizeLimit, row.videoSizeBytes);
+    const video = await this.options.attachments.prepare(
+      row.videoUrls![0]!,
+      row.attachmentSizeLimit,
+      row.videoSizeBytes,
+    );
     if (video.kind === 'link') this.options.metrics?.uploadFallbacks.inc({ reason: video.reason });
     return video;
   }
@@ -167,7 +193,13 @@ export class NotificationService {
   private async toLink(video: PreparedVideo, reason: 'too_large'): Promise<PreparedVideo> {
     if (video.kind === 'link') return video;
     this.options.metrics?.uploadFallbacks.inc({ reason });
-    return { kind: 'link', url: await this.options.attachments.linkFor(video.gsUri), size: video.size, gsUri: video.gsUri, reason };
+    return {
+      kind: 'link',
+      url: await this.options.attachments.linkFor(video.gsUri),
+      size: video.size,
+      gsUri: video.gsUri,
+      reason,
+    };
   }
 
   private payload(row: VideoRequestRow, context: { resumed: boolean }, video: PreparedVideo | undefined) {
@@ -177,19 +209,39 @@ export class NotificationService {
       linkReason: video?.kind === 'link' ? video.reason : undefined,
     });
     const files: VideoFile[] = video?.kind === 'attachment' ? [{ name: video.name, path: video.path }] : [];
-    const verb = row.status === 'completed' ? 'your video is ready' : row.status === 'timeout' ? 'your video request timed out' : 'your video could not be made';
+    const verb =
+      row.status === 'completed'
+        ? 'your video is ready'
+        : row.status === 'timeout'
+          ? 'your video request timed out'
+          : 'your video could not be made';
     return { embed, files, content: `<@${row.userId}> ${verb}.` };
   }
 
-  private async editOriginal(row: VideoRequestRow, context: { resumed: boolean }, video: PreparedVideo | undefined): Promise<AnnouncementResult> {
+  private async editOriginal(
+    row: VideoRequestRow,
+    context: { resumed: boolean },
+    video: PreparedVideo | undefined,
+  ): Promise<AnnouncementResult> {
     const appId = row.applicationId ?? this.options.applicationId();
     if (!appId) throw new NotificationError('application id unknown', false);
     const send = async (v: PreparedVideo | undefined) => {
       const { embed, files, content } = this.payload(row, context, v);
-      return (await this.sendWithFiles('patch', Routes.webhookMessage(appId, row.interactionToken!, '@original'), false, {
-        body: { content, embeds: [embed], components: [], attachments: files.map((f, i) => ({ id: i, filename: f.name })), allowed_mentions: { parse: [], users: [row.userId] } },
-        files,
-      })) as APIMessage;
+      return (await this.sendWithFiles(
+        'patch',
+        Routes.webhookMessage(appId, row.interactionToken!, '@original'),
+        false,
+        {
+          body: {
+            content,
+            embeds: [embed],
+            components: [],
+            attachments: files.map((f, i) => ({ id: i, filename: f.name })),
+            allowed_mentions: { parse: [], users: [row.userId] },
+          },
+          files,
+        },
+      )) as APIMessage;
     };
     let current = video;
     let message: APIMessage;
@@ -207,7 +259,11 @@ export class NotificationService {
   /**
    * The seed's `sendChannelMessage`: posts in the original channel, mentioning only the requester.
    */
-  public async sendChannelMessage(row: VideoRequestRow, context: { resumed: boolean }, video?: PreparedVideo): Promise<AnnouncementResult> {
+  public async sendChannelMessage(
+    row: VideoRequestRow,
+    context: { resumed: boolean },
+    video?: PreparedVideo,
+  ): Promise<AnnouncementResult> {
     if (!row.channelId) throw new NotificationError('the request has no channel to post in', true);
     if (row.notificationAttempts > 0) {
       // An earlier attempt may have posted before the bot died, outside Discord's nonce window: look first.
@@ -238,7 +294,8 @@ export class NotificationService {
         message = await send(current);
       } catch (error) {
         // Too large for this channel, or no Attach Files permission: a link still tells the requester.
-        const missingAttach = error instanceof DiscordAPIError && error.code === 50013 && current?.kind === 'attachment';
+        const missingAttach =
+          error instanceof DiscordAPIError && error.code === 50013 && current?.kind === 'attachment';
         if (!(current?.kind === 'attachment' && (isTooLarge(error) || missingAttach))) throw error;
         current = await this.toLink(current, 'too_large');
         message = await send(current);
@@ -254,7 +311,9 @@ export class NotificationService {
   private async resultInOriginal(row: VideoRequestRow): Promise<APIMessage | undefined> {
     const appId = row.applicationId ?? this.options.applicationId();
     if (!appId) return undefined;
-    const original = (await this.options.rest.get(Routes.webhookMessage(appId, row.interactionToken!, '@original'), { auth: false })) as APIMessage;
+    const original = (await this.options.rest.get(Routes.webhookMessage(appId, row.interactionToken!, '@original'), {
+      auth: false,
+    })) as APIMessage;
     return original.embeds?.some((e) => isResultEmbed(e, row)) ? original : undefined;
   }
 
@@ -264,14 +323,25 @@ export class NotificationService {
       query: new URLSearchParams({ limit: '50' }),
     })) as APIMessage[];
     // Only the bot's own channel messages (interaction replies carry the marker too), with this state's result.
-    return messages.find((m) => (!appId || m.author?.id === appId) && !m.webhook_id && !m.interaction_metadata && m.embeds?.some((e) => isResultEmbed(e, row)));
+    return messages.find(
+      (m) =>
+        (!appId || m.author?.id === appId) &&
+        !m.webhook_id &&
+        !m.interaction_metadata &&
+        m.embeds?.some((e) => isResultEmbed(e, row)),
+    );
   }
 
   private classify(error: unknown, path: 'interaction' | 'channel'): NotificationError {
     if (error instanceof NotificationError) return error;
     if (error instanceof DiscordAPIError) {
-      const permanent = PERMANENT_CODES.has(Number(error.code)) || (error.status >= 400 && error.status < 500 && error.status !== 429);
-      return new NotificationError(`Discord refused the ${path} message: ${error.message} (code ${error.code})`, permanent, error.code);
+      const permanent =
+        PERMANENT_CODES.has(Number(error.code)) || (error.status >= 400 && error.status < 500 && error.status !== 429);
+      return new NotificationError(
+        `Discord refused the ${path} message: ${error.message} (code ${error.code})`,
+        permanent,
+        error.code,
+      );
     }
     const message = error instanceof Error ? error.message : String(error);
     return new NotificationError(`could not reach Discord for the ${path} message: ${message}`, false);

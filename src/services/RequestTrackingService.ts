@@ -454,7 +454,12 @@ export class RequestTrackingService {
     leaseMs: number,
     opts: { windowHours: number; minIntervalMs: number },
   ): Promise<ClaimResult | null> {
-    const [raw] = await this.rows(plans.claimLateDelivery(), [owner, Math.round(leaseMs), opts.windowHours, Math.round(opts.minIntervalMs)]);
+    const [raw] = await this.rows(plans.claimLateDelivery(), [
+      owner,
+      Math.round(leaseMs),
+      opts.windowHours,
+      Math.round(opts.minIntervalMs),
+    ]);
     if (!raw) return null;
     const row = toRequestRow(raw);
     return { row, lease: { requestId: row.id, fence: row.fence, owner }, takeover: false, previousOwner: null };
@@ -462,7 +467,10 @@ export class RequestTrackingService {
 
   /** Rows whose status this version does not know; they are never claimed, paid for or announced. */
   public async countUnknownStatuses(): Promise<{ status: string; count: number }[]> {
-    return (await this.rows(plans.countUnknownStatuses(), [])).map((r) => ({ status: String(r.status), count: num(r.count) }));
+    return (await this.rows(plans.countUnknownStatuses(), [])).map((r) => ({
+      status: String(r.status),
+      count: num(r.count),
+    }));
   }
 
   /**
@@ -474,7 +482,10 @@ export class RequestTrackingService {
     const [raw] = await this.rows(plans.processingError(), [lease.requestId, lease.fence, lease.owner, message, limit]);
     if (!raw) return null;
     const row = toRequestRow(raw);
-    this.logger[row.processingErrors >= limit ? 'error' : 'warn']({ ...logFields(row), errors: row.processingErrors, error }, 'unexpected error while driving a request');
+    this.logger[row.processingErrors >= limit ? 'error' : 'warn'](
+      { ...logFields(row), errors: row.processingErrors, error },
+      'unexpected error while driving a request',
+    );
     return row;
   }
 
@@ -796,8 +807,15 @@ export class RequestTrackingService {
   }
 
   /** Autocomplete: the guild's requests whose id starts with `idPrefix`, newest first (`unfinishedOnly`: pending and generating). */
-  public async findForGuild(guildId: string, idPrefix: string, limit: number = 25, options: { unfinishedOnly?: boolean } = {}): Promise<VideoRequestRow[]> {
+  public async findForGuild(
+    guildId: string,
+    idPrefix: string,
+    limit: number = 25,
+    options: { unfinishedOnly?: boolean } = {},
+  ): Promise<VideoRequestRow[]> {
     const prefix = idPrefix.toLowerCase().replace(/[^0-9a-f-]/g, '');
-    return (await this.rows(plans.findForGuild(), [guildId, prefix, limit, options.unfinishedOnly ?? false])).map(toRequestRow);
+    return (await this.rows(plans.findForGuild(), [guildId, prefix, limit, options.unfinishedOnly ?? false])).map(
+      toRequestRow,
+    );
   }
 }

@@ -33,13 +33,14 @@ export const BUTTON = {
     `resume:expire:${action === 'confirm' ? 'c' : 'x'}:${p.adminId}:${p.olderThanHours}:${p.includeGenerating ? 1 : 0}:${p.requestId ?? '-'}:${Math.ceil(p.expiresAt / 1000).toString(36)}`,
 };
 
-export function parseResumeButton(customId: string):
-  | { kind: 'status'; page: number }
-  | { kind: 'expire'; action: 'confirm' | 'cancel'; pending: PendingExpiry }
-  | null {
+export function parseResumeButton(
+  customId: string,
+): { kind: 'status'; page: number } | { kind: 'expire'; action: 'confirm' | 'cancel'; pending: PendingExpiry } | null {
   const status = /^resume:status:(\d{1,6})$/.exec(customId);
   if (status) return { kind: 'status', page: Number(status[1]) };
-  const expire = /^resume:expire:([cx]):(\d{17,20}):(\d{1,6}):([01]):([0-9a-f-]{36}|-):([0-9a-z]{1,10})$/.exec(customId);
+  const expire = /^resume:expire:([cx]):(\d{17,20}):(\d{1,6}):([01]):([0-9a-f-]{36}|-):([0-9a-z]{1,10})$/.exec(
+    customId,
+  );
   if (!expire) return null;
   return {
     kind: 'expire',
@@ -100,18 +101,27 @@ export class ResumeAdminService {
   public async statusView(guildId: string, page: number): Promise<View> {
     const { tracking, config } = this.deps;
     const summary = await tracking.getGuildSummary(guildId);
-    let { rows, total } = await tracking.listUnfinished(guildId, { offset: page * STATUS_PAGE_SIZE, limit: STATUS_PAGE_SIZE });
+    let { rows, total } = await tracking.listUnfinished(guildId, {
+      offset: page * STATUS_PAGE_SIZE,
+      limit: STATUS_PAGE_SIZE,
+    });
     const pages = Math.max(1, Math.ceil(total / STATUS_PAGE_SIZE));
     const current = Math.min(page, pages - 1);
     // Rows finished since the page was drawn: show the last page that still exists rather than an empty one.
-    if (current !== page) ({ rows, total } = await tracking.listUnfinished(guildId, { offset: current * STATUS_PAGE_SIZE, limit: STATUS_PAGE_SIZE }));
+    if (current !== page)
+      ({ rows, total } = await tracking.listUnfinished(guildId, {
+        offset: current * STATUS_PAGE_SIZE,
+        limit: STATUS_PAGE_SIZE,
+      }));
     const now = this.now();
     const lines = rows.map((r) => this.statusLine(r, now));
     const embed: APIEmbed = {
       title: 'Unfinished video requests in this server',
       color: config.resume.disabled ? COLORS.warning : COLORS.progress,
       description: [
-        config.resume.disabled ? '⚠️ **Automatic resume is disabled** (DISABLE_TASK_RESUME). Use `/resume run` to resume by hand.\n' : null,
+        config.resume.disabled
+          ? '⚠️ **Automatic resume is disabled** (DISABLE_TASK_RESUME). Use `/resume run` to resume by hand.\n'
+          : null,
         lines.length > 0 ? lines.join('\n') : 'Nothing is waiting. 🎉',
       ]
         .filter(Boolean)
@@ -124,12 +134,22 @@ export class ResumeAdminService {
         { name: 'Timed out (24 h)', value: String(summary.timeout24h), inline: true },
         { name: 'Video-seconds at risk', value: `${summary.videoSecondsAtRisk} s`, inline: true },
       ],
-      footer: { text: `Page ${current + 1} of ${pages} · ${total} unfinished · oldest ${summary.oldestUnfinishedAt ? age(now, summary.oldestUnfinishedAt) : '—'}` },
+      footer: {
+        text: `Page ${current + 1} of ${pages} · ${total} unfinished · oldest ${summary.oldestUnfinishedAt ? age(now, summary.oldestUnfinishedAt) : '—'}`,
+      },
     };
     const row = new ActionRowBuilder<ButtonBuilder>().addComponents(
-      new ButtonBuilder().setCustomId(BUTTON.statusPage(Math.max(0, current - 1))).setLabel('◀ Newer').setStyle(ButtonStyle.Secondary).setDisabled(current === 0),
+      new ButtonBuilder()
+        .setCustomId(BUTTON.statusPage(Math.max(0, current - 1)))
+        .setLabel('◀ Newer')
+        .setStyle(ButtonStyle.Secondary)
+        .setDisabled(current === 0),
       new ButtonBuilder().setCustomId(BUTTON.statusPage(current)).setLabel('Refresh').setStyle(ButtonStyle.Primary),
-      new ButtonBuilder().setCustomId(BUTTON.statusPage(current + 1)).setLabel('Older ▶').setStyle(ButtonStyle.Secondary).setDisabled(current >= pages - 1),
+      new ButtonBuilder()
+        .setCustomId(BUTTON.statusPage(current + 1))
+        .setLabel('Older ▶')
+        .setStyle(ButtonStyle.Secondary)
+        .setDisabled(current >= pages - 1),
     );
     return { embeds: [embed], components: [row] };
   }
@@ -153,7 +173,8 @@ export class ResumeAdminService {
     const lines = rows.map((r) => {
       let action: string;
       if (r.leaseLive) action = 'skip: being worked on right now';
-      else if (r.status === 'pending' && now - new Date(r.createdAt).getTime() > maxAgeMs) action = `expire (older than ${config.resume.maxAgeHours} h)`;
+      else if (r.status === 'pending' && now - new Date(r.createdAt).getTime() > maxAgeMs)
+        action = `expire (older than ${config.resume.maxAgeHours} h)`;
       else if (r.status === 'pending') {
         const s = r.durationSeconds ?? 8;
         seconds += s;
@@ -165,8 +186,12 @@ export class ResumeAdminService {
     return {
       title: 'Dry run: what /resume run would do',
       color: COLORS.progress,
-      description: (lines.length ? lines.join('\n') : 'Nothing to resume.') + (total > rows.length ? `\n…and ${total - rows.length} more` : ''),
-      fields: [{ name: 'Video-seconds it would spend', value: `${seconds} s (at most; ambiguous submits are checked first)` }],
+      description:
+        (lines.length ? lines.join('\n') : 'Nothing to resume.') +
+        (total > rows.length ? `\n…and ${total - rows.length} more` : ''),
+      fields: [
+        { name: 'Video-seconds it would spend', value: `${seconds} s (at most; ambiguous submits are checked first)` },
+      ],
     };
   }
 
@@ -226,8 +251,14 @@ export class ResumeAdminService {
       expiresAt: this.now() + CONFIRMATION_TTL_MS,
     };
     const buttons = new ActionRowBuilder<ButtonBuilder>().addComponents(
-      new ButtonBuilder().setCustomId(BUTTON.expire('confirm', pending)).setLabel('Expire them').setStyle(ButtonStyle.Danger),
-      new ButtonBuilder().setCustomId(BUTTON.expire('cancel', pending)).setLabel('Cancel').setStyle(ButtonStyle.Secondary),
+      new ButtonBuilder()
+        .setCustomId(BUTTON.expire('confirm', pending))
+        .setLabel('Expire them')
+        .setStyle(ButtonStyle.Danger),
+      new ButtonBuilder()
+        .setCustomId(BUTTON.expire('cancel', pending))
+        .setLabel('Cancel')
+        .setStyle(ButtonStyle.Secondary),
     );
     return { count, buttons };
   }
@@ -257,7 +288,8 @@ export class ResumeAdminService {
     });
     if (expired.length > 0) this.deps.metrics?.requestsFinished.inc({ outcome: 'timeout' }, expired.length);
     // A second press (or a press on another instance after the first) finds nothing: say so, change nothing.
-    if (expired.length === 0) return { ok: false, message: 'Nothing left to expire: those requests were already expired or have finished.' };
+    if (expired.length === 0)
+      return { ok: false, message: 'Nothing left to expire: those requests were already expired or have finished.' };
     return { ok: true, message: `Expired ${expired.length} request(s). Their requesters are being told.`, expired };
   }
 }

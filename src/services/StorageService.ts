@@ -33,9 +33,16 @@ export class StorageService {
   private readonly signedUrlExpiryHours: number;
   private readonly logger: Logger;
 
-  public constructor(opts: { storage: Storage; bucket: string; linkMode: 'signed' | 'public'; signedUrlExpiryHours: number; logger: Logger }) {
+  public constructor(opts: {
+    storage: Storage;
+    bucket: string;
+    linkMode: 'signed' | 'public';
+    signedUrlExpiryHours: number;
+    logger: Logger;
+  }) {
     if (!BUCKET.test(opts.bucket)) throw new Error(`invalid bucket name ${JSON.stringify(opts.bucket)}`);
-    if (opts.linkMode !== 'signed' && opts.linkMode !== 'public') throw new Error(`invalid link mode ${JSON.stringify(opts.linkMode)}`);
+    if (opts.linkMode !== 'signed' && opts.linkMode !== 'public')
+      throw new Error(`invalid link mode ${JSON.stringify(opts.linkMode)}`);
     if (!(opts.signedUrlExpiryHours > 0) || opts.signedUrlExpiryHours * 3600 > MAX_SIGNED_SECONDS) {
       throw new Error('signedUrlExpiryHours must be more than 0 and at most 168 (V4 signed URLs last at most 7 days)');
     }
@@ -58,20 +65,34 @@ export class StorageService {
       ...(google.credentialsFile ? { keyFilename: google.credentialsFile } : {}),
     });
     logger.info(
-      { bucket: google.bucket, endpoint: google.storageApiEndpoint ?? 'default', linkMode: video.linkMode, credentials: google.credentialsFile ? 'key file' : 'ADC' },
+      {
+        bucket: google.bucket,
+        endpoint: google.storageApiEndpoint ?? 'default',
+        linkMode: video.linkMode,
+        credentials: google.credentialsFile ? 'key file' : 'ADC',
+      },
       'Cloud Storage client ready',
     );
-    return new StorageService({ storage, bucket: google.bucket, linkMode: video.linkMode, signedUrlExpiryHours: video.signedUrlExpiryHours, logger });
+    return new StorageService({
+      storage,
+      bucket: google.bucket,
+      linkMode: video.linkMode,
+      signedUrlExpiryHours: video.signedUrlExpiryHours,
+      logger,
+    });
   }
 
   /** `<guild>/<channel>/<user>/<request>/<attempt>/`: only digits and UUIDs, so no id can climb out of its folder. */
   public outputPrefix(ids: OutputIds, attempt: number): string {
     const problems: string[] = [];
     for (const key of ['guildId', 'channelId', 'userId'] as const) {
-      if (typeof ids?.[key] !== 'string' || !DISCORD_ID.test(ids[key])) problems.push(`${key} ${JSON.stringify(ids?.[key])} is not a Discord id`);
+      if (typeof ids?.[key] !== 'string' || !DISCORD_ID.test(ids[key]))
+        problems.push(`${key} ${JSON.stringify(ids?.[key])} is not a Discord id`);
     }
-    if (typeof ids?.requestId !== 'string' || !REQUEST_ID.test(ids.requestId)) problems.push(`requestId ${JSON.stringify(ids?.requestId)} is not a number or UUID`);
-    if (!Number.isSafeInteger(attempt) || attempt < 1) problems.push(`attempt ${JSON.stringify(attempt)} is not a positive whole number`);
+    if (typeof ids?.requestId !== 'string' || !REQUEST_ID.test(ids.requestId))
+      problems.push(`requestId ${JSON.stringify(ids?.requestId)} is not a number or UUID`);
+    if (!Number.isSafeInteger(attempt) || attempt < 1)
+      problems.push(`attempt ${JSON.stringify(attempt)} is not a positive whole number`);
     if (problems.length > 0) throw new Error(`cannot build an output folder: ${problems.join('; ')}`);
     return `${ids.guildId}/${ids.channelId}/${ids.userId}/${ids.requestId.toLowerCase()}/${attempt}/`;
   }
@@ -90,7 +111,11 @@ export class StorageService {
       .filter((f) => f.name.toLowerCase().endsWith('.mp4'))
       .map((f) => {
         const contentType = typeof f.metadata.contentType === 'string' ? f.metadata.contentType : undefined;
-        const video: StoredVideo = { gsUri: `gs://${this.bucket}/${f.name}`, name: f.name, size: Number(f.metadata.size ?? 0) };
+        const video: StoredVideo = {
+          gsUri: `gs://${this.bucket}/${f.name}`,
+          name: f.name,
+          size: Number(f.metadata.size ?? 0),
+        };
         if (contentType) video.contentType = contentType;
         return video;
       })

@@ -138,10 +138,22 @@ export class TaskResumeService {
     summary.pending_found = incomplete.filter((r) => r.status === 'pending').length;
     summary.generating_found = incomplete.filter((r) => r.status === 'generating').length;
     logger.info(
-      { event: 'resume_start', reason: options.reason, guild_id: options.guildId ?? null, pending: summary.pending_found, generating: summary.generating_found, expired: summary.expired, concurrency: config.resume.concurrency },
+      {
+        event: 'resume_start',
+        reason: options.reason,
+        guild_id: options.guildId ?? null,
+        pending: summary.pending_found,
+        generating: summary.generating_found,
+        expired: summary.expired,
+        concurrency: config.resume.concurrency,
+      },
       'resume sweep started',
     );
-    options.progress?.onStart?.({ pending: summary.pending_found, generating: summary.generating_found, expired: summary.expired });
+    options.progress?.onStart?.({
+      pending: summary.pending_found,
+      generating: summary.generating_found,
+      expired: summary.expired,
+    });
 
     const seen = new Set<string>();
     const parked: Lease[] = [];
@@ -182,7 +194,10 @@ export class TaskResumeService {
   private async warnAboutUnknownStatuses(): Promise<void> {
     const unknown = await this.deps.tracking.countUnknownStatuses().catch(() => []);
     if (unknown.length > 0) {
-      this.deps.logger.warn({ event: 'resume_unknown_statuses', statuses: unknown }, 'some requests have a status this version does not know; they are left untouched');
+      this.deps.logger.warn(
+        { event: 'resume_unknown_statuses', statuses: unknown },
+        'some requests have a status this version does not know; they are left untouched',
+      );
     }
   }
 
@@ -190,14 +205,26 @@ export class TaskResumeService {
   private async deliverLateOperations(): Promise<number> {
     let delivered = 0;
     for (let i = 0; i < LATE_CHECKS_PER_SWEEP && !this.shutdown.signal.aborted; i++) {
-      const claim = await this.deps.tracking.claimLateDelivery(this.deps.instanceId, this.deps.config.resume.leaseDurationMs, {
-        windowHours: LATE_DELIVERY_WINDOW_HOURS,
-        minIntervalMs: LATE_CHECK_INTERVAL_MS,
-      });
+      const claim = await this.deps.tracking.claimLateDelivery(
+        this.deps.instanceId,
+        this.deps.config.resume.leaseDurationMs,
+        {
+          windowHours: LATE_DELIVERY_WINDOW_HOURS,
+          minIntervalMs: LATE_CHECK_INTERVAL_MS,
+        },
+      );
       if (!claim) break;
       const outcome = await this.deps.generation.deliverIfFinishedLate(claim);
       if (outcome === 'completed') delivered++;
-      this.deps.logger.info({ event: 'resume_late_check', request_id: claim.row.id, operation_name: claim.row.operationName, resume_result: outcome }, 'checked a timed-out operation');
+      this.deps.logger.info(
+        {
+          event: 'resume_late_check',
+          request_id: claim.row.id,
+          operation_name: claim.row.operationName,
+          resume_result: outcome,
+        },
+        'checked a timed-out operation',
+      );
     }
     return delivered;
   }
@@ -225,7 +252,9 @@ export class TaskResumeService {
       errorMessage = error instanceof Error ? error.message : String(error);
       this.deps.logger.error({ err: error, request_id: row.id }, 'resuming a request failed');
       // Free it for the next sweep; a request that keeps failing this way ends failed with the reason.
-      await this.deps.tracking.recordProcessingError(claim.lease, errorMessage, MAX_PROCESSING_ERRORS).catch(() => undefined);
+      await this.deps.tracking
+        .recordProcessingError(claim.lease, errorMessage, MAX_PROCESSING_ERRORS)
+        .catch(() => undefined);
     }
     if (outcome === 'completed') summary.successful_completions++;
     else if (outcome === 'failed' || outcome === 'announce_failed') summary.failures++;
@@ -245,9 +274,15 @@ export class TaskResumeService {
   public async announceRequests(ids: string[]): Promise<number> {
     let told = 0;
     for (const id of ids) {
-      const claim = await this.deps.tracking.claimById(id, this.deps.instanceId, this.deps.config.resume.leaseDurationMs);
+      const claim = await this.deps.tracking.claimById(
+        id,
+        this.deps.instanceId,
+        this.deps.config.resume.leaseDurationMs,
+      );
       if (!claim) continue;
-      const outcome = await this.track(this.deps.generation.process(claim, { resumed: false, signal: this.shutdown.signal })).catch(() => 'failed');
+      const outcome = await this.track(
+        this.deps.generation.process(claim, { resumed: false, signal: this.shutdown.signal }),
+      ).catch(() => 'failed');
       if (outcome !== 'announce_failed' && outcome !== 'failed') told++;
     }
     return told;
@@ -255,12 +290,20 @@ export class TaskResumeService {
 
   /** Seed task 3: submit a pending request again with its original parameters and model. */
   public resumePendingRequest(claim: Claim): Promise<GenerationOutcome> {
-    return this.deps.generation.process(claim, { resumed: true, signal: this.shutdown.signal, timeoutMs: this.deps.config.resume.requestTimeoutMs });
+    return this.deps.generation.process(claim, {
+      resumed: true,
+      signal: this.shutdown.signal,
+      timeoutMs: this.deps.config.resume.requestTimeoutMs,
+    });
   }
 
   /** Seed task 4: poll the stored operation until it is done, failed, gone or out of time. */
   public resumeGeneratingRequest(claim: Claim): Promise<GenerationOutcome> {
-    return this.deps.generation.process(claim, { resumed: true, signal: this.shutdown.signal, timeoutMs: this.deps.config.resume.requestTimeoutMs });
+    return this.deps.generation.process(claim, {
+      resumed: true,
+      signal: this.shutdown.signal,
+      timeoutMs: this.deps.config.resume.requestTimeoutMs,
+    });
   }
 
   /** Seed task 5: tell the requester in the original channel, mentioning only them. */
@@ -268,7 +311,12 @@ export class TaskResumeService {
     return this.deps.notifier.sendChannelMessage(row, { resumed: true });
   }
 
-  private logStep(row: VideoRequestRow, step: string, result: string | undefined, errorMessage: string | null | undefined): void {
+  private logStep(
+    row: VideoRequestRow,
+    step: string,
+    result: string | undefined,
+    errorMessage: string | null | undefined,
+  ): void {
     this.deps.logger.info(
       {
         event: `resume_${step}`,

@@ -1,4 +1,10 @@
-import { ApiError, GenerateVideosOperation, GoogleGenAI, type GenerateVideosConfig, type HttpOptions } from '@google/genai';
+import {
+  ApiError,
+  GenerateVideosOperation,
+  GoogleGenAI,
+  type GenerateVideosConfig,
+  type HttpOptions,
+} from '@google/genai';
 import type { Logger } from 'pino';
 import type { Config } from '../lib/config';
 
@@ -54,9 +60,17 @@ const ASPECT_RATIOS = new Set(['16:9', '9:16']);
 const RESOLUTIONS = new Set(['720p', '1080p']);
 const MODEL_ID = /^[a-z0-9][a-z0-9.-]{0,127}$/;
 const GCS_URI = /^gs:\/\/[a-z0-9][a-z0-9._-]{1,220}[a-z0-9]\/(?:[^\s]*\/)?$/;
-const OPERATION_NAME = /^projects\/[^/\s]+\/locations\/[^/\s]+\/publishers\/google\/models\/[^/\s:]+\/operations\/[^/\s]+$/;
+const OPERATION_NAME =
+  /^projects\/[^/\s]+\/locations\/[^/\s]+\/publishers\/google\/models\/[^/\s:]+\/operations\/[^/\s]+$/;
 /** Errors raised while connecting: the request never left this machine, so nothing can have been created. */
-const CONNECT_PHASE_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'UND_ERR_CONNECT_TIMEOUT']);
+const CONNECT_PHASE_CODES = new Set([
+  'ECONNREFUSED',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'UND_ERR_CONNECT_TIMEOUT',
+]);
 
 type FetchFn = typeof fetch;
 
@@ -83,7 +97,8 @@ export class VeoService {
     this.client = opts.client;
     this.logger = opts.logger;
     this.retry = { ...DEFAULT_RETRY, ...opts.retry };
-    if (!Number.isInteger(this.retry.attempts) || this.retry.attempts < 1) throw new Error('retry.attempts must be a whole number ≥ 1');
+    if (!Number.isInteger(this.retry.attempts) || this.retry.attempts < 1)
+      throw new Error('retry.attempts must be a whole number ≥ 1');
     this.requestTimeoutMs = opts.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
     this.sleep = opts.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
   }
@@ -102,7 +117,12 @@ export class VeoService {
       },
     });
     logger.info(
-      { project: google.project, location: google.location, endpoint: google.vertexApiEndpoint ?? 'default', credentials: google.credentialsFile ? 'key file' : 'ADC' },
+      {
+        project: google.project,
+        location: google.location,
+        endpoint: google.vertexApiEndpoint ?? 'default',
+        credentials: google.credentialsFile ? 'key file' : 'ADC',
+      },
       'Veo client ready',
     );
     return new VeoService({ client, logger });
@@ -111,7 +131,8 @@ export class VeoService {
   /** Submits one generation writing into `outputUri` (a gs:// folder); returns the operation name to persist. */
   public async startGeneration(params: VideoGenerationParams, outputUri: string): Promise<string> {
     validateParams(params);
-    if (!GCS_URI.test(outputUri)) throw new VeoError('rejected', `output folder ${JSON.stringify(outputUri)} is not a gs://bucket/folder/ URI`);
+    if (!GCS_URI.test(outputUri))
+      throw new VeoError('rejected', `output folder ${JSON.stringify(outputUri)} is not a gs://bucket/folder/ URI`);
     const config: GenerateVideosConfig = {
       numberOfVideos: 1,
       outputGcsUri: outputUri,
@@ -135,7 +156,10 @@ export class VeoService {
         });
         if (typeof op.name !== 'string' || !OPERATION_NAME.test(op.name)) {
           // Google answered 2xx, so an operation probably exists, but we cannot name it.
-          throw new VeoError('ambiguous', `Veo accepted the request but returned no usable operation name (${JSON.stringify(op.name ?? null)})`);
+          throw new VeoError(
+            'ambiguous',
+            `Veo accepted the request but returned no usable operation name (${JSON.stringify(op.name ?? null)})`,
+          );
         }
         log.info({ operationName: op.name, attempt }, 'Veo accepted the generation');
         return op.name;
@@ -143,15 +167,23 @@ export class VeoService {
         if (error instanceof VeoError) throw error;
         const verdict = classifySubmitError(error, probe, params.model);
         if (verdict.kind !== 'retry') {
-          log.warn({ err: errorSummary(error), attempt, status: verdict.error.status, kind: verdict.error.kind }, 'Veo submit did not succeed');
+          log.warn(
+            { err: errorSummary(error), attempt, status: verdict.error.status, kind: verdict.error.kind },
+            'Veo submit did not succeed',
+          );
           throw verdict.error;
         }
         if (attempt >= this.retry.attempts) {
           log.warn({ err: errorSummary(error), attempt, status: verdict.status }, 'Veo submit retries exhausted');
-          throw new VeoError('transient', `${verdict.message} (gave up after ${attempt} attempts)`, verdict.status, { cause: error });
+          throw new VeoError('transient', `${verdict.message} (gave up after ${attempt} attempts)`, verdict.status, {
+            cause: error,
+          });
         }
         const delay = this.backoff(attempt);
-        log.info({ err: errorSummary(error), attempt, status: verdict.status, delayMs: delay }, 'Veo submit not accepted; retrying');
+        log.info(
+          { err: errorSummary(error), attempt, status: verdict.status, delayMs: delay },
+          'Veo submit not accepted; retrying',
+        );
         await this.sleep(delay);
       }
     }
@@ -167,22 +199,41 @@ export class VeoService {
       const probe = new RequestProbe();
       let polled: GenerateVideosOperation;
       try {
-        polled = await this.client.operations.getVideosOperation({ operation, config: { httpOptions: this.httpOptions(probe) } });
+        polled = await this.client.operations.getVideosOperation({
+          operation,
+          config: { httpOptions: this.httpOptions(probe) },
+        });
       } catch (error) {
         const status = error instanceof ApiError ? error.status : undefined;
         if (status === 404 || status === 400) {
-          return { state: 'not_found', message: `Veo has no operation ${operationName} (${status}: ${googleMessage(error)})` };
+          return {
+            state: 'not_found',
+            message: `Veo has no operation ${operationName} (${status}: ${googleMessage(error)})`,
+          };
         }
         if (status !== undefined && status !== 429 && status !== 408 && status < 500) {
-          throw new VeoError('rejected', `Veo refused to report on the operation (${status}): ${googleMessage(error)}`, status, { cause: error });
+          throw new VeoError(
+            'rejected',
+            `Veo refused to report on the operation (${status}): ${googleMessage(error)}`,
+            status,
+            { cause: error },
+          );
         }
         if (attempt >= this.retry.attempts) {
-          throw new VeoError('transient', `could not reach Veo to check the operation: ${describe(probe.fetchError ?? error)} (gave up after ${attempt} attempts)`, status, {
-            cause: error,
-          });
+          throw new VeoError(
+            'transient',
+            `could not reach Veo to check the operation: ${describe(probe.fetchError ?? error)} (gave up after ${attempt} attempts)`,
+            status,
+            {
+              cause: error,
+            },
+          );
         }
         const delay = this.backoff(attempt);
-        this.logger.debug({ err: errorSummary(error), operationName, attempt, delayMs: delay }, 'Veo poll failed; retrying');
+        this.logger.debug(
+          { err: errorSummary(error), operationName, attempt, delayMs: delay },
+          'Veo poll failed; retrying',
+        );
         await this.sleep(delay);
         continue;
       }
@@ -235,15 +286,42 @@ function classifySubmitError(error: unknown, probe: RequestProbe, model: string)
     if (status >= 500) return { kind: 'retry', status, message: `Veo server error (${status}): ${msg}` };
     if (status === 408) {
       // A request timeout reported by a proxy: the request may have been forwarded.
-      return { kind: 'final', error: new VeoError('ambiguous', `Veo request timed out at the server (408): ${msg}`, status, { cause: error }) };
+      return {
+        kind: 'final',
+        error: new VeoError('ambiguous', `Veo request timed out at the server (408): ${msg}`, status, { cause: error }),
+      };
     }
     if (status === 404) {
-      return { kind: 'final', error: new VeoError('rejected', `model ${model} is not available (retired or unknown)`, status, { cause: error }) };
+      return {
+        kind: 'final',
+        error: new VeoError('rejected', `model ${model} is not available (retired or unknown)`, status, {
+          cause: error,
+        }),
+      };
     }
-    if (status === 400) return { kind: 'final', error: new VeoError('rejected', `Veo rejected the request: ${msg}`, status, { cause: error }) };
-    if (status === 401) return { kind: 'final', error: new VeoError('rejected', `Google did not accept the bot's credentials: ${msg}`, status, { cause: error }) };
-    if (status === 403) return { kind: 'final', error: new VeoError('rejected', `the bot's Google account may not use Veo here: ${msg}`, status, { cause: error }) };
-    return { kind: 'final', error: new VeoError('rejected', `Veo refused the request (${status}): ${msg}`, status, { cause: error }) };
+    if (status === 400)
+      return {
+        kind: 'final',
+        error: new VeoError('rejected', `Veo rejected the request: ${msg}`, status, { cause: error }),
+      };
+    if (status === 401)
+      return {
+        kind: 'final',
+        error: new VeoError('rejected', `Google did not accept the bot's credentials: ${msg}`, status, {
+          cause: error,
+        }),
+      };
+    if (status === 403)
+      return {
+        kind: 'final',
+        error: new VeoError('rejected', `the bot's Google account may not use Veo here: ${msg}`, status, {
+          cause: error,
+        }),
+      };
+    return {
+      kind: 'final',
+      error: new VeoError('rejected', `Veo refused the request (${status}): ${msg}`, status, { cause: error }),
+    };
   }
   if (!probe.dispatched) {
     // Failed before any byte left (credentials, request building): nothing can exist at Google.
@@ -253,10 +331,16 @@ function classifySubmitError(error: unknown, probe: RequestProbe, model: string)
   if (probe.answeredStatus === undefined && CONNECT_PHASE_CODES.has(errorCode(cause) ?? '')) {
     return { kind: 'retry', message: `could not connect to Veo: ${describe(cause)}` };
   }
-  const when = probe.answeredStatus === undefined ? 'before Veo answered' : `while reading Veo's ${probe.answeredStatus} answer`;
+  const when =
+    probe.answeredStatus === undefined ? 'before Veo answered' : `while reading Veo's ${probe.answeredStatus} answer`;
   return {
     kind: 'final',
-    error: new VeoError('ambiguous', `the connection failed ${when} (${describe(cause)}); Veo may have accepted the request`, undefined, { cause: error }),
+    error: new VeoError(
+      'ambiguous',
+      `the connection failed ${when} (${describe(cause)}); Veo may have accepted the request`,
+      undefined,
+      { cause: error },
+    ),
   };
 }
 
@@ -264,13 +348,18 @@ function mapOperation(op: GenerateVideosOperation): PollResult {
   if (!op.done) return { state: 'running' };
   if (op.error) {
     const code = typeof op.error.code === 'number' ? op.error.code : undefined;
-    const message = typeof op.error.message === 'string' && op.error.message ? op.error.message : 'Veo reported a failure without a message';
+    const message =
+      typeof op.error.message === 'string' && op.error.message
+        ? op.error.message
+        : 'Veo reported a failure without a message';
     return code === undefined ? { state: 'failed', message } : { state: 'failed', code, message };
   }
   const response = op.response;
   const videos = (response?.generatedVideos ?? [])
     .map((g) => g.video)
-    .filter((v): v is NonNullable<typeof v> & { uri: string } => typeof v?.uri === 'string' && v.uri.startsWith('gs://'))
+    .filter(
+      (v): v is NonNullable<typeof v> & { uri: string } => typeof v?.uri === 'string' && v.uri.startsWith('gs://'),
+    )
     .map((v) => (v.mimeType ? { uri: v.uri, mimeType: v.mimeType } : { uri: v.uri }));
   if ((response?.raiMediaFilteredCount ?? 0) > 0 || videos.length === 0) {
     if ((response?.generatedVideos?.length ?? 0) > 0 && (response?.raiMediaFilteredCount ?? 0) === 0) {
@@ -284,12 +373,17 @@ function mapOperation(op: GenerateVideosOperation): PollResult {
 function validateParams(p: VideoGenerationParams): void {
   const problems: string[] = [];
   if (typeof p?.prompt !== 'string' || p.prompt.trim() === '') problems.push('prompt is empty');
-  if (typeof p?.model !== 'string' || !MODEL_ID.test(p.model)) problems.push(`model ${JSON.stringify(p?.model)} is not a model id`);
-  if (!DURATIONS.has(p?.durationSeconds)) problems.push(`durationSeconds must be 4, 6 or 8 (got ${JSON.stringify(p?.durationSeconds)})`);
-  if (!ASPECT_RATIOS.has(p?.aspectRatio)) problems.push(`aspectRatio must be 16:9 or 9:16 (got ${JSON.stringify(p?.aspectRatio)})`);
-  if (!RESOLUTIONS.has(p?.resolution)) problems.push(`resolution must be 720p or 1080p (got ${JSON.stringify(p?.resolution)})`);
+  if (typeof p?.model !== 'string' || !MODEL_ID.test(p.model))
+    problems.push(`model ${JSON.stringify(p?.model)} is not a model id`);
+  if (!DURATIONS.has(p?.durationSeconds))
+    problems.push(`durationSeconds must be 4, 6 or 8 (got ${JSON.stringify(p?.durationSeconds)})`);
+  if (!ASPECT_RATIOS.has(p?.aspectRatio))
+    problems.push(`aspectRatio must be 16:9 or 9:16 (got ${JSON.stringify(p?.aspectRatio)})`);
+  if (!RESOLUTIONS.has(p?.resolution))
+    problems.push(`resolution must be 720p or 1080p (got ${JSON.stringify(p?.resolution)})`);
   if (typeof p?.generateAudio !== 'boolean') problems.push('generateAudio must be true or false');
-  if (p?.negativePrompt !== undefined && p.negativePrompt !== null && typeof p.negativePrompt !== 'string') problems.push('negativePrompt must be text');
+  if (p?.negativePrompt !== undefined && p.negativePrompt !== null && typeof p.negativePrompt !== 'string')
+    problems.push('negativePrompt must be text');
   if (p?.seed !== undefined && p.seed !== null && (!Number.isInteger(p.seed) || p.seed < 0 || p.seed > 4_294_967_295)) {
     problems.push('seed must be a whole number from 0 to 4294967295');
   }

@@ -36,7 +36,11 @@ export class VideoAttachmentService {
     return Number.isFinite(limit) && limit > 0 ? limit : DEFAULT_ATTACHMENT_LIMIT_BYTES;
   }
 
-  public async prepare(gsUri: string, attachmentSizeLimit: number | string | null | undefined, knownSize?: number | null): Promise<PreparedVideo> {
+  public async prepare(
+    gsUri: string,
+    attachmentSizeLimit: number | string | null | undefined,
+    knownSize?: number | null,
+  ): Promise<PreparedVideo> {
     const size = knownSize ?? (await this.storage.getSize(gsUri));
     const name = gsUri.split('/').pop() || 'video.mp4';
     if (size > this.limitFor(attachmentSizeLimit)) {
@@ -44,7 +48,14 @@ export class VideoAttachmentService {
     }
     try {
       const path = await this.downloadToFile(gsUri, name, size);
-      return { kind: 'attachment', name, path, size, gsUri, release: () => rm(join(path, '..'), { recursive: true, force: true }) };
+      return {
+        kind: 'attachment',
+        name,
+        path,
+        size,
+        gsUri,
+        release: () => rm(join(path, '..'), { recursive: true, force: true }),
+      };
     } catch (error) {
       this.logger.warn({ err: error, gsUri }, 'could not download the video; posting a link instead');
       return { kind: 'link', url: await this.storage.getLink(gsUri), size, gsUri, reason: 'download_failed' };
@@ -65,7 +76,8 @@ export class VideoAttachmentService {
     try {
       await pipeline(this.storage.createReadStream(gsUri), createWriteStream(path));
       const { size } = await stat(path);
-      if (size !== expectedSize) throw new Error(`object ${gsUri} has ${size} bytes, its metadata said ${expectedSize}`);
+      if (size !== expectedSize)
+        throw new Error(`object ${gsUri} has ${size} bytes, its metadata said ${expectedSize}`);
       return path;
     } catch (error) {
       await rm(dir, { recursive: true, force: true });

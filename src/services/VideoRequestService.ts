@@ -53,12 +53,18 @@ export function cleanText(text: string): string {
 }
 
 /** Checks every `/video` option; returns either the clean input or every problem in plain words. */
-export function validateVideoInput(input: VideoCommandInput): { ok: true; value: ValidVideoInput } | { ok: false; problems: string[] } {
+export function validateVideoInput(
+  input: VideoCommandInput,
+): { ok: true; value: ValidVideoInput } | { ok: false; problems: string[] } {
   const problems: string[] = [];
   const prompt = cleanText(input.prompt ?? '');
-  if (!prompt) problems.push('The prompt is empty. Describe the video you want, for example "a red fox running through snow at dawn".');
+  if (!prompt)
+    problems.push(
+      'The prompt is empty. Describe the video you want, for example "a red fox running through snow at dawn".',
+    );
   else if (prompt.length < 3) problems.push('The prompt is too short: use at least 3 characters.');
-  else if (prompt.length > PROMPT_MAX_LENGTH) problems.push(`The prompt is ${prompt.length} characters long; the limit is ${PROMPT_MAX_LENGTH}.`);
+  else if (prompt.length > PROMPT_MAX_LENGTH)
+    problems.push(`The prompt is ${prompt.length} characters long; the limit is ${PROMPT_MAX_LENGTH}.`);
 
   const length = input.length ?? 8;
   if (![4, 6, 8].includes(length)) problems.push('Length must be 4, 6 or 8 seconds.');
@@ -68,7 +74,9 @@ export function validateVideoInput(input: VideoCommandInput): { ok: true; value:
 
   const negative = input.negativePrompt === null ? null : cleanText(input.negativePrompt) || null;
   if (negative && negative.length > NEGATIVE_PROMPT_MAX_LENGTH) {
-    problems.push(`The negative prompt is ${negative.length} characters long; the limit is ${NEGATIVE_PROMPT_MAX_LENGTH}.`);
+    problems.push(
+      `The negative prompt is ${negative.length} characters long; the limit is ${NEGATIVE_PROMPT_MAX_LENGTH}.`,
+    );
   }
 
   const seed = input.seed;
@@ -193,13 +201,24 @@ export class VideoRequestService {
   }
 
   /** Generates a recorded request in the background. */
-  public run(claim: RecordedRequest, observer?: ProgressObserver): { requestId: string; done: Promise<GenerationOutcome> } {
+  public run(
+    claim: RecordedRequest,
+    observer?: ProgressObserver,
+  ): { requestId: string; done: Promise<GenerationOutcome> } {
     const { generation, config } = this.deps;
     const done = generation
-      .process(claim, { resumed: false, observer, signal: this.shutdown.signal, timeoutMs: config.resume.requestTimeoutMs })
+      .process(claim, {
+        resumed: false,
+        observer,
+        signal: this.shutdown.signal,
+        timeoutMs: config.resume.requestTimeoutMs,
+      })
       .catch((error) => {
         // The row stays claimable: the sweep of this or another instance picks it up once the lease runs out.
-        this.deps.logger.error({ err: error, requestId: claim.row.id }, 'generation stopped on an error; the resume sweep will retry it');
+        this.deps.logger.error(
+          { err: error, requestId: claim.row.id },
+          'generation stopped on an error; the resume sweep will retry it',
+        );
         return 'interrupted' as GenerationOutcome;
       });
     this.inFlight.add(done);

@@ -126,7 +126,9 @@ export class RedisScheduler implements TaskScheduler {
   ) {
     this.fallback = new InProcessScheduler(logger);
     // BullMQ shares this connection and duplicates it for the worker's blocking reads; both are tracked.
-    const connection = this.track(new Redis({ ...parseRedisUrl(redisUrl), maxRetriesPerRequest: null } as RedisOptions));
+    const connection = this.track(
+      new Redis({ ...parseRedisUrl(redisUrl), maxRetriesPerRequest: null } as RedisOptions),
+    );
     const duplicate = connection.duplicate.bind(connection);
     connection.duplicate = (override?: Partial<RedisOptions>) => this.track(duplicate(override));
     // removeOnComplete keeps Redis from filling up with finished one-off jobs.
@@ -139,7 +141,11 @@ export class RedisScheduler implements TaskScheduler {
 
   public async create(name: TaskName, payload: Record<string, unknown>, options?: { delayMs?: number }): Promise<void> {
     try {
-      await withTimeout(this.handler.create({ name, payload } as never, options?.delayMs ?? undefined), this.timeoutMs, `creating task ${name} in Redis`);
+      await withTimeout(
+        this.handler.create({ name, payload } as never, options?.delayMs ?? undefined),
+        this.timeoutMs,
+        `creating task ${name} in Redis`,
+      );
     } catch (error) {
       this.logger.warn({ err: error, task: name }, 'Redis did not take the task; running it in this process instead');
       await this.fallback.create(name, payload, options);
@@ -178,7 +184,10 @@ export class RedisScheduler implements TaskScheduler {
     for (const piece of taskStore().repeatedTasks) {
       if (!piece.interval || existing.some((job) => job.name === piece.name)) continue;
       await this.createRepeated(piece.name, piece.interval, piece.customJobOptions);
-      this.logger.warn({ task: piece.name }, 'repeated task was missing from Redis (restarted empty?); created it again');
+      this.logger.warn(
+        { task: piece.name },
+        'repeated task was missing from Redis (restarted empty?); created it again',
+      );
     }
   }
 
@@ -201,7 +210,8 @@ export class RedisScheduler implements TaskScheduler {
       if (!this.redisHealthy) this.logger.info('Redis is reachable again; scheduled tasks are back on BullMQ');
       this.redisHealthy = true;
     } catch (error) {
-      if (this.redisHealthy) this.logger.warn({ err: error }, 'Redis is unreachable; running repeated tasks in this process');
+      if (this.redisHealthy)
+        this.logger.warn({ err: error }, 'Redis is unreachable; running repeated tasks in this process');
       this.redisHealthy = false;
       for (const piece of taskStore().repeatedTasks) {
         if (piece.interval) await runLocally(piece.name as TaskName, {}, this.logger);

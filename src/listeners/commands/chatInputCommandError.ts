@@ -13,11 +13,15 @@ const NOT_OURS = new Set([40060, 10062]);
 export class ChatInputCommandErrorListener extends Listener<typeof Events.ChatInputCommandError> {
   public override async run(error: unknown, { interaction, command }: ChatInputCommandErrorPayload) {
     if (error instanceof DiscordAPIError && NOT_OURS.has(Number(error.code))) {
-      this.container.pino.debug({ command: command.name, code: error.code }, 'interaction answered elsewhere or expired; nothing to do');
+      this.container.pino.debug(
+        { command: command.name, code: error.code },
+        'interaction answered elsewhere or expired; nothing to do',
+      );
       return;
     }
     this.container.pino.error({ err: error, command: command.name }, 'command failed');
-    const content = 'Something went wrong on the bot side. Nothing was charged for a request that did not start; try again.';
+    const content =
+      'Something went wrong on the bot side. Nothing was charged for a request that did not start; try again.';
     const payload = { content, flags: MessageFlags.Ephemeral, allowedMentions: { parse: [] } } as const;
     try {
       if (interaction.deferred || interaction.replied) await interaction.followUp(payload);
