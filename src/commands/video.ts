@@ -2,7 +2,7 @@ import { ApplyOptions } from '@sapphire/decorators';
 import { Command, CommandOptionsRunTypeEnum } from '@sapphire/framework';
 import { ApplicationIntegrationType, InteractionContextType, MessageFlags, PermissionFlagsBits } from 'discord.js';
 import { LiveProgress } from '../lib/progress';
-import { DuplicateInteractionError } from '../services/RequestTrackingService';
+import { DuplicateInteractionError, QuotaExceededError } from '../services/RequestTrackingService';
 import {
   NEGATIVE_PROMPT_MAX_LENGTH,
   PROMPT_MAX_LENGTH,
@@ -113,6 +113,7 @@ export class VideoCommand extends Command {
         attachmentSizeLimit: interaction.attachmentSizeLimit ?? null,
       });
     } catch (error) {
+      if (error instanceof QuotaExceededError) return ephemeral(videoRequests.quotaReason());
       if (error instanceof DuplicateInteractionError) {
         // Every instance receives the interaction; the one that recorded it first answers and pays for it.
         pino.debug({ interactionId: interaction.id }, '/video already recorded by another instance');

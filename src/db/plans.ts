@@ -365,6 +365,11 @@ export function countQuotaUsage(): string {
       AND (status NOT IN ('failed', 'timeout') OR failure_kind IN ('filtered', 'invalid'))`;
 }
 
+/** Serialises quota checks of one user until the end of the transaction. $1 user_id */
+export function lockUserQuota(): string {
+  return `SELECT pg_advisory_xact_lock(hashtext('veobot:quota:' || $1::text))`;
+}
+
 /** All guilds (metrics): claimable rows by state. No parameters. */
 export function countUnfinishedByState(): string {
   return `SELECT

@@ -161,6 +161,17 @@ export interface UnfinishedRow extends VideoRequestRow {
   attemptCount: number;
 }
 
+/** The user has used their quota (counted under a per-user lock, at insert time). */
+export class QuotaExceededError extends Error {
+  public constructor(
+    public readonly used: number,
+    public readonly limit: number,
+  ) {
+    super(`quota reached: ${used} of ${limit}`);
+    this.name = 'QuotaExceededError';
+  }
+}
+
 /** Another process already recorded a request for this Discord interaction (it handles it; this one must not). */
 export class DuplicateInteractionError extends Error {
   public constructor(public readonly interactionId: string) {
@@ -359,11 +370,32 @@ export class RequestTrackingService {
 
   // ---------------------------------------------------------------- creation and reads
 
-  /** Inserts a `pending` row already leased by `owner` (fence 1). */
+  /**
+   * Inserts a `pending` row already leased by `owner` (fence 1). With `quota`, the user's usage is counted and the row
+   * inserted under a per-user lock in one transaction, so two simultaneous requests cannot both slip under the limit
+   * (QuotaExceededError otherwise).
+   */
   public async createRequest(
     input: CreateRequestInput,
     owner: string,
     leaseMs: number,
+    quota?: { limit: number; since: Date },
+  ): Promise<{ row: VideoRequestRow; lease: Lease }> {
+    if (!quota) return this.insertRequest(input, owner, leaseMs);
+    return this.dataSource.transaction(async (manager) => {
+      await this.rows(plans.lockUserQuota(), [input.userId], manager);
+      const [usage] = await this.rows(plans.countQuotaUsage(), [input.userId, quota.since, input.requestType ?? 'veo'], manager);
+      const used = num(usage?.count ?? 0);
+      if (used >= quota.limit) throw new QuotaExceededError(used, quota.limit);
+      return this.insertRequest(input, owner, leaseMs, manager);
+    });
+  }
+
+  private async insertRequest(
+    input: CreateRequestInput,
+    owner: string,
+    leaseMs: number,
+    manager?: EntityManager,
   ): Promise<{ row: VideoRequestRow; lease: Lease }> {
     const [raw] = await this.rows(plans.insertRequest(), [
       input.id ?? null,
@@ -386,7 +418,7 @@ export class RequestTrackingService {
       owner,
       Math.round(leaseMs),
       input.interactionId ?? null,
-    ]);
+    ], manager);
     if (!raw) throw new DuplicateInteractionError(input.interactionId ?? '');
     const row = toRequestRow(raw);
     this.logger.info({ ...logFields(row), userId: row.userId, owner }, 'request created');

@@ -141,20 +141,21 @@ export class VideoRequestService {
     return { ok: true };
   }
 
+  /** A quick check before acknowledging; `record` enforces the quota again, atomically. */
   public async checkQuota(userId: string): Promise<Admission> {
+    const used = await this.deps.tracking.countQuotaUsage(userId, this.quotaWindowStart());
+    return used >= this.deps.config.video.dailyQuota ? { ok: false, reason: this.quotaReason() } : { ok: true };
+  }
+
+  public quotaReason(): string {
     const quota = this.deps.config.video.dailyQuota;
-    const since = new Date(this.now() - 24 * 3600_000);
-    const used = await this.deps.tracking.countQuotaUsage(userId, since);
-    if (used >= quota) {
-      return {
-        ok: false,
-        reason:
-          quota === 0
-            ? 'Video generation is turned off on this bot.'
-            : `You have used your ${quota} videos for the last 24 hours. Failures caused by the bot or Google do not count; try again later.`,
-      };
-    }
-    return { ok: true };
+    return quota === 0
+      ? 'Video generation is turned off on this bot.'
+      : `You have used your ${quota} videos for the last 24 hours. Failures caused by the bot or Google do not count; try again later.`;
+  }
+
+  private quotaWindowStart(): Date {
+    return new Date(this.now() - 24 * 3600_000);
   }
 
   /** Writes the pending row (leased by this instance) and starts generating; resolves once the row is durable. */
@@ -167,7 +168,7 @@ export class VideoRequestService {
   }
 
   /**
-   * Writes the pending row, leased by this instance. `/video` calls this before acknowledging the interaction, so
+   * Writes the pending row, leased by this instance, if the user is within their quota (QuotaExceededError otherwise). `/video` calls this before acknowledging the interaction, so
    * a crash right after the acknowledgement can never leave a requester waiting on a request nobody recorded.
    */
   public async record(input: ValidVideoInput, context: InteractionContext): Promise<RecordedRequest> {
@@ -193,6 +194,7 @@ export class VideoRequestService {
       },
       instanceId,
       config.resume.leaseDurationMs,
+      { limit: config.video.dailyQuota, since: this.quotaWindowStart() },
     );
     metrics.requestsCreated.inc();
     // Writing the row leased to this instance is the live path's claim.
