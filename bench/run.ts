@@ -6,7 +6,7 @@
  */
 import 'reflect-metadata';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, release, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -18,7 +18,7 @@ import * as plans from '../src/db/plans';
 import { announcementNonce } from '../src/services/NotificationService';
 import { DiscordEmulator, WORLD } from '../tests/emulators/discord';
 import { GoogleEmulator } from '../tests/emulators/google';
-import { BenchBot } from './bot';
+import { BotProcess } from '../tests/helpers/botProcess';
 
 const MiB = 1024 * 1024;
 const MODEL = 'veo-3.1-fast-generate-001';
@@ -102,6 +102,13 @@ async function withClient<T>(url: string, fn: (c: Client) => Promise<T>): Promis
   }
 }
 
+/** Resident and peak resident memory of a process, in bytes (Linux /proc). */
+function processMemory(pid: number): { rss: number; peakRss: number } {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = (key: string) => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN) * 1024;
+  return { rss: kb('VmRSS'), peakRss: kb('VmHWM') };
+}
+
 function log(message: string): void {
   process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${message}\n`);
 }
@@ -109,7 +116,7 @@ function log(message: string): void {
 // ---------------------------------------------------------------- the world
 
 class BenchWorld {
-  public readonly bots: BenchBot[] = [];
+  public readonly bots: BotProcess[] = [];
   private constructor(
     public readonly discord: DiscordEmulator,
     public readonly google: GoogleEmulator,
@@ -150,8 +157,9 @@ class BenchWorld {
     };
   }
 
-  public startBot(extra: Record<string, string> = {}): BenchBot {
-    const bot = BenchBot.start(this.env(extra));
+  /** Spawns the bot as `npm start` runs it (NODE_ENV=production); phases wait for the log lines they need. */
+  public async startBot(extra: Record<string, string> = {}): Promise<BotProcess> {
+    const bot = await BotProcess.start({ NODE_ENV: 'production', ...this.env(extra) }, { waitForReady: false });
     this.bots.push(bot);
     return bot;
   }
@@ -197,12 +205,12 @@ async function benchReady(world: BenchWorld) {
         );
         await world.db.query('ANALYZE video_requests');
       }
-      const bot = world.startBot();
+      const bot = await world.startBot();
       const ready = await bot.waitForLog((l) => l.msg === 'gateway ready', 60_000, 'gateway ready');
-      timings[kind].push(ready.receivedAt - bot.startedAt);
+      timings[kind].push(bot.receivedAt(ready) - bot.startedAt);
       await world.killBots();
       log(
-        `READY with ${kind === 'none' ? 'no' : READY_UNFINISHED_ROWS} unfinished rows: ${ready.receivedAt - bot.startedAt} ms`,
+        `READY with ${kind === 'none' ? 'no' : READY_UNFINISHED_ROWS} unfinished rows: ${bot.receivedAt(ready) - bot.startedAt} ms`,
       );
     }
   }
@@ -248,7 +256,7 @@ async function benchResume(world: BenchWorld) {
   for (const r of inserted.rows) indexOfRequest.set(r.id, Number(/\[bench-job-(\d{4})\]/.exec(r.prompt)![1]));
 
   const submitsBefore = world.google.submits.length;
-  const bot = world.startBot({
+  const bot = await world.startBot({
     RESUME_CONCURRENCY: String(RESUME_SLOTS),
     VEO_POLL_INTERVAL_MS: String(POLL_INTERVAL_MS),
   });
@@ -386,7 +394,7 @@ async function benchClaim(world: BenchWorld) {
 
 async function benchMemory(world: BenchWorld) {
   await world.emptyTables();
-  const bot = world.startBot({ VEO_POLL_INTERVAL_MS: String(POLL_INTERVAL_MS) });
+  const bot = await world.startBot({ VEO_POLL_INTERVAL_MS: String(POLL_INTERVAL_MS) });
   await bot.waitForLog((l) => l.msg === 'gateway ready', 60_000, 'gateway ready');
   await world.discord.waitFor(
     () => world.discord.commands.global.some((c: { name: string }) => c.name === 'video'),
@@ -421,11 +429,11 @@ async function benchMemory(world: BenchWorld) {
   // Warm up every code path with a small video, then take the resting size as the baseline.
   await deliver(-1, 1 * MiB);
   await sleep(1_000);
-  const baseline = bot.memory();
+  const baseline = processMemory(bot.pid);
   let sampledPeak = baseline.rss;
   const sampler = setInterval(() => {
     try {
-      sampledPeak = Math.max(sampledPeak, bot.memory().rss);
+      sampledPeak = Math.max(sampledPeak, processMemory(bot.pid).rss);
     } catch {
       // the process is gone
     }
@@ -434,10 +442,10 @@ async function benchMemory(world: BenchWorld) {
   const growthAfterEach: number[] = [];
   for (let i = 0; i < MEMORY_VIDEOS; i++) {
     if (await deliver(i, MEMORY_VIDEO_BYTES)) attached++;
-    growthAfterEach.push(Math.max(bot.memory().peakRss, sampledPeak) - baseline.rss);
+    growthAfterEach.push(Math.max(processMemory(bot.pid).peakRss, sampledPeak) - baseline.rss);
   }
   clearInterval(sampler);
-  const after = bot.memory();
+  const after = processMemory(bot.pid);
   await world.killBots();
   await world.emptyTables();
   const peak = Math.max(after.peakRss, sampledPeak);
