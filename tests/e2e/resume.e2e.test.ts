@@ -5,13 +5,17 @@
  */
 import Redis from 'ioredis';
 import type { DataSource } from 'typeorm';
-import { loadConfig } from '../../src/lib/config';
-import { StorageService } from '../../src/services/StorageService';
-import { VeoService } from '../../src/services/VeoService';
 import type { EmulatedMessage } from '../emulators/discord';
-import type { Fate } from '../emulators/google';
-import { createLegacyDatabase, silentLogger, type LegacyDatabase } from '../helpers/db';
+import { createLegacyDatabase, type LegacyDatabase } from '../helpers/db';
 import { E2EWorld, WORLD } from '../helpers/e2e';
+import {
+  googleClients,
+  seedGeneratingRow,
+  seedRow,
+  submitOperationFor,
+  submitsFor,
+  waitUntil,
+} from '../helpers/seedRows';
 
 jest.setTimeout(180_000);
 
@@ -24,76 +28,6 @@ const RESUMED = 'Resumed after bot restart';
 const REDIS_URL = 'redis://127.0.0.1:6379/5';
 
 type Query = (sql: string, params?: unknown[]) => Promise<Record<string, unknown>[]>;
-
-interface RowSpec {
-  status?: 'pending' | 'generating' | 'completed';
-  prompt?: string;
-  userId?: string;
-  channelId?: string;
-  operationName?: string | null;
-  gcsPrefix?: string | null;
-  videoUrls?: string[] | null;
-}
-
-/** Inserts a row as the bot's own schema holds it after its instance died (lease run out, no interaction token). */
-async function insertRow(query: Query, spec: RowSpec = {}): Promise<string> {
-  const [r] = await query(
-    `INSERT INTO video_requests (user_id, guild_id, channel_id, prompt, duration_seconds, aspect_ratio, resolution, status,
-       operation_name, gcs_prefix, video_urls, model, created_at, started_at, lease_owner, lease_expires_at, fence, submit_attempts)
-     VALUES ($1, $2, $3, $4, 4, '16:9', '720p', $5, $6, $7, $8, 'veo-3.1-fast-generate-001', now() - interval '5 minutes',
-       CASE WHEN $5 <> 'pending' THEN now() END, 'dead-instance', now() - interval '1 second', 2, CASE WHEN $5 = 'pending' THEN 0 ELSE 1 END)
-     RETURNING id`,
-    [
-      spec.userId ?? MEMBER,
-      GUILD,
-      spec.channelId ?? CH.general.id,
-      spec.prompt ?? 'a kite over the dunes',
-      spec.status ?? 'pending',
-      spec.operationName ?? null,
-      spec.gcsPrefix ?? null,
-      spec.videoUrls ?? null,
-    ],
-  );
-  return r!.id as string;
-}
-
-/** Real Veo/Storage clients with the settings the bot gets, to create an operation "before the crash". */
-function googleClients(world: E2EWorld): { veo: VeoService; storage: StorageService } {
-  const config = loadConfig(world.env());
-  return {
-    veo: VeoService.create(config.google, silentLogger()),
-    storage: StorageService.create(config.google, config.video, silentLogger()),
-  };
-}
-
-/** Submits an operation on the emulator for a row (as the dead bot did) and returns its name and output folder. */
-async function submitFor(
-  world: E2EWorld,
-  id: string,
-  fate: Fate,
-  who: { userId?: string; channelId?: string } = {},
-): Promise<{ operationName: string; prefix: string }> {
-  const { veo, storage } = googleClients(world);
-  const prefix = storage.outputPrefix(
-    { guildId: GUILD, channelId: who.channelId ?? CH.general.id, userId: who.userId ?? MEMBER, requestId: id },
-    1,
-  );
-  world.google.scriptNext(fate);
-  const operationName = await veo.startGeneration(
-    {
-      prompt: 'a kite over the dunes',
-      model: 'veo-3.1-fast-generate-001',
-      durationSeconds: 4,
-      aspectRatio: '16:9',
-      resolution: '720p',
-      generateAudio: true,
-      negativePrompt: null,
-      seed: null,
-    },
-    storage.outputUri(prefix),
-  );
-  return { operationName, prefix };
-}
 
 /** Every message the bot wrote (channel messages and interaction replies) that carries this request's marker. */
 function resultMessages(world: E2EWorld, id: string): EmulatedMessage[] {
@@ -120,19 +54,6 @@ function expectChannelAnnouncement(world: E2EWorld, id: string, channelId: strin
   expect(m.content).toContain(`<@${userId}>`);
   expect(m.pinged).toEqual({ users: [userId], roles: [], everyone: false });
   return m;
-}
-
-const submitsFor = (world: E2EWorld, id: string) =>
-  world.google.submits.filter((s) => String(s.parameters.storageUri).includes(id));
-
-async function waitUntil<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
 }
 
 async function announcedAll(ds: DataSource | { query: Query }, ids: string[]): Promise<boolean> {
@@ -209,21 +130,11 @@ describe('resume after restart (real bot processes, emulated Discord and Google,
   });
 
   it('resumes pending and generating rows found at startup and announces them in their channels', async () => {
-    const pending = await insertRow(query, { prompt: 'pending before the crash', channelId: CH.general.id });
-    const generatingId = await insertRow(query, { status: 'pending', userId: MEMBER2, channelId: CH.videos.id });
-    const { operationName, prefix } = await submitFor(
+    const pending = await seedRow(world, { prompt: 'pending before the crash', channelId: CH.general.id });
+    const { id: generatingId, operationName } = await seedGeneratingRow(
       world,
-      generatingId,
       { kind: 'done', afterPolls: 2, videoBytes: 30_000 },
       { userId: MEMBER2, channelId: CH.videos.id },
-    );
-    await query(
-      `UPDATE video_requests SET status = 'generating', operation_name = $2, gcs_prefix = $3, submit_attempts = 1 WHERE id = $1`,
-      [generatingId, operationName, prefix],
-    );
-    await query(
-      `INSERT INTO video_request_attempts (request_id, attempt, output_prefix, state, operation_name, accepted_at) VALUES ($1, 1, $2, 'accepted', $3, now())`,
-      [generatingId, prefix, operationName],
     );
     const submitsBefore = world.google.submits.length;
 
@@ -236,7 +147,7 @@ describe('resume after restart (real bot processes, emulated Discord and Google,
       submitAttempts: 1,
       operationName,
     });
-    expect(submitsFor(world, pending)).toHaveLength(1);
+    expect(submitsFor(world, pending)).toBe(1);
     expect(world.google.submits.length - submitsBefore).toBe(1);
     expectChannelAnnouncement(world, pending, CH.general.id, MEMBER);
     expectChannelAnnouncement(world, generatingId, CH.videos.id, MEMBER2);
@@ -245,7 +156,7 @@ describe('resume after restart (real bot processes, emulated Discord and Google,
   });
 
   it('DISABLE_TASK_RESUME=true leaves unfinished rows alone and says so in the log', async () => {
-    const id = await insertRow(query);
+    const id = await seedRow(world);
     const bot = await world.startBot({ DISABLE_TASK_RESUME: 'true' }, { waitForCommands: false });
     await bot.waitForLog((l) => String(l.msg).includes('automatic resume is disabled'));
     // Several sweep intervals (SWEEP_INTERVAL_MS=1000) pass with nothing claimed.
@@ -269,7 +180,7 @@ describe('resume after restart (real bot processes, emulated Discord and Google,
       const ids: string[] = [];
       for (let i = 0; i < 20; i++)
         ids.push(
-          await insertRow(query, {
+          await seedRow(world, {
             prompt: `shared backlog ${i}`,
             userId: i % 2 ? MEMBER : MEMBER2,
             channelId: i % 3 ? CH.general.id : CH.videos.id,
@@ -286,7 +197,7 @@ describe('resume after restart (real bot processes, emulated Discord and Google,
       await new Promise((r) => setTimeout(r, 2_000));
 
       for (const id of ids) {
-        expect(submitsFor(world, id)).toHaveLength(1);
+        expect(submitsFor(world, id)).toBe(1);
         expect(resultMessages(world, id)).toHaveLength(1);
       }
       expect(world.google.submits).toHaveLength(20);
@@ -321,7 +232,7 @@ describe('resume after restart (real bot processes, emulated Discord and Google,
       const pending = await insert('pending');
       const done = await insert('completed', { urls: [`gs://${world.google.bucket}/legacy/sample_0.mp4`] });
       const generating = await insert('pending');
-      const { operationName, prefix } = await submitFor(world, generating, {
+      const { operationName, prefix } = await submitOperationFor(googleClients(world), generating, {
         kind: 'done',
         afterPolls: 1,
         videoBytes: 25_000,
@@ -346,7 +257,7 @@ describe('resume after restart (real bot processes, emulated Discord and Google,
       expect(byId.get(generating)).toMatchObject({ status: 'completed', announcement: 'sent' });
       expect(byId.get(done)).toMatchObject({ status: 'completed', announcement: null });
       expect(world.google.submits.length - submitsBefore).toBe(1);
-      expect(submitsFor(world, pending)).toHaveLength(1);
+      expect(submitsFor(world, pending)).toBe(1);
       expectChannelAnnouncement(world, pending, CH.general.id, MEMBER);
       expectChannelAnnouncement(world, generating, CH.general.id, MEMBER);
       expect(resultMessages(world, done)).toEqual([]);

@@ -5,13 +5,10 @@
  * being resumed. Counted from what Discord and Veo saw: no request submitted twice, none announced twice, none lost.
  */
 import Redis from 'ioredis';
-import { loadConfig } from '../../src/lib/config';
-import { StorageService } from '../../src/services/StorageService';
-import { VeoService } from '../../src/services/VeoService';
 import type { InteractionHandle } from '../emulators/discord';
-import { silentLogger } from '../helpers/db';
 import { E2EWorld, WORLD } from '../helpers/e2e';
 import { resultNotifications, submitsFor } from '../helpers/outcomes';
+import { seedGeneratingRow, seedRow } from '../helpers/seedRows';
 
 jest.setTimeout(300_000);
 
@@ -20,7 +17,6 @@ const REDIS_URL = 'redis://127.0.0.1:6379/7';
 const GUILD = WORLD.guilds.main.id;
 const CHANNELS = [WORLD.guilds.main.channels.general.id, WORLD.guilds.main.channels.videos.id];
 const USERS = [WORLD.users.member.id, WORLD.users.member2.id, WORLD.users.admin.id, WORLD.users.owner.id];
-const MODEL = 'veo-3.1-fast-generate-001';
 
 describe('two instances on one PostgreSQL and one Redis, 100 requests (resumed and new)', () => {
   let world: E2EWorld;
@@ -41,49 +37,13 @@ describe('two instances on one PostgreSQL and one Redis, 100 requests (resumed a
     // Each video takes a second and a half, so the backlog and the new requests overlap on both instances.
     world.google.setDefaultFate({ kind: 'done', afterMs: 1_500, videoBytes: 20_000 });
     const ds = world.db.database.dataSource;
-    const config = loadConfig(world.env());
-    const veo = VeoService.create(config.google, silentLogger());
-    const storage = StorageService.create(config.google, config.video, silentLogger());
 
     // 40 rows as a dead instance left them (its lease ran out).
     const backlog: string[] = [];
     for (let i = 0; i < 40; i++) {
-      const userId = USERS[i % USERS.length]!;
-      const channelId = CHANNELS[i % 2]!;
-      const [r] = (await ds.query(
-        `INSERT INTO video_requests (user_id, guild_id, channel_id, prompt, duration_seconds, aspect_ratio, resolution, status, model,
-           created_at, lease_owner, lease_expires_at, fence)
-         VALUES ($1, $2, $3, $4, 4, '16:9', '720p', 'pending', $5, now() - interval '3 minutes', 'dead-instance', now() - interval '1 second', 1)
-         RETURNING id`,
-        [userId, GUILD, channelId, `left behind ${i}`, MODEL],
-      )) as { id: string }[];
-      const id = r!.id;
-      backlog.push(id);
-      if (i % 2 === 1) {
-        // The dead instance had already been accepted by Veo for this one: resuming must poll, not submit again.
-        const prefix = storage.outputPrefix({ guildId: GUILD, channelId, userId, requestId: id }, 1);
-        const operationName = await veo.startGeneration(
-          {
-            prompt: `left behind ${i}`,
-            model: MODEL,
-            durationSeconds: 4,
-            aspectRatio: '16:9',
-            resolution: '720p',
-            generateAudio: true,
-            negativePrompt: null,
-            seed: null,
-          },
-          storage.outputUri(prefix),
-        );
-        await ds.query(
-          `UPDATE video_requests SET status = 'generating', operation_name = $2, gcs_prefix = $3, started_at = now(), submit_attempts = 1 WHERE id = $1`,
-          [id, operationName, prefix],
-        );
-        await ds.query(
-          `INSERT INTO video_request_attempts (request_id, attempt, output_prefix, state, operation_name, accepted_at) VALUES ($1, 1, $2, 'accepted', $3, now())`,
-          [id, prefix, operationName],
-        );
-      }
+      const spec = { userId: USERS[i % USERS.length]!, channelId: CHANNELS[i % 2]!, prompt: `left behind ${i}` };
+      // Every other one had already been accepted by Veo: resuming must poll, not submit again.
+      backlog.push(i % 2 === 1 ? (await seedGeneratingRow(world, undefined, spec)).id : await seedRow(world, spec));
     }
 
     const env = { REDIS_URL, RESUME_CONCURRENCY: '3', DAILY_QUOTA: '1000' };

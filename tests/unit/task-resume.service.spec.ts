@@ -26,6 +26,7 @@ import { DiscordEmulator, WORLD, type EmulatedMessage } from '../emulators/disco
 import { GoogleEmulator, type Fate } from '../emulators/google';
 import { startGoogle } from '../emulators/google/testKit';
 import { createTestDatabase, silentLogger, type TestDatabase } from '../helpers/db';
+import { insertDeadInstanceRow, insertGeneratingRow, type SeedRow } from '../helpers/seedRows';
 
 jest.setTimeout(60_000);
 
@@ -33,7 +34,6 @@ const GUILD = WORLD.guilds.main.id;
 const CH = WORLD.guilds.main.channels;
 const REQUESTER = WORLD.users.member.id;
 const OTHER_USER = WORLD.users.member2.id;
-const DEFAULT_MODEL = 'veo-3.1-fast-generate-001';
 const INSTANCE = 'resume-spec-instance';
 
 interface Harness {
@@ -143,89 +143,17 @@ describe('TaskResumeService (real database, Veo/Storage and Discord REST against
 
   // ---------------------------------------------------------------- rows as a crashed bot leaves them
 
-  interface RowSpec {
-    status?: 'pending' | 'generating' | 'completed';
-    prompt?: string;
-    userId?: string;
-    channelId?: string;
-    ageHours?: number;
-    model?: string | null;
-    durationSeconds?: 4 | 6 | 8;
-    aspectRatio?: '16:9' | '9:16';
-    resolution?: '720p' | '1080p';
-    negativePrompt?: string | null;
-    seed?: number | null;
-    operationName?: string | null;
-    gcsPrefix?: string | null;
-    submitAttempts?: number;
-    announcement?: 'due' | null;
-    videoUrls?: string[] | null;
-  }
-
-  /** Inserts a row whose lease ran out `ageHours` after it was created (its instance died). */
-  async function insertRow(spec: RowSpec = {}): Promise<string> {
-    const [r] = (await ds.query(
-      `INSERT INTO video_requests (user_id, guild_id, channel_id, prompt, duration_seconds, aspect_ratio, resolution,
-         generate_audio, status, operation_name, gcs_prefix, model, negative_prompt, seed, created_at, started_at,
-         completed_at, lease_owner, lease_expires_at, fence, submit_attempts, announcement, video_urls, updated_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, true, $8, $9, $10, $11, $12, $13,
-         now() - $14::double precision * interval '1 hour', CASE WHEN $8 <> 'pending' THEN now() END,
-         CASE WHEN $8 = 'completed' THEN now() END, 'dead-instance', now() - interval '1 second', 3, $15, $16, $17, now())
-       RETURNING id`,
-      [
-        spec.userId ?? REQUESTER,
-        GUILD,
-        spec.channelId ?? CH.general.id,
-        spec.prompt ?? 'a paper boat in the rain',
-        spec.durationSeconds ?? 4,
-        spec.aspectRatio ?? '16:9',
-        spec.resolution ?? '720p',
-        spec.status ?? 'pending',
-        spec.operationName ?? null,
-        spec.gcsPrefix ?? null,
-        spec.model === undefined ? DEFAULT_MODEL : spec.model,
-        spec.negativePrompt ?? null,
-        spec.seed ?? null,
-        spec.ageHours ?? 0.1,
-        spec.submitAttempts ?? 0,
-        spec.announcement ?? null,
-        spec.videoUrls ?? null,
-      ],
-    )) as { id: string }[];
-    return r!.id;
-  }
+  /** A row whose lease ran out `ageHours` after it was created (its instance died). */
+  const insertRow = (spec: SeedRow = {}): Promise<string> =>
+    insertDeadInstanceRow(ds, { prompt: 'a paper boat in the rain', ageHours: 0.1, ...spec });
 
   /** A generating row whose operation really exists on the emulator (submitted before the "crash"). */
-  async function insertGenerating(fate: Fate, spec: RowSpec = {}): Promise<{ id: string; operationName: string }> {
-    const id = await insertRow({ ...spec, status: 'pending' });
-    const prefix = storage.outputPrefix(
-      { guildId: GUILD, channelId: spec.channelId ?? CH.general.id, userId: spec.userId ?? REQUESTER, requestId: id },
-      1,
-    );
-    google.scriptNext(fate);
-    const operationName = await veo.startGeneration(
-      {
-        prompt: spec.prompt ?? 'a paper boat in the rain',
-        model: DEFAULT_MODEL,
-        durationSeconds: 4,
-        aspectRatio: '16:9',
-        resolution: '720p',
-        generateAudio: true,
-        negativePrompt: null,
-        seed: null,
-      },
-      storage.outputUri(prefix),
-    );
-    await ds.query(
-      `INSERT INTO video_request_attempts (request_id, attempt, output_prefix, state, operation_name, accepted_at) VALUES ($1, 1, $2, 'accepted', $3, now())`,
-      [id, prefix, operationName],
-    );
-    await ds.query(
-      `UPDATE video_requests SET status = 'generating', operation_name = $2, gcs_prefix = $3, submit_attempts = 1, started_at = now() WHERE id = $1`,
-      [id, operationName, prefix],
-    );
-    return { id, operationName };
-  }
+  const insertGenerating = (fate: Fate, spec: SeedRow = {}): Promise<{ id: string; operationName: string }> =>
+    insertGeneratingRow(ds, { veo, storage, google }, fate, {
+      prompt: 'a paper boat in the rain',
+      ageHours: 0.1,
+      ...spec,
+    });
 
   const row = async (id: string): Promise<VideoRequestRow> => (await h.tracking.getById(id))!;
   const sweep = (harness: Harness = h): Promise<ResumeSummary> =>
