@@ -12,9 +12,7 @@
 // Needs PostgreSQL (CHAOS_DATABASE_URL, TEST_DATABASE_URL, DATABASE_URL or postgres://postgres@127.0.0.1:5432/postgres;
 // a database is created on that server and dropped afterwards) and, for two instances, Redis (CHAOS_REDIS_URL,
 // default redis://127.0.0.1:6379/8, flushed before and after).
-import { execFileSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -24,6 +22,8 @@ import { CRASH_POINTS } from '../src/lib/crashPoints';
 import { DiscordEmulator, WORLD, type InteractionHandle } from '../tests/emulators/discord';
 import { GoogleEmulator } from '../tests/emulators/google';
 import { BotProcess } from '../tests/helpers/botProcess';
+import { createEmptyPostgres, serverUrl } from '../tests/helpers/db';
+import { ensureBuilt } from '../sandbox/build';
 import { pingsFor, resultNotifications, submitsFor } from '../tests/helpers/outcomes';
 
 const ROOT = resolve(__dirname, '..');
@@ -108,46 +108,6 @@ const between = (min: number, max: number) => min + Math.random() * (max - min);
 const pick = <T>(items: readonly T[]): T => items[Math.floor(Math.random() * items.length)]!;
 const say = (line: string) => process.stdout.write(`[chaos ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
 
-/** Builds dist/ (what the bot runs) when it is missing or older than a file in src/. */
-function ensureBuilt(): void {
-  const entry = join(ROOT, 'dist', 'index.js');
-  const stampFile = join(ROOT, 'dist', '.tsbuildinfo');
-  const builtAt = existsSync(stampFile) && existsSync(entry) ? statSync(stampFile).mtimeMs : 0;
-  const newest = (dir: string): number =>
-    readdirSync(dir, { withFileTypes: true }).reduce((max, e) => {
-      const path = join(dir, e.name);
-      return Math.max(max, e.isDirectory() ? newest(path) : statSync(path).mtimeMs);
-    }, 0);
-  if (builtAt > 0 && newest(join(ROOT, 'src')) <= builtAt) return;
-  say('building dist/ …');
-  execFileSync(
-    process.execPath,
-    [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json'],
-    { cwd: ROOT, stdio: 'inherit' },
-  );
-  const now = new Date();
-  if (existsSync(stampFile)) utimesSync(stampFile, now, now);
-}
-
-function serverUrl(): string {
-  return (
-    process.env.CHAOS_DATABASE_URL ||
-    process.env.TEST_DATABASE_URL ||
-    process.env.DATABASE_URL ||
-    'postgres://postgres@127.0.0.1:5432/postgres'
-  );
-}
-
-async function onServer<T>(fn: (c: Client) => Promise<T>): Promise<T> {
-  const client = new Client({ connectionString: serverUrl() });
-  await client.connect();
-  try {
-    return await fn(client);
-  } finally {
-    await client.end();
-  }
-}
-
 interface Sent {
   handle: InteractionHandle;
   userId: string;
@@ -192,15 +152,16 @@ export interface ChaosResult {
 
 async function main(): Promise<number> {
   const opts = parseArgs(process.argv.slice(2));
-  ensureBuilt();
+  ensureBuilt(ROOT, say);
   const logDir = mkdtempSync(join(tmpdir(), 'veobot-chaos-'));
   const redisUrl = opts.instances === 2 ? process.env.CHAOS_REDIS_URL || 'redis://127.0.0.1:6379/8' : undefined;
-  const dbName = `veobot_chaos_${randomBytes(5).toString('hex')}`;
-  await onServer((c) => c.query(`CREATE DATABASE ${dbName}`));
-  cleanups.push(() => onServer((c) => c.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`)));
-  const dbUrlObj = new URL(serverUrl());
-  dbUrlObj.pathname = `/${dbName}`;
-  const databaseUrl = dbUrlObj.toString();
+  const chaosDb = await createEmptyPostgres({
+    server: process.env.CHAOS_DATABASE_URL || serverUrl(),
+    prefix: 'veobot_chaos_',
+    randomBytes: 5,
+  });
+  cleanups.push(chaosDb.dropDatabase);
+  const { name: dbName, url: databaseUrl } = chaosDb;
 
   const [discord, google] = await Promise.all([DiscordEmulator.start(), GoogleEmulator.start()]);
   cleanups.push(() => Promise.allSettled([discord.close(), google.close()]));

@@ -2,13 +2,13 @@
 // Cloud Storage, runs the real bot (`dist/index.js`) on its embedded database and in-process scheduler, and plays a
 // short story, printing what Discord users would see: a member asks for a video, the bot is killed while Veo works,
 // comes back, finishes the request and tells the member once; an admin then looks at /resume status.
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, utimesSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { DiscordEmulator, WORLD, type InteractionHandle } from '../tests/emulators/discord';
 import { GoogleEmulator } from '../tests/emulators/google';
 import { BotProcess, type LogLine } from '../tests/helpers/botProcess';
+import { ensureBuilt } from './build';
 import { DiscordTranscript, formatBytes, terminalStyle } from './transcript';
 
 const ROOT = resolve(__dirname, '..');
@@ -37,28 +37,6 @@ const say = (line: string) => process.stdout.write(`${stamp()} ${line}\n`);
 const scene = (title: string) => process.stdout.write(`\n${stamp()} ${style.bold(`── ${title} ──`)}\n`);
 
 class StoryFailed extends Error {}
-
-/** Builds dist/ (what `npm start` runs) when it is missing or older than a file in src/. */
-function ensureBuilt(): void {
-  const entry = join(ROOT, 'dist', 'index.js');
-  const stampFile = join(ROOT, 'dist', '.tsbuildinfo');
-  const builtAt = existsSync(stampFile) && existsSync(entry) ? statSync(stampFile).mtimeMs : 0;
-  const newest = (dir: string): number =>
-    readdirSync(dir, { withFileTypes: true }).reduce((max, e) => {
-      const path = join(dir, e.name);
-      return Math.max(max, e.isDirectory() ? newest(path) : statSync(path).mtimeMs);
-    }, 0);
-  if (builtAt > 0 && newest(join(ROOT, 'src')) <= builtAt) return;
-  say(builtAt ? 'src/ changed since the last build: building dist/ …' : 'building dist/ (first run) …');
-  execFileSync(
-    process.execPath,
-    [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json'],
-    { cwd: ROOT, stdio: 'inherit' },
-  );
-  // An incremental build with nothing to emit leaves the build info as it was; mark the check as done.
-  const now = new Date();
-  if (existsSync(stampFile)) utimesSync(stampFile, now, now);
-}
 
 /** Echoes the bot's log lines an operator would care about, as narration. */
 class LogEcho {
@@ -126,7 +104,7 @@ async function main(): Promise<number> {
     `${style.bold('veobot sandbox')}: the real bot against local emulators of Discord, Vertex AI (Veo) and Cloud Storage.\n` +
       `${style.dim('No accounts, no settings: embedded database in a temporary folder, tasks in-process. Nothing leaves this machine.')}\n`,
   );
-  ensureBuilt();
+  ensureBuilt(ROOT, say);
   // The clock of the story (and its time limit) starts once the bot is built.
   startedAt = Date.now();
 

@@ -73,14 +73,14 @@ export function serverUrl(): string {
   return process.env.TEST_DATABASE_URL || process.env.DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/postgres';
 }
 
-function databaseUrl(name: string): string {
-  const u = new URL(serverUrl());
+function databaseUrl(name: string, server = serverUrl()): string {
+  const u = new URL(server);
   u.pathname = `/${name}`;
   return u.toString();
 }
 
-async function onMaintenance<T>(fn: (c: Client) => Promise<T>): Promise<T> {
-  const client = new Client({ connectionString: serverUrl() });
+async function onMaintenance<T>(fn: (c: Client) => Promise<T>, server = serverUrl()): Promise<T> {
+  const client = new Client({ connectionString: server });
   await client.connect();
   try {
     return await fn(client);
@@ -89,14 +89,21 @@ async function onMaintenance<T>(fn: (c: Client) => Promise<T>): Promise<T> {
   }
 }
 
-/** Creates an empty PostgreSQL database and returns its name and a function dropping it. */
-async function createEmptyPostgres(): Promise<{ url: string; dropDatabase(): Promise<void> }> {
-  const name = `veobot_t_${randomBytes(6).toString('hex')}`;
-  await onMaintenance((c) => c.query(`CREATE DATABASE ${name}`));
+/**
+ * Creates an empty PostgreSQL database on `server` (default serverUrl()) named `prefix` + random hex, and returns its
+ * name, URL and a function dropping it.
+ */
+export async function createEmptyPostgres(
+  options: { server?: string; prefix?: string; randomBytes?: number } = {},
+): Promise<{ name: string; url: string; dropDatabase(): Promise<void> }> {
+  const server = options.server ?? serverUrl();
+  const name = `${options.prefix ?? 'veobot_t_'}${randomBytes(options.randomBytes ?? 6).toString('hex')}`;
+  await onMaintenance((c) => c.query(`CREATE DATABASE ${name}`), server);
   return {
-    url: databaseUrl(name),
+    name,
+    url: databaseUrl(name, server),
     dropDatabase: () =>
-      onMaintenance(async (c) => void (await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`))),
+      onMaintenance(async (c) => void (await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)), server),
   };
 }
 
