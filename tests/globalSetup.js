@@ -5,8 +5,12 @@ const { join } = require('node:path');
 module.exports = async () => {
   // For quick runs of unit tests only; end-to-end tests need a fresh build.
   if (process.env.VEOBOT_SKIP_BUILD === '1') return;
-  execFileSync(process.execPath, [join(__dirname, '..', 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json'], {
-    cwd: join(__dirname, '..'),
-    stdio: 'inherit',
-  });
+  execFileSync(
+    process.execPath,
+    [join(__dirname, '..', 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json'],
+    {
+      cwd: join(__dirname, '..'),
+      stdio: 'inherit',
+    },
+  );
 };

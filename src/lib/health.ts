@@ -45,17 +45,15 @@ export async function startHealthServer(options: HealthServerOptions): Promise<{
           database = false;
         }
         const ready = database && state.gatewayReady && !state.shuttingDown;
-        res
-          .writeHead(ready ? 200 : 503, { 'content-type': 'application/json' })
-          .end(
-            JSON.stringify({
-              ready,
-              database,
-              gateway: state.gatewayReady,
-              firstResumeSweepFinished: state.firstSweepFinished,
-              shuttingDown: state.shuttingDown,
-            }),
-          );
+        res.writeHead(ready ? 200 : 503, { 'content-type': 'application/json' }).end(
+          JSON.stringify({
+            ready,
+            database,
+            gateway: state.gatewayReady,
+            firstResumeSweepFinished: state.firstSweepFinished,
+            shuttingDown: state.shuttingDown,
+          }),
+        );
         return;
       }
       if (path === '/metrics') {

@@ -384,7 +384,11 @@ export class RequestTrackingService {
     if (!quota) return this.insertRequest(input, owner, leaseMs);
     return this.dataSource.transaction(async (manager) => {
       await this.rows(plans.lockUserQuota(), [input.userId], manager);
-      const [usage] = await this.rows(plans.countQuotaUsage(), [input.userId, quota.since, input.requestType ?? 'veo'], manager);
+      const [usage] = await this.rows(
+        plans.countQuotaUsage(),
+        [input.userId, quota.since, input.requestType ?? 'veo'],
+        manager,
+      );
       const used = num(usage?.count ?? 0);
       if (used >= quota.limit) throw new QuotaExceededError(used, quota.limit);
       return this.insertRequest(input, owner, leaseMs, manager);
@@ -397,28 +401,32 @@ export class RequestTrackingService {
     leaseMs: number,
     manager?: EntityManager,
   ): Promise<{ row: VideoRequestRow; lease: Lease }> {
-    const [raw] = await this.rows(plans.insertRequest(), [
-      input.id ?? null,
-      input.userId,
-      input.guildId,
-      input.channelId,
-      input.prompt,
-      input.durationSeconds ?? null,
-      input.aspectRatio,
-      input.resolution ?? null,
-      input.generateAudio === undefined ? true : input.generateAudio,
-      input.requestType ?? 'veo',
-      input.model ?? null,
-      input.negativePrompt ?? null,
-      input.seed ?? null,
-      input.attachmentSizeLimit ?? null,
-      input.applicationId ?? null,
-      input.interactionToken ?? null,
-      input.interactionExpiresAt ?? null,
-      owner,
-      Math.round(leaseMs),
-      input.interactionId ?? null,
-    ], manager);
+    const [raw] = await this.rows(
+      plans.insertRequest(),
+      [
+        input.id ?? null,
+        input.userId,
+        input.guildId,
+        input.channelId,
+        input.prompt,
+        input.durationSeconds ?? null,
+        input.aspectRatio,
+        input.resolution ?? null,
+        input.generateAudio === undefined ? true : input.generateAudio,
+        input.requestType ?? 'veo',
+        input.model ?? null,
+        input.negativePrompt ?? null,
+        input.seed ?? null,
+        input.attachmentSizeLimit ?? null,
+        input.applicationId ?? null,
+        input.interactionToken ?? null,
+        input.interactionExpiresAt ?? null,
+        owner,
+        Math.round(leaseMs),
+        input.interactionId ?? null,
+      ],
+      manager,
+    );
     if (!raw) throw new DuplicateInteractionError(input.interactionId ?? '');
     const row = toRequestRow(raw);
     this.logger.info({ ...logFields(row), userId: row.userId, owner }, 'request created');

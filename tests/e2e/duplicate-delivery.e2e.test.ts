@@ -19,7 +19,11 @@ describe('one /video delivered to two instances', () => {
   it('is recorded once, submitted to Veo once and answered once', async () => {
     await world.startBot({ REDIS_URL: REDIS, INSTANCE_ID: 'first' });
     await world.startBot({ REDIS_URL: REDIS, INSTANCE_ID: 'second' }, { waitForCommands: false });
-    await world.discord.waitFor(() => world.discord.sessions.filter((s) => s.ready).length === 2, 15_000, 'two ready sessions');
+    await world.discord.waitFor(
+      () => world.discord.sessions.filter((s) => s.ready).length === 2,
+      15_000,
+      'two ready sessions',
+    );
 
     const user = WORLD.users.member2.id;
     const handle = world.discord.pushInteraction({
@@ -40,7 +44,9 @@ describe('one /video delivered to two instances', () => {
     expect(world.google.submits.filter((s) => String(s.parameters.storageUri).includes(row!.id))).toHaveLength(1);
     expect(world.google.submits).toHaveLength(1);
     // One acknowledgement reached Discord; the other instance stayed silent (no error reply, no crash).
-    const callbacks = world.discord.calls.filter((c) => c.method === 'POST' && c.path.startsWith(`/interactions/${handle.id}/`));
+    const callbacks = world.discord.calls.filter(
+      (c) => c.method === 'POST' && c.path.startsWith(`/interactions/${handle.id}/`),
+    );
     expect(callbacks.filter((c) => c.status < 300)).toHaveLength(1);
     expect(handle.followUps()).toEqual([]);
     for (const bot of world.bots) {
@@ -50,7 +56,14 @@ describe('one /video delivered to two instances', () => {
   });
 
   it('the database refuses a second request for the same interaction', async () => {
-    const input = { userId: WORLD.users.member.id, guildId: WORLD.guilds.main.id, channelId: WORLD.guilds.main.channels.general.id, prompt: 'dup', aspectRatio: '16:9' as const, interactionId: '1300000000009999999' };
+    const input = {
+      userId: WORLD.users.member.id,
+      guildId: WORLD.guilds.main.id,
+      channelId: WORLD.guilds.main.channels.general.id,
+      prompt: 'dup',
+      aspectRatio: '16:9' as const,
+      interactionId: '1300000000009999999',
+    };
     await world.tracking.createRequest(input, 'test', 1_000);
     await expect(world.tracking.createRequest(input, 'test', 1_000)).rejects.toBeInstanceOf(DuplicateInteractionError);
   });

@@ -36,7 +36,8 @@ interface Seed {
 describe('/resume (real bot, emulated Discord and Google, real PostgreSQL)', () => {
   let world: E2EWorld;
 
-  const sql = (query: string, params: unknown[] = []) => world.db.database.dataSource.query(query, params) as Promise<any[]>;
+  const sql = (query: string, params: unknown[] = []) =>
+    world.db.database.dataSource.query(query, params) as Promise<any[]>;
 
   async function seed(s: Seed): Promise<string> {
     const guild = s.guild === 'other' ? OTHER : MAIN;
@@ -59,15 +60,21 @@ describe('/resume (real bot, emulated Discord and Google, real PostgreSQL)', () 
          lease_expires_at = CASE WHEN $5::text IS NULL THEN NULL WHEN $6::boolean THEN now() + interval '1 hour' ELSE now() - interval '1 minute' END,
          announcement = $7, completed_at = CASE WHEN $2 IN ('completed', 'failed', 'timeout') THEN now() ELSE NULL END
        WHERE id = $1`,
-      [row.id, s.status ?? 'pending', s.ageHours ?? 1, s.operationName ?? null, s.lease?.owner ?? null, s.lease?.live ?? false, s.announcement ?? null],
+      [
+        row.id,
+        s.status ?? 'pending',
+        s.ageHours ?? 1,
+        s.operationName ?? null,
+        s.lease?.owner ?? null,
+        s.lease?.live ?? false,
+        s.announcement ?? null,
+      ],
     );
     for (let i = 1; i <= (s.attempts ?? 0); i++) {
-      await sql(`INSERT INTO video_request_attempts (request_id, attempt, output_prefix, state, operation_name) VALUES ($1, $2, $3, 'accepted', $4)`, [
-        row.id,
-        i,
-        `${guild.id}/x/${row.id}/${i}/`,
-        s.operationName ?? null,
-      ]);
+      await sql(
+        `INSERT INTO video_request_attempts (request_id, attempt, output_prefix, state, operation_name) VALUES ($1, $2, $3, 'accepted', $4)`,
+        [row.id, i, `${guild.id}/x/${row.id}/${i}/`, s.operationName ?? null],
+      );
     }
     return row.id;
   }
@@ -79,25 +86,45 @@ describe('/resume (real bot, emulated Discord and Google, real PostgreSQL)', () 
 
   const statusOf = async (id: string) => (await world.tracking.getById(id))!;
 
-  function resume(subcommand: string, options: Record<string, string | number | boolean> = {}, userId = ADMIN, guild: 'main' | 'other' = 'main'): InteractionHandle {
+  function resume(
+    subcommand: string,
+    options: Record<string, string | number | boolean> = {},
+    userId = ADMIN,
+    guild: 'main' | 'other' = 'main',
+  ): InteractionHandle {
     const g = guild === 'other' ? OTHER : MAIN;
-    return world.discord.pushInteraction({ name: 'resume', subcommand, options, userId, guildId: g.id, channelId: g.channels.general.id });
+    return world.discord.pushInteraction({
+      name: 'resume',
+      subcommand,
+      options,
+      userId,
+      guildId: g.id,
+      channelId: g.channels.general.id,
+    });
   }
 
-  const press = (message: EmulatedMessage, customId: string, userId = ADMIN) => world.discord.pushComponent({ message, customId, userId });
+  const press = (message: EmulatedMessage, customId: string, userId = ADMIN) =>
+    world.discord.pushComponent({ message, customId, userId });
   /** The new message a button press was answered with (not an update of the message the button is on). */
   const answerTo = (handle: InteractionHandle): Promise<EmulatedMessage> =>
-    world.discord.waitFor(() => {
-      const id = handle.interaction.originalMessageId;
-      return id ? world.discord.message(id) : undefined;
-    }, 10_000, 'the answer to a button press');
+    world.discord.waitFor(
+      () => {
+        const id = handle.interaction.originalMessageId;
+        return id ? world.discord.message(id) : undefined;
+      },
+      10_000,
+      'the answer to a button press',
+    );
 
   function buttons(message: EmulatedMessage): { id: string; label: string; disabled: boolean }[] {
-    return message.components.flatMap((row: any) => row.components.map((b: any) => ({ id: b.custom_id, label: b.label, disabled: !!b.disabled })));
+    return message.components.flatMap((row: any) =>
+      row.components.map((b: any) => ({ id: b.custom_id, label: b.label, disabled: !!b.disabled })),
+    );
   }
 
   const button = (message: EmulatedMessage, label: RegExp) => buttons(message).find((b) => label.test(b.label))!;
-  const field = (embed: any, name: string) => embed.fields.find((f: any) => f.name === name)?.value as string | undefined;
+  const field = (embed: any, name: string) =>
+    embed.fields.find((f: any) => f.name === name)?.value as string | undefined;
   /** The requester notifications the bot posted in a channel (they start with the requester's mention). */
   const notices = (channelId: string) => world.channelMessages(channelId).filter((m) => m.content.startsWith('<@'));
 
@@ -118,7 +145,11 @@ describe('/resume (real bot, emulated Discord and Google, real PostgreSQL)', () 
     expect(cmd.contexts).toEqual([0]); // InteractionContextType.Guild only
     expect(cmd.options.map((o: any) => o.name).sort()).toEqual(['expire', 'run', 'status']);
     const expire = cmd.options.find((o: any) => o.name === 'expire');
-    expect(expire.options.map((o: any) => o.name).sort()).toEqual(['include_generating', 'older_than_hours', 'request']);
+    expect(expire.options.map((o: any) => o.name).sort()).toEqual([
+      'include_generating',
+      'older_than_hours',
+      'request',
+    ]);
     expect(expire.options.find((o: any) => o.name === 'request').autocomplete).toBe(true);
   });
 
@@ -136,7 +167,13 @@ describe('/resume (real bot, emulated Discord and Google, real PostgreSQL)', () 
     const refused = await answerTo(press(status, button(status, /Refresh/).id, MEMBER));
     expect(refused.ephemeral).toBe(true);
     expect(refused.content).toMatch(/Manage Server/);
-    const ac = world.discord.pushAutocomplete({ name: 'resume', subcommand: 'expire', options: { request: '' }, focused: 'request', userId: MEMBER });
+    const ac = world.discord.pushAutocomplete({
+      name: 'resume',
+      subcommand: 'expire',
+      options: { request: '' },
+      focused: 'request',
+      userId: MEMBER,
+    });
     await ac.waitForAck(10_000);
     expect(ac.autocompleteChoices()).toEqual([]);
     expect((await statusOf(id)).status).toBe('pending');
@@ -145,9 +182,27 @@ describe('/resume (real bot, emulated Discord and Google, real PostgreSQL)', () 
   it('status: counts, oldest rows with age, silent mention, prompt, attempts, operation, lease holder; nothing of the other guild', async () => {
     const op = `projects/p/locations/us-central1/publishers/google/models/${MODEL}/operations/abcdef12-3456-7890-abcd-ef1234567890`;
     const oldest = await seed({ prompt: 'the oldest pending request', ageHours: 5, durationSeconds: 4 });
-    const held = await seed({ prompt: 'a generating one held elsewhere', status: 'generating', ageHours: 3, operationName: op, lease: { owner: 'instance-b', live: true }, attempts: 2, userId: MEMBER2 });
-    const stale = await seed({ prompt: 'lease of a dead instance', ageHours: 2, lease: { owner: 'instance-dead', live: false }, durationSeconds: 6 });
-    const due = await seed({ prompt: 'finished but not yet told', status: 'completed', announcement: 'due', ageHours: 1 });
+    const held = await seed({
+      prompt: 'a generating one held elsewhere',
+      status: 'generating',
+      ageHours: 3,
+      operationName: op,
+      lease: { owner: 'instance-b', live: true },
+      attempts: 2,
+      userId: MEMBER2,
+    });
+    const stale = await seed({
+      prompt: 'lease of a dead instance',
+      ageHours: 2,
+      lease: { owner: 'instance-dead', live: false },
+      durationSeconds: 6,
+    });
+    const due = await seed({
+      prompt: 'finished but not yet told',
+      status: 'completed',
+      announcement: 'due',
+      ageHours: 1,
+    });
     await seed({ prompt: 'failed today', status: 'failed', announcement: 'sent' });
     await seed({ prompt: 'timed out today', status: 'timeout', announcement: 'sent' });
     await seed({ prompt: 'timed out too', status: 'timeout', announcement: 'sent' });
@@ -192,7 +247,10 @@ describe('/resume (real bot, emulated Discord and Google, real PostgreSQL)', () 
     expect(edit?.body.allowed_mentions).toEqual({ parse: [] });
 
     // The other guild's admin sees only the other guild.
-    const other = await resume('status', {}, OTHER_ADMIN, 'other').waitForReply((m) => !m.loading && m.embeds.length > 0, 10_000);
+    const other = await resume('status', {}, OTHER_ADMIN, 'other').waitForReply(
+      (m) => !m.loading && m.embeds.length > 0,
+      10_000,
+    );
     expect(field(other.embeds[0], 'Pending')).toBe('1');
     expect(field(other.embeds[0], 'Generating')).toBe('0');
     expect(other.embeds[0].description).toContain(foreign.slice(0, 8));
@@ -203,7 +261,11 @@ describe('/resume (real bot, emulated Discord and Google, real PostgreSQL)', () 
     const ids: string[] = [];
     for (let i = 0; i < 12; i++) ids.push(await seed({ prompt: `queued number ${i}`, ageHours: 20 - i }));
     const first = await resume('status').waitForReply((m) => !m.loading && m.embeds.length > 0, 10_000);
-    const rowsOf = (m: EmulatedMessage) => m.embeds[0].description.split('\n').filter((l: string) => l.startsWith('`')).map((l: string) => l.slice(1, 9));
+    const rowsOf = (m: EmulatedMessage) =>
+      m.embeds[0].description
+        .split('\n')
+        .filter((l: string) => l.startsWith('`'))
+        .map((l: string) => l.slice(1, 9));
     expect(rowsOf(first)).toEqual(ids.slice(0, 10).map((id) => id.slice(0, 8)));
     expect(first.embeds[0].footer.text).toMatch(/Page 1 of 2 · 12 unfinished/);
     expect(button(first, /Newer/).disabled).toBe(true);
@@ -211,30 +273,42 @@ describe('/resume (real bot, emulated Discord and Google, real PostgreSQL)', () 
 
     const next = press(first, button(first, /Older/).id);
     expect(await next.waitForAck(5_000)).toBe(6); // deferUpdate: the same message is edited
-    const page2 = await world.discord.waitFor(() => {
-      const m = world.discord.message(first.id);
-      return m && /Page 2 of 2/.test(m.embeds[0]?.footer?.text ?? '') ? m : undefined;
-    }, 10_000, 'page 2');
+    const page2 = await world.discord.waitFor(
+      () => {
+        const m = world.discord.message(first.id);
+        return m && /Page 2 of 2/.test(m.embeds[0]?.footer?.text ?? '') ? m : undefined;
+      },
+      10_000,
+      'page 2',
+    );
     expect(rowsOf(page2)).toEqual(ids.slice(10).map((id) => id.slice(0, 8)));
     expect(button(page2, /Older/).disabled).toBe(true);
 
     // Refresh shows what changed meanwhile.
     await sql(`UPDATE video_requests SET status = 'completed', announcement = 'sent' WHERE id = $1`, [ids[11]]);
     await press(page2, button(page2, /Refresh/).id).waitForAck(5_000);
-    const refreshed = await world.discord.waitFor(() => {
-      const m = world.discord.message(first.id);
-      return m && /11 unfinished/.test(m.embeds[0]?.footer?.text ?? '') ? m : undefined;
-    }, 10_000, 'refreshed status');
+    const refreshed = await world.discord.waitFor(
+      () => {
+        const m = world.discord.message(first.id);
+        return m && /11 unfinished/.test(m.embeds[0]?.footer?.text ?? '') ? m : undefined;
+      },
+      10_000,
+      'refreshed status',
+    );
     expect(rowsOf(refreshed)).toEqual([ids[10]!.slice(0, 8)]);
     expect(field(refreshed.embeds[0], 'Pending')).toBe('11');
 
     // The page it was on is gone: refresh falls back to the last page that exists, with its rows.
     await sql(`UPDATE video_requests SET status = 'completed', announcement = 'sent' WHERE id = $1`, [ids[10]]);
     await press(refreshed, button(refreshed, /Refresh/).id).waitForAck(5_000);
-    const shrunk = await world.discord.waitFor(() => {
-      const m = world.discord.message(first.id);
-      return m && /10 unfinished/.test(m.embeds[0]?.footer?.text ?? '') ? m : undefined;
-    }, 10_000, 'status after the page emptied');
+    const shrunk = await world.discord.waitFor(
+      () => {
+        const m = world.discord.message(first.id);
+        return m && /10 unfinished/.test(m.embeds[0]?.footer?.text ?? '') ? m : undefined;
+      },
+      10_000,
+      'status after the page emptied',
+    );
     expect(shrunk.embeds[0].footer.text).toMatch(/Page 1 of 1/);
     expect(rowsOf(shrunk)).toEqual(ids.slice(0, 10).map((id) => id.slice(0, 8)));
     expect(button(shrunk, /Older/).disabled).toBe(true);
@@ -242,7 +316,12 @@ describe('/resume (real bot, emulated Discord and Google, real PostgreSQL)', () 
 
   it('run dry_run: lists what would happen and the video-seconds it would spend, changing nothing', async () => {
     const pending = await seed({ prompt: 'would be submitted', durationSeconds: 6, ageHours: 2 });
-    const generating = await seed({ prompt: 'would be polled', status: 'generating', operationName: 'operations/x', ageHours: 3 });
+    const generating = await seed({
+      prompt: 'would be polled',
+      status: 'generating',
+      operationName: 'operations/x',
+      ageHours: 3,
+    });
     const live = await seed({ prompt: 'someone has it', lease: { owner: 'instance-b', live: true }, ageHours: 4 });
     const stale = await seed({ prompt: 'too old', ageHours: 30 });
     await seed({ guild: 'other', prompt: 'other guild pending', durationSeconds: 8 });
@@ -258,17 +337,33 @@ describe('/resume (real bot, emulated Discord and Google, real PostgreSQL)', () 
     expect(text.split('\n')).toHaveLength(4); // nothing of the other guild
     expect(field(reply.embeds[0], 'Video-seconds it would spend')).toMatch(/^6 s/);
     expect(world.google.submits).toHaveLength(0);
-    for (const id of [pending, generating, live, stale]) expect((await statusOf(id)).status).toMatch(/pending|generating/);
+    for (const id of [pending, generating, live, stale])
+      expect((await statusOf(id)).status).toMatch(/pending|generating/);
   });
 
   it('run: resumes only this guild’s free requests with a live progress embed edited at most every 2 s', async () => {
     world.google.fateForPrompt('slowly', { kind: 'done', afterPolls: 50, videoBytes: 32 * 1024 });
     world.google.fateForPrompt('doomed', { kind: 'failed', code: 13, message: 'internal error' });
     const slow = await seed({ prompt: 'a cat surfing slowly', userId: MEMBER, ageHours: 3 });
-    const quick = await seed({ prompt: 'a quick dog', userId: MEMBER2, channelId: MAIN.channels.videos.id, ageHours: 2, durationSeconds: 4 });
+    const quick = await seed({
+      prompt: 'a quick dog',
+      userId: MEMBER2,
+      channelId: MAIN.channels.videos.id,
+      ageHours: 2,
+      durationSeconds: 4,
+    });
     const doomed = await seed({ prompt: 'a doomed request', ageHours: 2 });
-    const lost = await seed({ prompt: 'operation lost at Google', status: 'generating', operationName: 'operations/gone', ageHours: 1 });
-    const held = await seed({ prompt: 'held by a live instance', lease: { owner: 'instance-b', live: true }, ageHours: 4 });
+    const lost = await seed({
+      prompt: 'operation lost at Google',
+      status: 'generating',
+      operationName: 'operations/gone',
+      ageHours: 1,
+    });
+    const held = await seed({
+      prompt: 'held by a live instance',
+      lease: { owner: 'instance-b', live: true },
+      ageHours: 4,
+    });
     const foreign = await seed({ guild: 'other', prompt: 'other guild must wait' });
 
     const handle = resume('run');
@@ -300,7 +395,11 @@ describe('/resume (real bot, emulated Discord and Google, real PostgreSQL)', () 
     expect((await statusOf(lost)).status).toBe('timeout');
     expect((await statusOf(held)).status).toBe('pending');
     expect((await statusOf(foreign)).status).toBe('pending');
-    expect(world.google.submits.map((s) => s.instance.prompt).sort()).toEqual(['a cat surfing slowly', 'a doomed request', 'a quick dog']);
+    expect(world.google.submits.map((s) => s.instance.prompt).sort()).toEqual([
+      'a cat surfing slowly',
+      'a doomed request',
+      'a quick dog',
+    ]);
     // Each requester told once, in their own channel.
     const inVideos = notices(MAIN.channels.videos.id);
     expect(inVideos).toHaveLength(1);
@@ -325,7 +424,9 @@ describe('/resume (real bot, emulated Discord and Google, real PostgreSQL)', () 
       expect(channelProgress.edits).toBeGreaterThanOrEqual(1); // still live after the switch
       expect(handle.original()!.edits).toBeGreaterThanOrEqual(1); // live in the reply until the token died
       // Exactly one progress message was posted in the channel; later states edited it.
-      expect(world.channelMessages(MAIN.channels.general.id).filter((m) => /Resum/.test(m.embeds[0]?.title ?? ''))).toHaveLength(1);
+      expect(
+        world.channelMessages(MAIN.channels.general.id).filter((m) => /Resum/.test(m.embeds[0]?.title ?? '')),
+      ).toHaveLength(1);
       expect((await statusOf(id)).status).toBe('completed');
     } finally {
       world.discord.tokenLifetimeMs = 15 * 60_000;
@@ -336,29 +437,66 @@ describe('/resume (real bot, emulated Discord and Google, real PostgreSQL)', () 
     const mine = await seed({ prompt: 'mine to pick', ageHours: 50 });
     // Newer finished rows cannot be expired: they must not crowd the stuck one out of the list.
     const finished: string[] = [];
-    for (let i = 0; i < 30; i++) finished.push(await seed({ prompt: `done ${i}`, status: 'completed', announcement: 'sent', ageHours: 1 }));
+    for (let i = 0; i < 30; i++)
+      finished.push(await seed({ prompt: `done ${i}`, status: 'completed', announcement: 'sent', ageHours: 1 }));
     const foreign = await seed({ guild: 'other', prompt: 'not yours' });
-    const ac = world.discord.pushAutocomplete({ name: 'resume', subcommand: 'expire', options: { request: '' }, focused: 'request', userId: ADMIN });
+    const ac = world.discord.pushAutocomplete({
+      name: 'resume',
+      subcommand: 'expire',
+      options: { request: '' },
+      focused: 'request',
+      userId: ADMIN,
+    });
     expect(await ac.waitForAck(10_000)).toBe(8);
     const choices = ac.autocompleteChoices() as { name: string; value: string }[];
     expect(choices.map((c) => c.value)).toEqual([mine]);
     expect(choices[0]!.name).toContain('mine to pick');
-    const byPrefix = world.discord.pushAutocomplete({ name: 'resume', subcommand: 'expire', options: { request: finished[0]!.slice(0, 8) }, focused: 'request', userId: ADMIN });
+    const byPrefix = world.discord.pushAutocomplete({
+      name: 'resume',
+      subcommand: 'expire',
+      options: { request: finished[0]!.slice(0, 8) },
+      focused: 'request',
+      userId: ADMIN,
+    });
     await byPrefix.waitForAck(10_000);
     expect(byPrefix.autocompleteChoices()).toEqual([]);
-    const typed = world.discord.pushAutocomplete({ name: 'resume', subcommand: 'expire', options: { request: foreign.slice(0, 6) }, focused: 'request', userId: ADMIN });
+    const typed = world.discord.pushAutocomplete({
+      name: 'resume',
+      subcommand: 'expire',
+      options: { request: foreign.slice(0, 6) },
+      focused: 'request',
+      userId: ADMIN,
+    });
     await typed.waitForAck(10_000);
     expect(typed.autocompleteChoices()).toEqual([]);
-    const otherAc = world.discord.pushAutocomplete({ name: 'resume', subcommand: 'expire', guildId: OTHER.id, channelId: OTHER.channels.general.id, options: { request: '' }, focused: 'request', userId: OTHER_ADMIN });
+    const otherAc = world.discord.pushAutocomplete({
+      name: 'resume',
+      subcommand: 'expire',
+      guildId: OTHER.id,
+      channelId: OTHER.channels.general.id,
+      options: { request: '' },
+      focused: 'request',
+      userId: OTHER_ADMIN,
+    });
     await otherAc.waitForAck(10_000);
     expect((otherAc.autocompleteChoices() as { value: string }[]).map((c) => c.value)).toEqual([foreign]);
   });
 
   it('expire: counts, asks the invoking admin to confirm, expires, tells each requester once; twice changes nothing more', async () => {
     const a = await seed({ prompt: 'old pending of bob', userId: MEMBER, ageHours: 30 });
-    const b = await seed({ prompt: 'old pending of carol', userId: MEMBER2, channelId: MAIN.channels.videos.id, ageHours: 48 });
+    const b = await seed({
+      prompt: 'old pending of carol',
+      userId: MEMBER2,
+      channelId: MAIN.channels.videos.id,
+      ageHours: 48,
+    });
     const young = await seed({ prompt: 'young pending', ageHours: 2 });
-    const gen = await seed({ prompt: 'old generating', status: 'generating', operationName: 'operations/x', ageHours: 30 });
+    const gen = await seed({
+      prompt: 'old generating',
+      status: 'generating',
+      operationName: 'operations/x',
+      ageHours: 30,
+    });
     const foreign = await seed({ guild: 'other', prompt: 'old pending elsewhere', ageHours: 40 });
 
     const ask = await resume('expire').waitForReply(() => true, 10_000);
@@ -375,15 +513,24 @@ describe('/resume (real bot, emulated Discord and Google, real PostgreSQL)', () 
 
     const pressed = press(ask, confirm.id);
     expect(await pressed.waitForAck(5_000)).toBe(7);
-    const answered = await world.discord.waitFor(() => {
-      const m = world.discord.message(ask.id);
-      return m && /Expired 2 request/.test(m.content) ? m : undefined;
-    }, 10_000, 'the expiry answer');
+    const answered = await world.discord.waitFor(
+      () => {
+        const m = world.discord.message(ask.id);
+        return m && /Expired 2 request/.test(m.content) ? m : undefined;
+      },
+      10_000,
+      'the expiry answer',
+    );
     expect(answered.components).toEqual([]);
 
     for (const id of [a, b]) {
       const row = await statusOf(id);
-      expect(row).toMatchObject({ status: 'timeout', errorMessage: 'Expired by a server admin', expiredBy: ADMIN, failureKind: 'admin' });
+      expect(row).toMatchObject({
+        status: 'timeout',
+        errorMessage: 'Expired by a server admin',
+        expiredBy: ADMIN,
+        failureKind: 'admin',
+      });
     }
     for (const id of [young, foreign]) expect((await statusOf(id)).status).toBe('pending');
     expect((await statusOf(gen)).status).toBe('generating');
@@ -408,28 +555,49 @@ describe('/resume (real bot, emulated Discord and Google, real PostgreSQL)', () 
     // Pressing the old (used) confirmation does nothing either.
     const replay = await answerTo(press(ask, confirm.id));
     expect(replay.content).toMatch(/expired/i);
-    expect(await sql('SELECT id, status, fence, updated_at, announcement FROM video_requests ORDER BY id')).toEqual(before);
+    expect(await sql('SELECT id, status, fence, updated_at, announcement FROM video_requests ORDER BY id')).toEqual(
+      before,
+    );
     expect(notices(MAIN.channels.general.id)).toHaveLength(1);
     expect(notices(MAIN.channels.videos.id)).toHaveLength(1);
   });
 
   it('expire options: older_than_hours, include_generating, a single request; cancel changes nothing', async () => {
     const p = await seed({ prompt: 'three hours pending', ageHours: 3 });
-    const g = await seed({ prompt: 'three hours generating', status: 'generating', operationName: 'operations/x', ageHours: 3 });
+    const g = await seed({
+      prompt: 'three hours generating',
+      status: 'generating',
+      operationName: 'operations/x',
+      ageHours: 3,
+    });
     const single = await seed({ prompt: 'just this one', ageHours: 0.1, userId: MEMBER2 });
     const foreign = await seed({ guild: 'other', prompt: 'not here', ageHours: 3 });
 
     // Cancel first.
-    const ask1 = await resume('expire', { older_than_hours: 2, include_generating: true }).waitForReply(() => true, 10_000);
+    const ask1 = await resume('expire', { older_than_hours: 2, include_generating: true }).waitForReply(
+      () => true,
+      10_000,
+    );
     expect(ask1.content).toMatch(/2 request\(s\) older than 2 h, including ones Veo is still working on/);
     await press(ask1, button(ask1, /Cancel/).id).waitForAck(5_000);
-    await world.discord.waitFor(() => /Cancelled/.test(world.discord.message(ask1.id)?.content ?? ''), 10_000, 'cancelled');
+    await world.discord.waitFor(
+      () => /Cancelled/.test(world.discord.message(ask1.id)?.content ?? ''),
+      10_000,
+      'cancelled',
+    );
     expect((await statusOf(p)).status).toBe('pending');
     expect((await statusOf(g)).status).toBe('generating');
 
-    const ask2 = await resume('expire', { older_than_hours: 2, include_generating: true }).waitForReply(() => true, 10_000);
+    const ask2 = await resume('expire', { older_than_hours: 2, include_generating: true }).waitForReply(
+      () => true,
+      10_000,
+    );
     await press(ask2, button(ask2, /Expire/).id).waitForAck(5_000);
-    await world.discord.waitFor(() => /Expired 2 request/.test(world.discord.message(ask2.id)?.content ?? ''), 10_000, 'expired 2');
+    await world.discord.waitFor(
+      () => /Expired 2 request/.test(world.discord.message(ask2.id)?.content ?? ''),
+      10_000,
+      'expired 2',
+    );
     expect((await statusOf(p)).status).toBe('timeout');
     expect((await statusOf(g)).status).toBe('timeout');
     expect((await statusOf(single)).status).toBe('pending');
@@ -440,7 +608,11 @@ describe('/resume (real bot, emulated Discord and Google, real PostgreSQL)', () 
     const ask3 = await resume('expire', { request: single }).waitForReply(() => true, 10_000);
     expect(ask3.content).toContain(single);
     await press(ask3, button(ask3, /Expire/).id).waitForAck(5_000);
-    await world.discord.waitFor(() => /Expired 1 request/.test(world.discord.message(ask3.id)?.content ?? ''), 10_000, 'expired 1');
+    await world.discord.waitFor(
+      () => /Expired 1 request/.test(world.discord.message(ask3.id)?.content ?? ''),
+      10_000,
+      'expired 1',
+    );
     expect(await statusOf(single)).toMatchObject({ status: 'timeout', expiredBy: ADMIN });
     expect((await statusOf(foreign)).status).toBe('pending');
     await world.waitForRow((rows) => rows.every((r) => r.announcement === 'sent'), MEMBER2);

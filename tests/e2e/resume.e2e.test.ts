@@ -85,7 +85,12 @@ describe('resume after restart (real bot processes, emulated Discord and Google,
 
     const second = await world.startBot();
     const [row] = await world.waitForRow((rows) => rows[0]?.announcement === 'sent', MEMBER, 60_000);
-    expect(row).toMatchObject({ id: generating!.id, status: 'completed', deliveredAs: 'attachment', submitAttempts: 1 });
+    expect(row).toMatchObject({
+      id: generating!.id,
+      status: 'completed',
+      deliveredAs: 'attachment',
+      submitAttempts: 1,
+    });
     expect(world.google.submits).toHaveLength(1);
 
     // An edit notifies nobody, so the resumed result is a new message that mentions (and pings) only the requester.

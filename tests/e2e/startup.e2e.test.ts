@@ -13,7 +13,8 @@ describe('starting and stopping the bot (real entry point)', () => {
     const { code } = await bot.exited;
     expect(code).toBe(1);
     expect(bot.stderr).toMatch(/veobot cannot start/);
-    for (const name of ['DISCORD_TOKEN', 'GOOGLE_CLOUD_PROJECT', 'GCS_BUCKET']) expect(bot.stderr).toContain(`${name} is missing`);
+    for (const name of ['DISCORD_TOKEN', 'GOOGLE_CLOUD_PROJECT', 'GCS_BUCKET'])
+      expect(bot.stderr).toContain(`${name} is missing`);
     expect(bot.stderr).not.toMatch(/^\s+at /m);
     expect(bot.stdout).toBe(''); // nothing started, nothing logged
   });
@@ -54,7 +55,9 @@ describe('starting and stopping the bot (real entry point)', () => {
         expect((await second.exited).code).toBe(1);
         const fatal = second.logs.find((l) => l.level === 60);
         expect(fatal?.msg).toBe('veobot could not start');
-        expect(JSON.stringify(fatal)).toMatch(/is in use by process \d+: the embedded database allows one process at a time/);
+        expect(JSON.stringify(fatal)).toMatch(
+          /is in use by process \d+: the embedded database allows one process at a time/,
+        );
         expect(first.running).toBe(true);
         await first.stop();
       } finally {

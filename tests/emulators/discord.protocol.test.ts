@@ -45,11 +45,20 @@ describe('Discord emulator wire protocol', () => {
     const c = await connect(emu);
     c.send({ op: 2, d: { token: emu.token, intents: 1, properties: {} } });
     c.send({ op: 1, d: null });
-    await emu.waitFor(() => c.frames.filter((f) => f.t === 'GUILD_CREATE').length === 2 && c.frames.some((f) => f.op === 11), 2_000, 'ready');
+    await emu.waitFor(
+      () => c.frames.filter((f) => f.t === 'GUILD_CREATE').length === 2 && c.frames.some((f) => f.op === 11),
+      2_000,
+      'ready',
+    );
     const ready = c.frames.find((f) => f.t === 'READY')!;
     expect(ready.d).toMatchObject({
-      user: { id: WORLD.botUserId, bot: true }, application: { id: WORLD.applicationId },
-      resume_gateway_url: emu.gatewayUrl, guilds: [{ id: MAIN.id, unavailable: true }, { id: WORLD.guilds.other.id, unavailable: true }],
+      user: { id: WORLD.botUserId, bot: true },
+      application: { id: WORLD.applicationId },
+      resume_gateway_url: emu.gatewayUrl,
+      guilds: [
+        { id: MAIN.id, unavailable: true },
+        { id: WORLD.guilds.other.id, unavailable: true },
+      ],
     });
     const gc = c.frames.find((f) => f.t === 'GUILD_CREATE' && f.d.id === MAIN.id)!.d;
     expect(gc.channels.find((ch: any) => ch.id === MAIN.channels.locked.id).permission_overwrites).toHaveLength(1);
@@ -71,17 +80,24 @@ describe('Discord emulator wire protocol', () => {
     expect(await (await api(`/channels/${MAIN.channels.hidden.id}`)).json()).toMatchObject({ code: 50001 });
     const ids: string[] = [];
     for (const n of [1, 2, 3]) {
-      const res = await api(`/channels/${MAIN.channels.general.id}/messages`, { method: 'POST', json: { content: `m${n}` } });
+      const res = await api(`/channels/${MAIN.channels.general.id}/messages`, {
+        method: 'POST',
+        json: { content: `m${n}` },
+      });
       ids.push(((await res.json()) as { id: string }).id);
     }
-    const page = (await (await api(`/channels/${MAIN.channels.general.id}/messages?limit=2&before=${ids[2]}`)).json()) as any[];
+    const page = (await (
+      await api(`/channels/${MAIN.channels.general.id}/messages?limit=2&before=${ids[2]}`)
+    ).json()) as any[];
     expect(page.map((m) => m.content)).toEqual(['m2', 'm1']);
     const upload = (size: number) => {
       const form = new FormData();
       form.append('payload_json', JSON.stringify({ content: 'f', attachments: [{ id: 0, filename: 'v.mp4' }] }));
       form.append('files[0]', new Blob([new Uint8Array(size)], { type: 'video/mp4' }), 'v.mp4');
       return fetch(`${emu.apiUrl}/v10/channels/${MAIN.channels.videos.id}/messages`, {
-        method: 'POST', body: form, headers: { Authorization: `Bot ${emu.token}` },
+        method: 'POST',
+        body: form,
+        headers: { Authorization: `Bot ${emu.token}` },
       });
     };
     const size = 30 * 1024 * 1024;
@@ -100,22 +116,49 @@ describe('Discord emulator wire protocol', () => {
     await emu.waitFor(() => c.frames.some((f) => f.t === 'INTERACTION_CREATE'), 2_000, 'dispatch');
     const payload = c.frames.find((f) => f.t === 'INTERACTION_CREATE')!.d;
     expect(payload).toMatchObject({
-      channel: { id: MAIN.channels.general.id }, entitlements: [], context: 0, attachment_size_limit: 20 * 1024 * 1024,
+      channel: { id: MAIN.channels.general.id },
+      entitlements: [],
+      context: 0,
+      attachment_size_limit: 20 * 1024 * 1024,
       authorizing_integration_owners: { '0': MAIN.id },
     });
     expect(payload.data.options.map((o: any) => o.type)).toEqual([10, 5, 3]);
-    const cb = await api(`/interactions/${h.id}/${h.token}/callback?with_response=true`, { method: 'POST', json: { type: 5 }, auth: false });
-    expect(await cb.json()).toMatchObject({ interaction: { id: h.id, response_message_loading: true }, resource: { type: 5, message: { flags: 128 } } });
-    const fu = await api(`/webhooks/${WORLD.applicationId}/${h.token}?wait=true`, { method: 'POST', json: { content: 'first' }, auth: false });
+    const cb = await api(`/interactions/${h.id}/${h.token}/callback?with_response=true`, {
+      method: 'POST',
+      json: { type: 5 },
+      auth: false,
+    });
+    expect(await cb.json()).toMatchObject({
+      interaction: { id: h.id, response_message_loading: true },
+      resource: { type: 5, message: { flags: 128 } },
+    });
+    const fu = await api(`/webhooks/${WORLD.applicationId}/${h.token}?wait=true`, {
+      method: 'POST',
+      json: { content: 'first' },
+      auth: false,
+    });
     expect(((await fu.json()) as any).id).toBe(h.original()!.id);
     expect(h.followUps()).toHaveLength(0);
     const got = await api(`/webhooks/${WORLD.applicationId}/${h.token}/messages/%40original`, { auth: false });
     expect(((await got.json()) as any).content).toBe('first');
     expect(emu.calls.at(-1)?.path).toBe(`/webhooks/${WORLD.applicationId}/${h.token}/messages/@original`);
-    expect((await api(`/interactions/${h.id}/${h.token}/callback`, { method: 'POST', json: { type: 4, data: { content: 'x' } } })).status).toBe(400);
+    expect(
+      (
+        await api(`/interactions/${h.id}/${h.token}/callback`, {
+          method: 'POST',
+          json: { type: 4, data: { content: 'x' } },
+        })
+      ).status,
+    ).toBe(400);
     clock.advance(15 * 60_000 + 1);
-    expect(await (await api(`/interactions/${h.id}/${h.token}/callback`, { method: 'POST', json: { type: 4 } })).json()).toMatchObject({ code: 50027 });
-    expect(await (await api(`/interactions/1300000000000000000/nope/callback`, { method: 'POST', json: { type: 4 } })).json()).toMatchObject({ code: 10062 });
+    expect(
+      await (await api(`/interactions/${h.id}/${h.token}/callback`, { method: 'POST', json: { type: 4 } })).json(),
+    ).toMatchObject({ code: 50027 });
+    expect(
+      await (
+        await api(`/interactions/1300000000000000000/nope/callback`, { method: 'POST', json: { type: 4 } })
+      ).json(),
+    ).toMatchObject({ code: 10062 });
     c.ws.close(1000);
   });
 });

@@ -2,8 +2,16 @@
 import { LogLevel, SapphireClient, container } from '@sapphire/framework';
 import { Subcommand } from '@sapphire/plugin-subcommands';
 import {
-  ActionRowBuilder, ButtonBuilder, ButtonStyle, Client, DiscordAPIError, Events, GatewayIntentBits, Routes,
-  type ClientOptions, type TextChannel,
+  ActionRowBuilder,
+  ButtonBuilder,
+  ButtonStyle,
+  Client,
+  DiscordAPIError,
+  Events,
+  GatewayIntentBits,
+  Routes,
+  type ClientOptions,
+  type TextChannel,
 } from 'discord.js';
 import { DiscordEmulator, OffsetClock, WORLD } from './discord';
 
@@ -14,19 +22,31 @@ const seen: { prompt: string; count: number | null; channelId: string; userId: s
 class JobCommand extends Subcommand {
   constructor(context: Subcommand.LoaderContext, options: Subcommand.Options) {
     super(context, {
-      ...options, name: 'job', description: 'jobs',
-      subcommands: [{ name: 'start', chatInputRun: 'start' }, { name: 'hold', chatInputRun: 'hold' }],
+      ...options,
+      name: 'job',
+      description: 'jobs',
+      subcommands: [
+        { name: 'start', chatInputRun: 'start' },
+        { name: 'hold', chatInputRun: 'hold' },
+      ],
     });
   }
 
   override registerApplicationCommands(registry: Subcommand.Registry) {
     registry.registerChatInputCommand(
       (b) =>
-        b.setName('job').setDescription('jobs')
+        b
+          .setName('job')
+          .setDescription('jobs')
           .addSubcommand((s) =>
-            s.setName('start').setDescription('start a job')
-              .addStringOption((o) => o.setName('prompt').setDescription('prompt').setRequired(true).setAutocomplete(true))
-              .addIntegerOption((o) => o.setName('count').setDescription('count')))
+            s
+              .setName('start')
+              .setDescription('start a job')
+              .addStringOption((o) =>
+                o.setName('prompt').setDescription('prompt').setRequired(true).setAutocomplete(true),
+              )
+              .addIntegerOption((o) => o.setName('count').setDescription('count')),
+          )
           .addSubcommand((s) => s.setName('hold').setDescription('leave the interaction to the test')),
       { guildIds: [MAIN.id] },
     );
@@ -43,7 +63,8 @@ class JobCommand extends Subcommand {
       components: [new ActionRowBuilder<ButtonBuilder>().addComponents(button)],
     });
     await interaction.followUp({
-      content: `<@${interaction.user.id}> done @everyone`, allowedMentions: { parse: [], users: [interaction.user.id] },
+      content: `<@${interaction.user.id}> done @everyone`,
+      allowedMentions: { parse: [], users: [interaction.user.id] },
     });
   }
 
@@ -76,11 +97,16 @@ describe('Discord emulator with discord.js + Sapphire', () => {
   beforeAll(async () => {
     emulator = await DiscordEmulator.start({ clock });
     await container.stores.loadPiece({ store: 'commands', name: 'job', piece: JobCommand });
-    client = new SapphireClient(clientOptions({
-      intents: [GatewayIntentBits.Guilds], baseUserDirectory: null, allowedMentions: { parse: [] },
-      logger: { level: LogLevel.Error }, loadMessageCommandListeners: false,
-      rest: { api: emulator.apiUrl, cdn: emulator.cdnUrl, retries: 1, timeout: 5_000 },
-    }));
+    client = new SapphireClient(
+      clientOptions({
+        intents: [GatewayIntentBits.Guilds],
+        baseUserDirectory: null,
+        allowedMentions: { parse: [] },
+        logger: { level: LogLevel.Error },
+        loadMessageCommandListeners: false,
+        rest: { api: emulator.apiUrl, cdn: emulator.cdnUrl, retries: 1, timeout: 5_000 },
+      }),
+    );
     const ready = new Promise((resolve) => client.once(Events.ClientReady, resolve));
     await client.login(emulator.token);
     await ready;
@@ -112,18 +138,32 @@ describe('Discord emulator with discord.js + Sapphire', () => {
 
   test('slash command with subcommand + options: defer, editReply, followUp, pings; button and autocomplete', async () => {
     const h = emulator.pushInteraction({
-      name: 'job', subcommand: 'start', options: { prompt: 'a cat', count: 2 }, userId: WORLD.users.admin.id,
+      name: 'job',
+      subcommand: 'start',
+      options: { prompt: 'a cat', count: 2 },
+      userId: WORLD.users.admin.id,
       channelId: MAIN.channels.videos.id,
     });
     expect(h.interaction.payload.data.options[0].options).toEqual([
-      { name: 'prompt', type: 3, value: 'a cat' }, { name: 'count', type: 4, value: 2 },
+      { name: 'prompt', type: 3, value: 'a cat' },
+      { name: 'count', type: 4, value: 2 },
     ]);
     expect(BigInt(h.interaction.payload.member.permissions) & 0x20n).toBe(0x20n); // ManageGuild via the admins role
     expect(await h.waitForAck()).toBe(5);
     const follow = await emulator.waitFor(() => h.followUps()[0], 5_000, 'follow-up');
-    expect(seen.at(-1)).toEqual({ prompt: 'a cat', count: 2, channelId: MAIN.channels.videos.id, userId: WORLD.users.admin.id });
+    expect(seen.at(-1)).toEqual({
+      prompt: 'a cat',
+      count: 2,
+      channelId: MAIN.channels.videos.id,
+      userId: WORLD.users.admin.id,
+    });
     const original = h.original()!;
-    expect(original).toMatchObject({ content: `started a cat x2 <@${WORLD.users.admin.id}>`, edits: 1, loading: false, kind: 'original' });
+    expect(original).toMatchObject({
+      content: `started a cat x2 <@${WORLD.users.admin.id}>`,
+      edits: 1,
+      loading: false,
+      kind: 'original',
+    });
     expect(original.pinged).toEqual({ users: [], roles: [], everyone: false }); // a deferred reply pings nobody
     expect(original.editLog[0].pinged).toEqual({ users: [], roles: [], everyone: false }); // edits never ping
     expect(follow.pinged).toEqual({ users: [WORLD.users.admin.id], roles: [], everyone: false });
@@ -139,16 +179,26 @@ describe('Discord emulator with discord.js + Sapphire', () => {
     });
     const press = emulator.pushComponent({ message: original, customId: 'job:cancel', userId: WORLD.users.admin.id });
     expect(await press.waitForAck()).toBe(7);
-    expect(press.original()).toMatchObject({ id: original.id, content: `cancelled by ${WORLD.users.admin.id}`, edits: 2 });
+    expect(press.original()).toMatchObject({
+      id: original.id,
+      content: `cancelled by ${WORLD.users.admin.id}`,
+      edits: 2,
+    });
 
-    const ac = emulator.pushAutocomplete({ name: 'job', subcommand: 'start', options: { prompt: 'dog' }, focused: 'prompt' });
+    const ac = emulator.pushAutocomplete({
+      name: 'job',
+      subcommand: 'start',
+      options: { prompt: 'dog' },
+      focused: 'prompt',
+    });
     expect(await ac.waitForAck()).toBe(8);
     expect(ac.autocompleteChoices()).toEqual([{ name: 'dog at sunset', value: 'dog sunset' }]);
   });
 
   test('channel send with embed + file via multipart', async () => {
     const sent = await channel(MAIN.channels.general.id).send({
-      content: 'video ready', embeds: [{ title: 'Result', image: { url: 'attachment://clip.png' } }],
+      content: 'video ready',
+      embeds: [{ title: 'Result', image: { url: 'attachment://clip.png' } }],
       files: [{ attachment: Buffer.alloc(1234, 1), name: 'clip.png' }],
     });
     const call = emulator.calls.find((c) => c.method === 'POST' && c.path.endsWith('/messages'))!;
@@ -156,7 +206,11 @@ describe('Discord emulator with discord.js + Sapphire', () => {
     expect(call.body).toMatchObject({ content: 'video ready', attachments: [expect.objectContaining({ id: '0' })] });
     const [m] = emulator.messages(MAIN.channels.general.id);
     expect(m).toMatchObject({ id: sent.id, kind: 'channel', content: 'video ready' });
-    expect(m.attachments[0]).toMatchObject({ filename: 'clip.png', size: 1234, url: expect.stringContaining('127.0.0.1') });
+    expect(m.attachments[0]).toMatchObject({
+      filename: 'clip.png',
+      size: 1234,
+      url: expect.stringContaining('127.0.0.1'),
+    });
     expect(m.embeds[0].image.url).toBe(m.attachments[0].url);
     expect(sent.attachments.first()?.size).toBe(1234);
     const fetched = await channel(MAIN.channels.general.id).messages.fetch({ limit: 5, cache: false });
@@ -167,9 +221,14 @@ describe('Discord emulator with discord.js + Sapphire', () => {
     const general = channel(MAIN.channels.general.id);
     await expect(channel(MAIN.channels.locked.id).send('x')).rejects.toEqual(apiError(50013, 403));
     await expect(channel(MAIN.channels.hidden.id).send('x')).rejects.toEqual(apiError(50001, 403));
-    await expect(client.rest.post(Routes.channelMessages('1300000000000009999'), { body: { content: 'x' } }))
-      .rejects.toEqual(apiError(10003, 404));
-    for (const [status, code] of [[403, 50013], [403, 50001], [404, 10003]]) {
+    await expect(
+      client.rest.post(Routes.channelMessages('1300000000000009999'), { body: { content: 'x' } }),
+    ).rejects.toEqual(apiError(10003, 404));
+    for (const [status, code] of [
+      [403, 50013],
+      [403, 50001],
+      [404, 10003],
+    ]) {
       emulator.injectFault({ method: 'POST', path: /^\/channels\/\d+\/messages$/, status, code });
       const err = await general.send('x').catch((e: unknown) => e);
       expect(err).toBeInstanceOf(DiscordAPIError);
@@ -179,11 +238,17 @@ describe('Discord emulator with discord.js + Sapphire', () => {
     const ok = await general.send('after rate limit');
     expect(ok.content).toBe('after rate limit');
     expect(emulator.calls.slice(-2).map((c) => c.status)).toEqual([429, 200]);
-    await expect(general.send({ files: [{ attachment: Buffer.alloc(20 * 1024 * 1024 + 1), name: 'big.mp4' }] }))
-      .rejects.toEqual(apiError(40005, 413));
-    await expect(client.rest.post(Routes.channelMessages(MAIN.channels.general.id), {
-      body: { content: `<@${WORLD.users.member.id}>`, allowed_mentions: { parse: ['users'], users: [WORLD.users.member.id] } },
-    })).rejects.toEqual(apiError(50035, 400));
+    await expect(
+      general.send({ files: [{ attachment: Buffer.alloc(20 * 1024 * 1024 + 1), name: 'big.mp4' }] }),
+    ).rejects.toEqual(apiError(40005, 413));
+    await expect(
+      client.rest.post(Routes.channelMessages(MAIN.channels.general.id), {
+        body: {
+          content: `<@${WORLD.users.member.id}>`,
+          allowed_mentions: { parse: ['users'], users: [WORLD.users.member.id] },
+        },
+      }),
+    ).rejects.toEqual(apiError(50035, 400));
     expect(await client.rest.get('/nope').catch((e) => e)).toMatchObject({ status: 404, code: 0 });
   });
 
@@ -192,7 +257,9 @@ describe('Discord emulator with discord.js + Sapphire', () => {
     const i = await nextHeld();
     expect(i.attachmentSizeLimit).toBe(1024);
     await i.deferReply();
-    await expect(i.editReply({ files: [{ attachment: Buffer.alloc(2048), name: 'v.mp4' }] })).rejects.toEqual(apiError(40005, 413));
+    await expect(i.editReply({ files: [{ attachment: Buffer.alloc(2048), name: 'v.mp4' }] })).rejects.toEqual(
+      apiError(40005, 413),
+    );
     await i.editReply({ files: [{ attachment: Buffer.alloc(1000), name: 'v.mp4' }] });
   });
 
@@ -205,8 +272,12 @@ describe('Discord emulator with discord.js + Sapphire', () => {
     const h = emulator.pushInteraction({ name: 'job', subcommand: 'hold' });
     const twice = await nextHeld();
     await twice.deferReply();
-    await expect(client.rest.post(Routes.interactionCallback(h.id, h.token), { body: { type: 4, data: { content: 'x' } }, auth: false }))
-      .rejects.toEqual(apiError(40060, 400));
+    await expect(
+      client.rest.post(Routes.interactionCallback(h.id, h.token), {
+        body: { type: 4, data: { content: 'x' } },
+        auth: false,
+      }),
+    ).rejects.toEqual(apiError(40060, 400));
     await twice.editReply('within 15 min');
     clock.advance(15 * 60_000 + 1);
     await expect(twice.editReply('too late')).rejects.toEqual(apiError(50027, 401));
@@ -230,12 +301,13 @@ describe('Discord emulator with discord.js + Sapphire', () => {
     const general = channel(MAIN.channels.general.id);
     const { member, member2 } = WORLD.users;
     const m1 = await general.send({
-      content: `<@${member.id}> <@!${member2.id}> @everyone`, allowedMentions: { parse: [], users: [member.id] },
+      content: `<@${member.id}> <@!${member2.id}> @everyone`,
+      allowedMentions: { parse: [], users: [member.id] },
     });
     const m2 = await general.send(`@everyone <@${member.id}> <@&${MAIN.roles.admins.id}>`); // client default parse: []
-    const m3 = await client.rest.post(Routes.channelMessages(general.id), {
+    const m3 = (await client.rest.post(Routes.channelMessages(general.id), {
       body: { content: `@here <@${member2.id}> <@&${MAIN.roles.admins.id}>` },
-    }) as { id: string }; // no allowed_mentions: Discord's defaults (bot has MentionEveryone)
+    })) as { id: string }; // no allowed_mentions: Discord's defaults (bot has MentionEveryone)
     await m2.edit({ content: `<@${member.id}> edited`, allowedMentions: { users: [member.id] } });
     const byId = (id: string) => emulator.messages().find((m) => m.id === id)!;
     expect(byId(m1.id).pinged).toEqual({ users: [member.id], roles: [], everyone: false });
@@ -252,7 +324,12 @@ describe('Discord emulator with discord.js + Sapphire', () => {
     await emulator.waitFor(() => s.resumes === 1 && s.connected, 10_000, 'resume');
     expect(s.closeCodes).toEqual([4200]);
     emulator.closeSession(0, 4000);
-    const h = emulator.pushInteraction({ name: 'job', subcommand: 'start', options: { prompt: 'replayed' }, sessionIndex: 0 });
+    const h = emulator.pushInteraction({
+      name: 'job',
+      subcommand: 'start',
+      options: { prompt: 'replayed' },
+      sessionIndex: 0,
+    });
     await h.waitForReply((m) => m.content.startsWith('started replayed'), 10_000);
     expect(s.resumes).toBe(2);
     expect(emulator.sessions).toHaveLength(1);
@@ -260,7 +337,9 @@ describe('Discord emulator with discord.js + Sapphire', () => {
   });
 
   test('two clients with the same token get separate sessions and round-robin interactions', async () => {
-    const second = new Client(clientOptions({ intents: [GatewayIntentBits.Guilds], rest: { api: emulator.apiUrl, retries: 0 } }));
+    const second = new Client(
+      clientOptions({ intents: [GatewayIntentBits.Guilds], rest: { api: emulator.apiUrl, retries: 0 } }),
+    );
     try {
       const got: string[] = [];
       second.on(Events.InteractionCreate, (i) => void got.push(i.id));

@@ -70,7 +70,12 @@ describe('GoogleEmulator', () => {
       expect(emu.authFailures).toEqual([]);
       const sub = emu.submits.at(-1)!;
       expect(sub.instance).toEqual({ prompt: 'a cat surfing' });
-      expect(sub.parameters).toMatchObject({ sampleCount: 1, storageUri: `gs://${emu.bucket}/self/1/`, durationSeconds: 6, aspectRatio: '9:16' });
+      expect(sub.parameters).toMatchObject({
+        sampleCount: 1,
+        storageUri: `gs://${emu.bucket}/self/1/`,
+        durationSeconds: 6,
+        aspectRatio: '9:16',
+      });
       expect(emu.billedSeconds).toBe(6);
 
       const stored = Object.assign(new GenerateVideosOperation(), { name: op.name });
@@ -94,7 +99,10 @@ describe('GoogleEmulator', () => {
 
     test('requests without a valid bearer JWT get 401 UNAUTHENTICATED', async () => {
       const url = `${emu.baseUrl}/v1/projects/${emu.project}/locations/${emu.location}/publishers/google/models/veo-3.1-generate-001:predictLongRunning`;
-      const body = JSON.stringify({ instances: [{ prompt: 'x' }], parameters: { storageUri: `gs://${emu.bucket}/x/` } });
+      const body = JSON.stringify({
+        instances: [{ prompt: 'x' }],
+        parameters: { storageUri: `gs://${emu.bucket}/x/` },
+      });
       const before = emu.submits.length;
       const none = await fetch(url, { method: 'POST', body, headers: { 'content-type': 'application/json' } });
       expect(none.status).toBe(401);
@@ -102,7 +110,11 @@ describe('GoogleEmulator', () => {
       const forged = emu.accessToken().replace(/\.[^.]+$/, '.AAAA');
       const bad = await fetch(url, { method: 'POST', body, headers: { authorization: `Bearer ${forged}` } });
       expect(bad.status).toBe(401);
-      const good = await fetch(url, { method: 'POST', body, headers: { authorization: `Bearer ${emu.accessToken()}` } });
+      const good = await fetch(url, {
+        method: 'POST',
+        body,
+        headers: { authorization: `Bearer ${emu.accessToken()}` },
+      });
       expect(good.status).toBe(200);
       expect(emu.submits.length).toBe(before + 1);
     });
@@ -110,14 +122,21 @@ describe('GoogleEmulator', () => {
     test('failed, filtered, never and unknown operations', async () => {
       const ai = genai();
       const submit = async (prompt: string) =>
-        (await ai.models.generateVideos({ model: 'veo-3.1-generate-001', source: { prompt }, config: videoConfig(`gs://${emu.bucket}/fates/`) })).name!;
+        (
+          await ai.models.generateVideos({
+            model: 'veo-3.1-generate-001',
+            source: { prompt },
+            config: videoConfig(`gs://${emu.bucket}/fates/`),
+          })
+        ).name!;
       emu.scriptNext({ kind: 'failed', code: 13, message: 'Internal error' });
       emu.scriptNext({ kind: 'filtered', reasons: ['Blocked. Support codes: 15236754'] });
       emu.fateForPrompt('forever', { kind: 'never' });
       const failed = await submit('one');
       const filtered = await submit('two');
       const never = await submit('forever and ever');
-      const poll = (name: string) => ai.operations.getVideosOperation({ operation: Object.assign(new GenerateVideosOperation(), { name }) });
+      const poll = (name: string) =>
+        ai.operations.getVideosOperation({ operation: Object.assign(new GenerateVideosOperation(), { name }) });
 
       const f = await poll(failed);
       expect(f.done).toBe(true);
@@ -142,29 +161,49 @@ describe('GoogleEmulator', () => {
     test('retired model 404, bad parameters 400, missing storageUri fails the operation like Google', async () => {
       const ai = genai();
       const retired = await ai.models
-        .generateVideos({ model: 'veo-3.0-generate-001', source: { prompt: 'x' }, config: videoConfig(`gs://${emu.bucket}/r/`) })
+        .generateVideos({
+          model: 'veo-3.0-generate-001',
+          source: { prompt: 'x' },
+          config: videoConfig(`gs://${emu.bucket}/r/`),
+        })
         .catch((e: unknown) => e);
       expect((retired as ApiError).status).toBe(404);
       expect((retired as ApiError).message).toContain('NOT_FOUND');
 
       const badDuration = await ai.models
-        .generateVideos({ model: 'veo-3.1-generate-001', source: { prompt: 'x' }, config: { ...videoConfig(`gs://${emu.bucket}/r/`), durationSeconds: 5 } })
+        .generateVideos({
+          model: 'veo-3.1-generate-001',
+          source: { prompt: 'x' },
+          config: { ...videoConfig(`gs://${emu.bucket}/r/`), durationSeconds: 5 },
+        })
         .catch((e: unknown) => e);
       expect((badDuration as ApiError).status).toBe(400);
 
       const before = emu.billedSeconds;
-      const op = await ai.models.generateVideos({ model: 'veo-3.1-generate-001', source: { prompt: 'no bucket' }, config: videoConfig() });
+      const op = await ai.models.generateVideos({
+        model: 'veo-3.1-generate-001',
+        source: { prompt: 'no bucket' },
+        config: videoConfig(),
+      });
       expect(emu.billedSeconds).toBe(before + 6);
       const polled = await ai.operations.getVideosOperation({ operation: op });
-      expect(polled.error).toEqual({ code: 3, message: 'Generated video is large, an output storage uri is required.' });
+      expect(polled.error).toEqual({
+        code: 3,
+        message: 'Generated video is large, an output storage uri is required.',
+      });
     });
 
     test('time-driven operations write their output even when nobody polls', async () => {
       const ai = genai();
       emu.scriptNext({ kind: 'done', afterMs: 30, videoBytes: 1000 });
-      await ai.models.generateVideos({ model: 'veo-3.1-generate-001', source: { prompt: 'unpolled' }, config: videoConfig(`gs://${emu.bucket}/crash/7/`) });
+      await ai.models.generateVideos({
+        model: 'veo-3.1-generate-001',
+        source: { prompt: 'unpolled' },
+        config: videoConfig(`gs://${emu.bucket}/crash/7/`),
+      });
       const s = storage();
-      for (let i = 0; i < 200 && emu.listObjects('crash/7/').length === 0; i++) await new Promise((r) => setTimeout(r, 10));
+      for (let i = 0; i < 200 && emu.listObjects('crash/7/').length === 0; i++)
+        await new Promise((r) => setTimeout(r, 10));
       const [files] = await s.bucket(emu.bucket).getFiles({ prefix: 'crash/7/' });
       expect(files.map((f) => f.name)).toEqual([expect.stringMatching(/^crash\/7\/\d+\/sample_0\.mp4$/)]);
       expect(Number(files[0]!.metadata.size)).toBe(1000);
@@ -174,15 +213,25 @@ describe('GoogleEmulator', () => {
       const ai = genai();
       emu.injectFault({ route: 'submit', status: 429 });
       const quota = await ai.models
-        .generateVideos({ model: 'veo-3.1-generate-001', source: { prompt: 'q' }, config: videoConfig(`gs://${emu.bucket}/f/`) })
+        .generateVideos({
+          model: 'veo-3.1-generate-001',
+          source: { prompt: 'q' },
+          config: videoConfig(`gs://${emu.bucket}/f/`),
+        })
         .catch((e: unknown) => e);
       expect((quota as ApiError).status).toBe(429);
-      expect(JSON.parse((quota as ApiError).message)).toMatchObject({ error: { code: 429, status: 'RESOURCE_EXHAUSTED' } });
+      expect(JSON.parse((quota as ApiError).message)).toMatchObject({
+        error: { code: 429, status: 'RESOURCE_EXHAUSTED' },
+      });
 
       const before = emu.submits.length;
       emu.injectFault({ route: 'submit', kind: 'accept-then-drop' });
       const dropped = await ai.models
-        .generateVideos({ model: 'veo-3.1-generate-001', source: { prompt: 'dropped' }, config: videoConfig(`gs://${emu.bucket}/f/`) })
+        .generateVideos({
+          model: 'veo-3.1-generate-001',
+          source: { prompt: 'dropped' },
+          config: videoConfig(`gs://${emu.bucket}/f/`),
+        })
         .catch((e: unknown) => e);
       expect(dropped).toBeInstanceOf(Error);
       expect(dropped).not.toBeInstanceOf(ApiError);
@@ -192,7 +241,10 @@ describe('GoogleEmulator', () => {
       emu.injectFault({ route: 'poll', status: 503, times: 2 });
       const name = emu.submits.at(-1)!.operationName;
       const op = Object.assign(new GenerateVideosOperation(), { name });
-      for (let i = 0; i < 2; i++) expect(((await ai.operations.getVideosOperation({ operation: op }).catch((e: unknown) => e)) as ApiError).status).toBe(503);
+      for (let i = 0; i < 2; i++)
+        expect(
+          ((await ai.operations.getVideosOperation({ operation: op }).catch((e: unknown) => e)) as ApiError).status,
+        ).toBe(503);
       expect((await ai.operations.getVideosOperation({ operation: op })).done).toBe(true);
     });
   });
@@ -201,7 +253,9 @@ describe('GoogleEmulator', () => {
     test('multipart and resumable (single-shot and chunked) uploads, validated downloads', async () => {
       const b = storage().bucket(emu.bucket);
       const small = GoogleEmulator.fakeMp4(10_000);
-      await b.file('up/multipart.mp4').save(small, { resumable: false, contentType: 'video/mp4', validation: 'crc32c' });
+      await b
+        .file('up/multipart.mp4')
+        .save(small, { resumable: false, contentType: 'video/mp4', validation: 'crc32c' });
       const mid = GoogleEmulator.fakeMp4(300_000);
       await b.file('up/resumable.mp4').save(mid, { resumable: true, contentType: 'video/mp4' });
       const big = GoogleEmulator.fakeMp4(700_000);
@@ -224,7 +278,12 @@ describe('GoogleEmulator', () => {
       );
       expect(Buffer.concat(chunks).equals(mid)).toBe(true);
       const [meta] = await b.file('up/chunked.mp4').getMetadata();
-      expect(meta).toMatchObject({ size: '700000', contentType: 'video/mp4', bucket: emu.bucket, name: 'up/chunked.mp4' });
+      expect(meta).toMatchObject({
+        size: '700000',
+        contentType: 'video/mp4',
+        bucket: emu.bucket,
+        name: 'up/chunked.mp4',
+      });
       expect(typeof meta.generation).toBe('string');
     });
 
@@ -241,7 +300,14 @@ describe('GoogleEmulator', () => {
       for (let i = 0; i < 5; i++) emu.putObject(`list/a/${i}.mp4`, Buffer.from(`v${i}`), 'video/mp4');
       emu.putObject('list/b/x.txt', Buffer.from('t'));
       const [all] = await b.getFiles({ prefix: 'list/', maxResults: 100 });
-      expect(all.map((f) => f.name)).toEqual(['list/a/0.mp4', 'list/a/1.mp4', 'list/a/2.mp4', 'list/a/3.mp4', 'list/a/4.mp4', 'list/b/x.txt']);
+      expect(all.map((f) => f.name)).toEqual([
+        'list/a/0.mp4',
+        'list/a/1.mp4',
+        'list/a/2.mp4',
+        'list/a/3.mp4',
+        'list/a/4.mp4',
+        'list/b/x.txt',
+      ]);
       const [page1, next] = await b.getFiles({ prefix: 'list/a/', maxResults: 2, autoPaginate: false });
       expect(page1.map((f) => f.name)).toEqual(['list/a/0.mp4', 'list/a/1.mp4']);
       expect(next).toMatchObject({ pageToken: expect.any(String) });
@@ -263,7 +329,10 @@ describe('GoogleEmulator', () => {
       expect(emu.getObject('list/b/x.txt')).toBeUndefined();
       const [exists] = await b.file('list/b/x.txt').exists();
       expect(exists).toBe(false);
-      const err = (await b.file('list/b/x.txt').getMetadata().catch((e: unknown) => e)) as { code?: number };
+      const err = (await b
+        .file('list/b/x.txt')
+        .getMetadata()
+        .catch((e: unknown) => e)) as { code?: number };
       expect(err.code).toBe(404);
     });
 
@@ -271,8 +340,12 @@ describe('GoogleEmulator', () => {
       const b = storage().bucket(emu.bucket);
       const data = GoogleEmulator.fakeMp4(2048);
       emu.putObject('signed/dir/v.mp4', data, 'video/mp4');
-      const [url] = await b.file('signed/dir/v.mp4').getSignedUrl({ version: 'v4', action: 'read', expires: Date.now() + 3600_000 });
-      expect(url.startsWith(`${emu.baseUrl}/${emu.bucket}/signed/dir/v.mp4?X-Goog-Algorithm=GOOG4-RSA-SHA256`)).toBe(true);
+      const [url] = await b
+        .file('signed/dir/v.mp4')
+        .getSignedUrl({ version: 'v4', action: 'read', expires: Date.now() + 3600_000 });
+      expect(url.startsWith(`${emu.baseUrl}/${emu.bucket}/signed/dir/v.mp4?X-Goog-Algorithm=GOOG4-RSA-SHA256`)).toBe(
+        true,
+      );
       const ok = await fetch(url);
       expect(ok.status).toBe(200);
       expect(ok.headers.get('content-type')).toBe('video/mp4');
@@ -305,7 +378,10 @@ describe('GoogleEmulator', () => {
       const b = storage().bucket(emu.bucket);
       emu.putObject('fault/a', Buffer.from('a'));
       emu.injectFault({ route: 'storage', status: 404, message: 'Injected' });
-      const err = (await b.file('fault/a').getMetadata().catch((e: unknown) => e)) as { code?: number; message?: string };
+      const err = (await b
+        .file('fault/a')
+        .getMetadata()
+        .catch((e: unknown) => e)) as { code?: number; message?: string };
       expect(err.code).toBe(404);
       expect(err.message).toContain('Injected');
     });

@@ -119,9 +119,20 @@ export class BotProcess {
       const check = () => {
         const found = this.logs.find(predicate);
         if (found) return done(() => resolve(found));
-        if (!this.running) return done(() => reject(new Error(`bot exited while waiting for ${what}.\nstderr:\n${this.stderr}\nlast logs:\n${this.tail()}`)));
+        if (!this.running)
+          return done(() =>
+            reject(
+              new Error(`bot exited while waiting for ${what}.\nstderr:\n${this.stderr}\nlast logs:\n${this.tail()}`),
+            ),
+          );
       };
-      const timer = setTimeout(() => done(() => reject(new Error(`timed out waiting for ${what}.\nstderr:\n${this.stderr}\nlast logs:\n${this.tail()}`))), timeoutMs);
+      const timer = setTimeout(
+        () =>
+          done(() =>
+            reject(new Error(`timed out waiting for ${what}.\nstderr:\n${this.stderr}\nlast logs:\n${this.tail()}`)),
+          ),
+        timeoutMs,
+      );
       const done = (fn: () => void) => {
         clearTimeout(timer);
         this.waiters.delete(check);

@@ -39,7 +39,11 @@ export class E2EWorld {
 
   public static async start(): Promise<E2EWorld> {
     const tempDir = mkdtempSync(join(tmpdir(), 'veobot-e2e-'));
-    const [discord, google, db] = await Promise.all([DiscordEmulator.start(), GoogleEmulator.start(), createTestDatabase('postgres')]);
+    const [discord, google, db] = await Promise.all([
+      DiscordEmulator.start(),
+      GoogleEmulator.start(),
+      createTestDatabase('postgres'),
+    ]);
     const keyFile = google.writeServiceAccountKey(tempDir);
     google.setDefaultFate({ kind: 'done', afterPolls: 2, videoBytes: 64 * 1024 });
     return new E2EWorld(discord, google, db, keyFile, tempDir);
@@ -59,16 +63,26 @@ export class E2EWorld {
   }
 
   /** Starts the real bot and waits until its commands are registered (it can take slash commands then). */
-  public async startBot(extra: Record<string, string> = {}, options: { waitForCommands?: boolean } = {}): Promise<BotProcess> {
+  public async startBot(
+    extra: Record<string, string> = {},
+    options: { waitForCommands?: boolean } = {},
+  ): Promise<BotProcess> {
     const bot = await BotProcess.start(this.env(extra));
     this.bots.push(bot);
     if (options.waitForCommands ?? true) {
-      await this.discord.waitFor(() => this.discord.commands.global.some((c) => c.name === 'video'), 15_000, 'command registration');
+      await this.discord.waitFor(
+        () => this.discord.commands.global.some((c) => c.name === 'video'),
+        15_000,
+        'command registration',
+      );
     }
     return bot;
   }
 
-  public video(options: Record<string, string | number | boolean>, who: { userId?: string; channelId?: string; guildId?: string; attachmentSizeLimit?: number } = {}): InteractionHandle {
+  public video(
+    options: Record<string, string | number | boolean>,
+    who: { userId?: string; channelId?: string; guildId?: string; attachmentSizeLimit?: number } = {},
+  ): InteractionHandle {
     return this.discord.pushInteraction({
       name: 'video',
       guildId: who.guildId ?? WORLD.guilds.main.id,
@@ -80,18 +94,28 @@ export class E2EWorld {
   }
 
   public async requestsOf(userId: string): Promise<VideoRequestRow[]> {
-    const rows = (await this.db.database.dataSource.query('SELECT id FROM video_requests WHERE user_id = $1 ORDER BY created_at', [userId])) as { id: string }[];
+    const rows = (await this.db.database.dataSource.query(
+      'SELECT id FROM video_requests WHERE user_id = $1 ORDER BY created_at',
+      [userId],
+    )) as { id: string }[];
     const out: VideoRequestRow[] = [];
     for (const r of rows) out.push((await this.tracking.getById(r.id))!);
     return out;
   }
 
-  public async waitForRow(predicate: (rows: VideoRequestRow[]) => boolean, userId: string, timeoutMs = 20_000): Promise<VideoRequestRow[]> {
+  public async waitForRow(
+    predicate: (rows: VideoRequestRow[]) => boolean,
+    userId: string,
+    timeoutMs = 20_000,
+  ): Promise<VideoRequestRow[]> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const rows = await this.requestsOf(userId);
       if (predicate(rows)) return rows;
-      if (Date.now() > deadline) throw new Error(`timed out waiting for request rows; last: ${JSON.stringify(rows.map((r) => ({ id: r.id, status: r.status, announcement: r.announcement, error: r.errorMessage })))}`);
+      if (Date.now() > deadline)
+        throw new Error(
+          `timed out waiting for request rows; last: ${JSON.stringify(rows.map((r) => ({ id: r.id, status: r.status, announcement: r.announcement, error: r.errorMessage })))}`,
+        );
       await new Promise((r) => setTimeout(r, 100));
     }
   }
@@ -105,7 +129,9 @@ export class E2EWorld {
     // E2E_DUMP_LOGS=1 prints each bot's warnings and errors: the first thing to read when an end-to-end test fails.
     if (process.env.E2E_DUMP_LOGS) {
       for (const [i, bot] of this.bots.entries()) {
-        const lines = bot.logs.filter((l) => l.level >= (process.env.E2E_DUMP_LOGS === "all" ? 0 : 40)).map((l) => JSON.stringify(l));
+        const lines = bot.logs
+          .filter((l) => l.level >= (process.env.E2E_DUMP_LOGS === 'all' ? 0 : 40))
+          .map((l) => JSON.stringify(l));
         console.log(`bot #${i + 1} warnings and errors:\n${lines.join('\n')}\nstderr:\n${bot.stderr}`);
       }
     }

@@ -260,7 +260,10 @@ describe.each(DATABASE_KINDS)('RequestTrackingService on %s', (kind) => {
     it('announcement attempts are counted before sending, failures recorded, and can give up', async () => {
       const { lease } = await create();
       await tracking.markFailed(lease, 'Blocked by safety filters.', 'filtered', ['pending']);
-      expect(await tracking.recordAnnouncementAttempt(lease)).toMatchObject({ announcement: 'due', notificationAttempts: 1 });
+      expect(await tracking.recordAnnouncementAttempt(lease)).toMatchObject({
+        announcement: 'due',
+        notificationAttempts: 1,
+      });
       const f1 = await tracking.recordAnnouncementFailure(lease, '503', false);
       expect(f1).toMatchObject({ announcement: 'due', notificationAttempts: 1, notificationError: '503' });
       await tracking.recordAnnouncementAttempt(lease);

@@ -20,12 +20,19 @@ describe('StorageService against the Google emulator', () => {
   });
   afterAll(async () => kit.stop());
 
-  const ids = { guildId: '111111111111111111', channelId: '222222222222222222', userId: '333333333333333333', requestId: '42' };
+  const ids = {
+    guildId: '111111111111111111',
+    channelId: '222222222222222222',
+    userId: '333333333333333333',
+    requestId: '42',
+  };
 
   test('output folders are built only from ids, and gs:// URIs are parsed strictly', () => {
     expect(svc.outputPrefix(ids, 2)).toBe('111111111111111111/222222222222222222/333333333333333333/42/2/');
     const uuid = '0F8FAD5B-D9CB-469F-A165-70867728950E';
-    expect(svc.outputPrefix({ ...ids, requestId: uuid }, 1)).toBe(`111111111111111111/222222222222222222/333333333333333333/${uuid.toLowerCase()}/1/`);
+    expect(svc.outputPrefix({ ...ids, requestId: uuid }, 1)).toBe(
+      `111111111111111111/222222222222222222/333333333333333333/${uuid.toLowerCase()}/1/`,
+    );
     for (const bad of [
       { ...ids, guildId: '../x' },
       { ...ids, channelId: '1/2' },
@@ -39,9 +46,14 @@ describe('StorageService against the Google emulator', () => {
     expect(() => svc.outputPrefix(ids, 1.5)).toThrow();
 
     expect(svc.outputUri('a/b/1/')).toBe(`gs://${emu.bucket}/a/b/1/`);
-    for (const bad of ['', '/a/', 'a/../b/', 'a', 'a//b/']) expect(() => svc.outputUri(bad)).toThrow(/invalid output folder/);
-    expect(svc.parseGsUri('gs://veobot-test-videos/a/b/sample_0.mp4')).toEqual({ bucket: 'veobot-test-videos', name: 'a/b/sample_0.mp4' });
-    for (const bad of ['https://x/y', 'gs://bucket', 'gs://bucket/', 'gs://B/x', 'gs://bucket/a/../b']) expect(() => svc.parseGsUri(bad)).toThrow();
+    for (const bad of ['', '/a/', 'a/../b/', 'a', 'a//b/'])
+      expect(() => svc.outputUri(bad)).toThrow(/invalid output folder/);
+    expect(svc.parseGsUri('gs://veobot-test-videos/a/b/sample_0.mp4')).toEqual({
+      bucket: 'veobot-test-videos',
+      name: 'a/b/sample_0.mp4',
+    });
+    for (const bad of ['https://x/y', 'gs://bucket', 'gs://bucket/', 'gs://B/x', 'gs://bucket/a/../b'])
+      expect(() => svc.parseGsUri(bad)).toThrow();
   });
 
   test('listOutputs finds only .mp4 objects under the folder, nested or not', async () => {
@@ -52,8 +64,18 @@ describe('StorageService against the Google emulator', () => {
     emu.putObject(`${svc.outputPrefix(ids, 11)}sample_0.mp4`, GoogleEmulator.fakeMp4(5), 'video/mp4'); // attempt 11 is not attempt 1
     const outputs = await svc.listOutputs(prefix);
     expect(outputs).toEqual([
-      { gsUri: `gs://${emu.bucket}/${prefix}123456/sample_0.mp4`, name: `${prefix}123456/sample_0.mp4`, size: 1234, contentType: 'video/mp4' },
-      { gsUri: `gs://${emu.bucket}/${prefix}sample_1.mp4`, name: `${prefix}sample_1.mp4`, size: 10, contentType: 'video/mp4' },
+      {
+        gsUri: `gs://${emu.bucket}/${prefix}123456/sample_0.mp4`,
+        name: `${prefix}123456/sample_0.mp4`,
+        size: 1234,
+        contentType: 'video/mp4',
+      },
+      {
+        gsUri: `gs://${emu.bucket}/${prefix}sample_1.mp4`,
+        name: `${prefix}sample_1.mp4`,
+        size: 10,
+        contentType: 'video/mp4',
+      },
     ]);
     expect(await svc.listOutputs(svc.outputPrefix(ids, 9))).toEqual([]);
   });
@@ -119,7 +141,11 @@ describe('StorageService against the Google emulator', () => {
 
   test('constructor validates its settings', () => {
     const storage = new Storage({ apiEndpoint: emu.baseUrl, projectId: emu.project });
-    expect(() => new StorageService({ storage, bucket: 'gs://x', linkMode: 'signed', signedUrlExpiryHours: 1, logger })).toThrow();
-    expect(() => new StorageService({ storage, bucket: emu.bucket, linkMode: 'signed', signedUrlExpiryHours: 169, logger })).toThrow();
+    expect(
+      () => new StorageService({ storage, bucket: 'gs://x', linkMode: 'signed', signedUrlExpiryHours: 1, logger }),
+    ).toThrow();
+    expect(
+      () => new StorageService({ storage, bucket: emu.bucket, linkMode: 'signed', signedUrlExpiryHours: 169, logger }),
+    ).toThrow();
   });
 });

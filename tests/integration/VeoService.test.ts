@@ -39,8 +39,18 @@ describe('VeoService against the Google emulator', () => {
   let folder = 0;
   const out = () => `gs://${emu.bucket}/111111111111111111/222222222222222222/333333333333333333/${++folder}/1/`;
 
-  function client(baseUrl = emu.baseUrl, extra: Partial<ConstructorParameters<typeof GoogleGenAI>[0]> = {}): GoogleGenAI {
-    return new GoogleGenAI({ vertexai: true, project: emu.project, location: emu.location, apiVersion: 'v1', httpOptions: { baseUrl }, ...extra });
+  function client(
+    baseUrl = emu.baseUrl,
+    extra: Partial<ConstructorParameters<typeof GoogleGenAI>[0]> = {},
+  ): GoogleGenAI {
+    return new GoogleGenAI({
+      vertexai: true,
+      project: emu.project,
+      location: emu.location,
+      apiVersion: 'v1',
+      httpOptions: { baseUrl },
+      ...extra,
+    });
   }
   const service = (opts: Partial<ConstructorParameters<typeof VeoService>[0]> = {}) =>
     new VeoService({ client: client(), logger, retry: fast, ...opts });
@@ -51,7 +61,9 @@ describe('VeoService against the Google emulator', () => {
     emu.scriptNext({ kind: 'done', afterPolls: 3, videoBytes: 50_000 });
     const outputUri = out();
     const name = await veo.startGeneration(params({ negativePrompt: 'rain', seed: 42 }), outputUri);
-    expect(name).toMatch(/^projects\/veobot-test\/locations\/us-central1\/publishers\/google\/models\/veo-3\.1-fast-generate-001\/operations\//);
+    expect(name).toMatch(
+      /^projects\/veobot-test\/locations\/us-central1\/publishers\/google\/models\/veo-3\.1-fast-generate-001\/operations\//,
+    );
     expect(emu.authFailures).toEqual([]);
     expect(emu.submits).toHaveLength(1);
     expect(emu.submits[0]!.parameters).toEqual({
@@ -74,7 +86,9 @@ describe('VeoService against the Google emulator', () => {
 
     const prefix = outputUri.replace(`gs://${emu.bucket}/`, '');
     const listed = await storage.listOutputs(prefix);
-    expect(listed).toEqual([{ gsUri: videos[0]!.uri, name: expect.any(String), size: 50_000, contentType: 'video/mp4' }]);
+    expect(listed).toEqual([
+      { gsUri: videos[0]!.uri, name: expect.any(String), size: 50_000, contentType: 'video/mp4' },
+    ]);
     expect(await storage.getSize(videos[0]!.uri)).toBe(50_000);
     const chunks: Buffer[] = [];
     for await (const c of storage.createReadStream(videos[0]!.uri)) chunks.push(c as Buffer);
@@ -92,8 +106,15 @@ describe('VeoService against the Google emulator', () => {
     emu.scriptNext({ kind: 'filtered', reasons: ['Video was blocked. Support codes: 15236754'] });
     const failed = await veo.startGeneration(params(), out());
     const filtered = await veo.startGeneration(params(), out());
-    expect(await veo.pollOperation(failed)).toEqual({ state: 'failed', code: 3, message: 'The prompt could not be submitted.' });
-    expect(await veo.pollOperation(filtered)).toEqual({ state: 'filtered', reasons: ['Video was blocked. Support codes: 15236754'] });
+    expect(await veo.pollOperation(failed)).toEqual({
+      state: 'failed',
+      code: 3,
+      message: 'The prompt could not be submitted.',
+    });
+    expect(await veo.pollOperation(filtered)).toEqual({
+      state: 'filtered',
+      reasons: ['Video was blocked. Support codes: 15236754'],
+    });
 
     emu.forgetOperation(failed);
     expect(await veo.pollOperation(failed)).toEqual({ state: 'not_found', message: expect.stringContaining('404') });
@@ -159,7 +180,9 @@ describe('VeoService against the Google emulator', () => {
     const billed = emu.submits.length;
     const seconds = emu.billedSeconds;
     const outputUri = out();
-    const err = (await veo.startGeneration(params({ durationSeconds: 6 }), outputUri).catch((e: unknown) => e)) as VeoError;
+    const err = (await veo
+      .startGeneration(params({ durationSeconds: 6 }), outputUri)
+      .catch((e: unknown) => e)) as VeoError;
     expect(err).toBeInstanceOf(VeoError);
     expect(err.kind).toBe('ambiguous');
     expect(emu.submitCalls - calls).toBe(1);
@@ -189,7 +212,9 @@ describe('VeoService against the Google emulator', () => {
     const veo = service();
     const calls = emu.submitCalls;
     const billed = emu.submits.length;
-    const err = (await veo.startGeneration(params({ model: 'veo-3.0-generate-001' }), out()).catch((e: unknown) => e)) as VeoError;
+    const err = (await veo
+      .startGeneration(params({ model: 'veo-3.0-generate-001' }), out())
+      .catch((e: unknown) => e)) as VeoError;
     expect(err.kind).toBe('rejected');
     expect(err.status).toBe(404);
     expect(err.message).toBe('model veo-3.0-generate-001 is not available (retired or unknown)');
@@ -209,13 +234,17 @@ describe('VeoService against the Google emulator', () => {
       params({ model: '../x' }),
     ];
     for (const p of bad) await expect(veo.startGeneration(p, out())).rejects.toMatchObject({ kind: 'rejected' });
-    await expect(veo.startGeneration(params(), 'gs://bucket-without-folder')).rejects.toMatchObject({ kind: 'rejected' });
+    await expect(veo.startGeneration(params(), 'gs://bucket-without-folder')).rejects.toMatchObject({
+      kind: 'rejected',
+    });
     expect(emu.submitCalls).toBe(calls);
   });
 
   test('the SDK never retries behind our back, even when the client was built with retryOptions', async () => {
     const veo = new VeoService({
-      client: client(emu.baseUrl, { httpOptions: { baseUrl: emu.baseUrl, retryOptions: { attempts: 5, initialDelay: 0.001 } } }),
+      client: client(emu.baseUrl, {
+        httpOptions: { baseUrl: emu.baseUrl, retryOptions: { attempts: 5, initialDelay: 0.001 } },
+      }),
       logger,
       retry: { attempts: 1, baseDelayMs: 1, maxDelayMs: 1 },
     });
@@ -232,7 +261,11 @@ describe('VeoService against the Google emulator', () => {
         s.close(() => resolve(port));
       });
     });
-    const veo = new VeoService({ client: client(`http://127.0.0.1:${closed}`), logger, retry: { attempts: 3, baseDelayMs: 1, maxDelayMs: 2 } });
+    const veo = new VeoService({
+      client: client(`http://127.0.0.1:${closed}`),
+      logger,
+      retry: { attempts: 3, baseDelayMs: 1, maxDelayMs: 2 },
+    });
     const err = (await veo.startGeneration(params(), out()).catch((e: unknown) => e)) as VeoError;
     expect(err.message).toMatch(/ECONNREFUSED/);
     expect(err.kind).toBe('transient');

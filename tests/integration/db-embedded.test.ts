@@ -64,7 +64,9 @@ describe('embedded database (PGlite) DATA_DIR', () => {
     const again = new RequestTrackingService(reopened.dataSource, silentLogger());
     expect(await again.getById(row.id)).toMatchObject({ prompt: 'persist me', seed: 7, fence: 1, submitAttempts: 1 });
     expect(await again.getAttempts(row.id)).toHaveLength(1);
-    expect(await reopened.dataSource.query(`SELECT count(*)::int AS n FROM migrations`)).toEqual([{ n: migrations.length }]);
+    expect(await reopened.dataSource.query(`SELECT count(*)::int AS n FROM migrations`)).toEqual([
+      { n: migrations.length },
+    ]);
     await reopened.close();
     reopened = undefined;
   });

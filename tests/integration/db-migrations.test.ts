@@ -123,7 +123,9 @@ describe.each(DATABASE_KINDS)('migrations on %s', (kind) => {
     // Reopening runs nothing again.
     await database.close();
     database = await openDatabase(legacy.settings, silentLogger());
-    expect(await database.dataSource.query(`SELECT count(*)::int AS n FROM migrations`)).toEqual([{ n: ALL_MIGRATIONS.length }]);
+    expect(await database.dataSource.query(`SELECT count(*)::int AS n FROM migrations`)).toEqual([
+      { n: ALL_MIGRATIONS.length },
+    ]);
   });
 
   it('a fresh database and an upgraded original one end with the same schema; down migrations undo it', async () => {

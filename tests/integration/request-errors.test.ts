@@ -4,7 +4,13 @@ import { DATABASE_KINDS, createTestDatabase, silentLogger, type TestDatabase } f
 describe.each(DATABASE_KINDS)('unexpected errors and self-exclusion (%s)', (kind) => {
   let db: TestDatabase;
   let tracking: RequestTrackingService;
-  const base = { userId: '1300000000000000103', guildId: '1300000000000001001', channelId: '1300000000000001011', prompt: 'a fox', aspectRatio: '16:9' as const };
+  const base = {
+    userId: '1300000000000000103',
+    guildId: '1300000000000001001',
+    channelId: '1300000000000001011',
+    prompt: 'a fox',
+    aspectRatio: '16:9' as const,
+  };
 
   beforeAll(async () => {
     db = await createTestDatabase(kind);
@@ -14,7 +20,10 @@ describe.each(DATABASE_KINDS)('unexpected errors and self-exclusion (%s)', (kind
 
   async function orphan(status: 'pending' | 'generating' = 'pending') {
     const { row } = await tracking.createRequest(base, 'dead', 1);
-    await db.database.dataSource.query(`UPDATE video_requests SET status = $2, lease_expires_at = now() - interval '1 minute' WHERE id = $1`, [row.id, status]);
+    await db.database.dataSource.query(
+      `UPDATE video_requests SET status = $2, lease_expires_at = now() - interval '1 minute' WHERE id = $1`,
+      [row.id, status],
+    );
     return row.id;
   }
 
@@ -23,7 +32,8 @@ describe.each(DATABASE_KINDS)('unexpected errors and self-exclusion (%s)', (kind
     for (let i = 1; i <= 3; i++) {
       const claim = (await tracking.claimById(id, 'me', 10_000))!;
       const row = await tracking.recordProcessingError(claim.lease, `boom ${i}`, 3);
-      if (i < 3) expect(row).toMatchObject({ status: 'pending', processingErrors: i, leaseOwner: null, announcement: null });
+      if (i < 3)
+        expect(row).toMatchObject({ status: 'pending', processingErrors: i, leaseOwner: null, announcement: null });
       else
         expect(row).toMatchObject({
           status: 'failed',
@@ -37,14 +47,21 @@ describe.each(DATABASE_KINDS)('unexpected errors and self-exclusion (%s)', (kind
       const claim = (await tracking.claimById(id, 'me', 10_000))!;
       await tracking.recordProcessingError(claim.lease, `announce boom ${i}`, 6);
     }
-    expect(await tracking.getById(id)).toMatchObject({ status: 'failed', announcement: 'gave_up', processingErrors: 6 });
+    expect(await tracking.getById(id)).toMatchObject({
+      status: 'failed',
+      announcement: 'gave_up',
+      processingErrors: 6,
+    });
     expect(await tracking.claimById(id, 'me', 10_000)).toBeNull();
   });
 
   it('a stale lease cannot record an error', async () => {
     const id = await orphan();
     const first = (await tracking.claimById(id, 'me', 1))!;
-    await db.database.dataSource.query(`UPDATE video_requests SET lease_expires_at = now() - interval '1 second' WHERE id = $1`, [id]);
+    await db.database.dataSource.query(
+      `UPDATE video_requests SET lease_expires_at = now() - interval '1 second' WHERE id = $1`,
+      [id],
+    );
     await tracking.claimById(id, 'other', 10_000);
     expect(await tracking.recordProcessingError(first.lease, 'late', 3)).toBeNull();
   });

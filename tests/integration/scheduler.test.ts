@@ -77,8 +77,19 @@ describe('TaskScheduler', () => {
   beforeEach(() => (runs.length = 0));
 
   it('parses Redis URLs with password, database and TLS', () => {
-    expect(parseRedisUrl('redis://:p%40ss@cache:6380/4')).toEqual({ host: 'cache', port: 6380, password: 'p@ss', db: 4 });
-    expect(parseRedisUrl('rediss://user:pw@cache')).toEqual({ host: 'cache', port: 6379, username: 'user', password: 'pw', tls: {} });
+    expect(parseRedisUrl('redis://:p%40ss@cache:6380/4')).toEqual({
+      host: 'cache',
+      port: 6380,
+      password: 'p@ss',
+      db: 4,
+    });
+    expect(parseRedisUrl('rediss://user:pw@cache')).toEqual({
+      host: 'cache',
+      port: 6379,
+      username: 'user',
+      password: 'pw',
+      tls: {},
+    });
   });
 
   it('runs one-off and repeated tasks in-process when REDIS_URL is unset', async () => {
@@ -86,20 +97,30 @@ describe('TaskScheduler', () => {
     const scheduler = new InProcessScheduler(logger);
     await scheduler.create('resume', { reason: 'startup' });
     await scheduler.startRepeated();
-    await until(() => runs.some((r) => r.name === 'resume') && runs.filter((r) => r.name === 'resumeSweep').length >= 2);
+    await until(
+      () => runs.some((r) => r.name === 'resume') && runs.filter((r) => r.name === 'resumeSweep').length >= 2,
+    );
     expect(runs.find((r) => r.name === 'resume')!.payload).toEqual({ reason: 'startup' });
     await scheduler.close();
   });
 
   it('runs tasks through BullMQ on a real Redis', async () => {
     const { logger } = captureLogger();
-    const scheduler = new RedisScheduler(`${REDIS_URL.replace(/\/\d*$/, '')}/11`, logger, 3_000, `veobot-test-${process.pid}`);
+    const scheduler = new RedisScheduler(
+      `${REDIS_URL.replace(/\/\d*$/, '')}/11`,
+      logger,
+      3_000,
+      `veobot-test-${process.pid}`,
+    );
     try {
       await scheduler.create('resume', { reason: 'via-redis' });
       await until(() => runs.some((r) => r.name === 'resume'));
       expect(runs.find((r) => r.name === 'resume')!.payload).toEqual({ reason: 'via-redis' });
     } finally {
-      await scheduler.client().obliterate({ force: true }).catch(() => undefined);
+      await scheduler
+        .client()
+        .obliterate({ force: true })
+        .catch(() => undefined);
       await scheduler.close();
     }
   });

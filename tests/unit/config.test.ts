@@ -23,7 +23,12 @@ describe('loadConfig', () => {
     expect(config.redisUrl).toBeUndefined(); // in-process scheduler
     expect(config.google.location).toBe('us-central1');
     expect(config.google.veoModel).toBe('veo-3.1-fast-generate-001');
-    expect(config.resume).toMatchObject({ disabled: false, concurrency: 3, maxAgeHours: 24, requestTimeoutMs: 600_000 });
+    expect(config.resume).toMatchObject({
+      disabled: false,
+      concurrency: 3,
+      maxAgeHours: 24,
+      requestTimeoutMs: 600_000,
+    });
     expect(config.veo.pollIntervalMs).toBe(10_000);
     expect(config.video.dailyQuota).toBe(5);
     expect(config.httpPort).toBeUndefined();
@@ -71,7 +76,9 @@ describe('loadConfig', () => {
   });
 
   it('refuses a credentials file that does not exist, and accepts one that does', () => {
-    expect(problemsOf({ ...minimal, GOOGLE_APPLICATION_CREDENTIALS: '/nope/key.json' }).join()).toMatch(/names a file that does not exist/);
+    expect(problemsOf({ ...minimal, GOOGLE_APPLICATION_CREDENTIALS: '/nope/key.json' }).join()).toMatch(
+      /names a file that does not exist/,
+    );
     const dir = mkdtempSync(join(tmpdir(), 'veobot-config-'));
     const key = join(dir, 'key.json');
     writeFileSync(key, '{}');

@@ -15,7 +15,15 @@ function capture() {
 describe('logger', () => {
   it('redacts tokens, interaction tokens and keys wherever they sit in a log object', () => {
     const { lines, logger } = capture();
-    logger.info({ token: 'bot-secret-token', request: { interactionToken: 'aW50ZXJhY3Rpb24tdG9rZW4tc2VjcmV0' }, headers: { authorization: 'Bearer abc' }, private_key: '-----BEGIN' }, 'hello');
+    logger.info(
+      {
+        token: 'bot-secret-token',
+        request: { interactionToken: 'aW50ZXJhY3Rpb24tdG9rZW4tc2VjcmV0' },
+        headers: { authorization: 'Bearer abc' },
+        private_key: '-----BEGIN',
+      },
+      'hello',
+    );
     const out = lines.join('');
     expect(out).not.toMatch(/bot-secret-token|aW50ZXJhY3Rpb24tdG9rZW4tc2VjcmV0|Bearer abc|BEGIN/);
     expect(out).toMatch(/\[redacted\]/);
@@ -23,7 +31,9 @@ describe('logger', () => {
 
   it('scrubs secrets that hide inside error messages and URLs', () => {
     const { lines, logger } = capture();
-    const error = new Error('PATCH http://discord/api/v10/webhooks/100000000000000001/aW50ZXJhY3Rpb246MTIzNDU2Nzg5MDEyMzQ1Njc4OTA/messages/@original failed');
+    const error = new Error(
+      'PATCH http://discord/api/v10/webhooks/100000000000000001/aW50ZXJhY3Rpb246MTIzNDU2Nzg5MDEyMzQ1Njc4OTA/messages/@original failed',
+    );
     logger.error({ err: error }, 'edit failed');
     const out = lines.join('');
     expect(out).toMatch(/webhooks\/100000000000000001\/\[redacted\]/);

@@ -236,7 +236,12 @@ describe('TaskResumeService (real database, Veo/Storage and Discord REST against
   it('fails a legacy pending row with a ratio Veo cannot make (1:1) with the reason, paying nothing', async () => {
     const id = await insertRow({ aspectRatio: '1:1' as '16:9' });
     await sweep();
-    expect(await row(id)).toMatchObject({ status: 'failed', failureKind: 'invalid', errorMessage: 'Veo cannot make 1:1 videos, only 16:9 and 9:16.', announcement: 'sent' });
+    expect(await row(id)).toMatchObject({
+      status: 'failed',
+      failureKind: 'invalid',
+      errorMessage: 'Veo cannot make 1:1 videos, only 16:9 and 9:16.',
+      announcement: 'sent',
+    });
     expect(submitsFor(id)).toHaveLength(0);
     expect(announcementsOf(id)[0]!.embeds[0].title).toMatch(/could not be made/);
   });
@@ -310,7 +315,10 @@ describe('TaskResumeService (real database, Veo/Storage and Discord REST against
 
     // Minutes later, one of the two operations finished at Google.
     google.completeOperation(late.operationName);
-    await ds.query(`UPDATE video_requests SET updated_at = now() - interval '6 minutes', lease_expires_at = now() - interval '5 minutes' WHERE id = ANY($1::uuid[])`, [[late.id, stillRunning.id]]);
+    await ds.query(
+      `UPDATE video_requests SET updated_at = now() - interval '6 minutes', lease_expires_at = now() - interval '5 minutes' WHERE id = ANY($1::uuid[])`,
+      [[late.id, stillRunning.id]],
+    );
     const summary = await sweep();
 
     expect(summary.delivered_late).toBe(1);

@@ -1,20 +1,54 @@
 import { validateVideoInput, type VideoCommandInput } from '../../src/services/VideoRequestService';
 import { displayText, progressBar } from '../../src/lib/messages';
 
-const base: VideoCommandInput = { prompt: 'a red fox running through snow', length: null, ratio: null, hd: null, audio: null, negativePrompt: null, seed: null };
+const base: VideoCommandInput = {
+  prompt: 'a red fox running through snow',
+  length: null,
+  ratio: null,
+  hd: null,
+  audio: null,
+  negativePrompt: null,
+  seed: null,
+};
 
 describe('/video input validation', () => {
   it('fills the defaults users expect', () => {
     const result = validateVideoInput(base);
     expect(result).toEqual({
       ok: true,
-      value: { prompt: 'a red fox running through snow', durationSeconds: 8, aspectRatio: '16:9', resolution: '720p', generateAudio: true, negativePrompt: null, seed: null },
+      value: {
+        prompt: 'a red fox running through snow',
+        durationSeconds: 8,
+        aspectRatio: '16:9',
+        resolution: '720p',
+        generateAudio: true,
+        negativePrompt: null,
+        seed: null,
+      },
     });
   });
 
   it('maps hd, audio, length, ratio, negative prompt and seed', () => {
-    const result = validateVideoInput({ ...base, length: 4, ratio: '9:16', hd: true, audio: false, negativePrompt: '  blurry  ', seed: 42 });
-    expect(result).toMatchObject({ ok: true, value: { durationSeconds: 4, aspectRatio: '9:16', resolution: '1080p', generateAudio: false, negativePrompt: 'blurry', seed: 42 } });
+    const result = validateVideoInput({
+      ...base,
+      length: 4,
+      ratio: '9:16',
+      hd: true,
+      audio: false,
+      negativePrompt: '  blurry  ',
+      seed: 42,
+    });
+    expect(result).toMatchObject({
+      ok: true,
+      value: {
+        durationSeconds: 4,
+        aspectRatio: '9:16',
+        resolution: '1080p',
+        generateAudio: false,
+        negativePrompt: 'blurry',
+        seed: 42,
+      },
+    });
   });
 
   it.each([

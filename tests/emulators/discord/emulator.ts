@@ -14,7 +14,12 @@ const MiB = 1024 * 1024;
 const FLAG_EPHEMERAL = 64;
 const FLAG_LOADING = 128;
 
-export interface RecordedFile { field: string; name: string; size: number; contentType: string }
+export interface RecordedFile {
+  field: string;
+  name: string;
+  size: number;
+  contentType: string;
+}
 export interface RecordedCall {
   method: string;
   /** Decoded path below the version, e.g. `/webhooks/{app}/{token}/messages/@original`. */
@@ -30,15 +35,35 @@ export interface RecordedCall {
   /** Emulator-clock time of arrival. */
   at: number;
 }
-export interface Pinged { users: string[]; roles: string[]; everyone: boolean }
-export interface MessageEdit { at: number; content: string; pinged: Pinged }
+export interface Pinged {
+  users: string[];
+  roles: string[];
+  everyone: boolean;
+}
+export interface MessageEdit {
+  at: number;
+  content: string;
+  pinged: Pinged;
+}
 export type MessageKind = 'channel' | 'original' | 'followup' | 'user';
 export interface EmulatedMessage {
-  id: string; channelId: string; guildId?: string; kind: MessageKind; interactionId?: string; authorId: string;
-  content: string; embeds: any[]; attachments: any[]; components: any[]; flags: number; nonce?: string | number;
-  ephemeral: boolean; loading: boolean;
+  id: string;
+  channelId: string;
+  guildId?: string;
+  kind: MessageKind;
+  interactionId?: string;
+  authorId: string;
+  content: string;
+  embeds: any[];
+  attachments: any[];
+  components: any[];
+  flags: number;
+  nonce?: string | number;
+  ephemeral: boolean;
+  loading: boolean;
   /** Number of edits, and each edit (edits never ping: their `pinged` is empty). */
-  edits: number; editLog: MessageEdit[];
+  edits: number;
+  editLog: MessageEdit[];
   /** Who the creation of this message really notified. */
   pinged: Pinged;
   createdAt: number;
@@ -59,13 +84,30 @@ export interface FaultSpec {
   times?: number;
 }
 export interface StoredInteraction {
-  id: string; token: string; type: 2 | 3 | 4; guildId: string; channelId: string; userId: string;
-  name?: string; customId?: string; createdAt: number; attachmentSizeLimit: number; sessionIndex: number;
-  payload: any; ackType?: number; ackedAt?: number; originalMessageId?: string; sourceMessageId?: string;
-  followUpIds: string[]; autocompleteChoices?: unknown[]; modal?: unknown;
+  id: string;
+  token: string;
+  type: 2 | 3 | 4;
+  guildId: string;
+  channelId: string;
+  userId: string;
+  name?: string;
+  customId?: string;
+  createdAt: number;
+  attachmentSizeLimit: number;
+  sessionIndex: number;
+  payload: any;
+  ackType?: number;
+  ackedAt?: number;
+  originalMessageId?: string;
+  sourceMessageId?: string;
+  followUpIds: string[];
+  autocompleteChoices?: unknown[];
+  modal?: unknown;
 }
 export interface InteractionHandle {
-  id: string; token: string; interaction: StoredInteraction;
+  id: string;
+  token: string;
+  interaction: StoredInteraction;
   /** Resolves with the callback type (4, 5, 6, 7, 8, 9) once the interaction has been acknowledged. */
   waitForAck(timeoutMs?: number): Promise<number>;
   /** The original response (for a component interaction: the message the component is on). */
@@ -77,14 +119,28 @@ export interface InteractionHandle {
   autocompleteChoices(): unknown[] | undefined;
 }
 export interface PushInteractionOptions {
-  guildId?: string; channelId?: string; userId?: string; name: string; subcommand?: string; subcommandGroup?: string;
-  options?: Record<string, string | number | boolean>; attachmentSizeLimit?: number; locale?: string;
+  guildId?: string;
+  channelId?: string;
+  userId?: string;
+  name: string;
+  subcommand?: string;
+  subcommandGroup?: string;
+  options?: Record<string, string | number | boolean>;
+  attachmentSizeLimit?: number;
+  locale?: string;
   sessionIndex?: number;
 }
-export interface PushAutocompleteOptions extends PushInteractionOptions { focused: string }
+export interface PushAutocompleteOptions extends PushInteractionOptions {
+  focused: string;
+}
 export interface PushComponentOptions {
-  message: EmulatedMessage | string; customId: string; userId?: string; componentType?: number; values?: string[];
-  locale?: string; sessionIndex?: number;
+  message: EmulatedMessage | string;
+  customId: string;
+  userId?: string;
+  componentType?: number;
+  values?: string[];
+  locale?: string;
+  sessionIndex?: number;
 }
 export interface DiscordEmulatorOptions {
   clock?: Clock;
@@ -98,17 +154,49 @@ export interface DiscordEmulatorOptions {
   tokenLifetimeMs?: number;
 }
 
-interface Upload extends RecordedFile { data: Buffer }
-interface Ctx { method: string; path: string; params: Record<string, string>; query: URLSearchParams; body: any; files: Upload[] }
-interface Result { status: number; body?: unknown; headers?: Record<string, string> }
-interface Route { method: string; re: RegExp; keys: string[]; auth: boolean; handler: (ctx: Ctx) => Result | Promise<Result> }
+interface Upload extends RecordedFile {
+  data: Buffer;
+}
+interface Ctx {
+  method: string;
+  path: string;
+  params: Record<string, string>;
+  query: URLSearchParams;
+  body: any;
+  files: Upload[];
+}
+interface Result {
+  status: number;
+  body?: unknown;
+  headers?: Record<string, string>;
+}
+interface Route {
+  method: string;
+  re: RegExp;
+  keys: string[];
+  auth: boolean;
+  handler: (ctx: Ctx) => Result | Promise<Result>;
+}
 interface StoredMessage {
-  raw: any; kind: MessageKind; channelId: string; guildId?: string; authorId: string; interactionId?: string;
-  createdAt: number; editLog: MessageEdit[]; pinged: Pinged; deleted: boolean;
+  raw: any;
+  kind: MessageKind;
+  channelId: string;
+  guildId?: string;
+  authorId: string;
+  interactionId?: string;
+  createdAt: number;
+  editLog: MessageEdit[];
+  pinged: Pinged;
+  deleted: boolean;
 }
 
 export class DiscordApiError extends Error {
-  constructor(readonly status: number, readonly code: number, message: string, readonly extra: object = {}) {
+  constructor(
+    readonly status: number,
+    readonly code: number,
+    message: string,
+    readonly extra: object = {},
+  ) {
     super(message);
   }
 }
@@ -151,7 +239,9 @@ export class DiscordEmulator {
 
   private constructor(opts: DiscordEmulatorOptions) {
     this.clock = opts.clock ?? new OffsetClock();
-    this.token = opts.token ?? `${Buffer.from(W.WORLD.botUserId).toString('base64url')}.emu.${randomBytes(20).toString('base64url')}`;
+    this.token =
+      opts.token ??
+      `${Buffer.from(W.WORLD.botUserId).toString('base64url')}.emu.${randomBytes(20).toString('base64url')}`;
     this.nonceWindowMs = opts.nonceWindowMs ?? 5 * 60_000;
     this.ackDeadlineMs = opts.ackDeadlineMs ?? 3_000;
     this.tokenLifetimeMs = opts.tokenLifetimeMs ?? 15 * 60_000;
@@ -163,11 +253,20 @@ export class DiscordEmulator {
     this.gateway = new Gateway(this.server, this.clock, {
       token: () => this.token,
       readyPayload: (session) => ({
-        v: 10, user: { ...W.userPayload(this.world.users.bot), verified: true, mfa_enabled: false },
-        guilds: W.guildList(this.world).map((g) => ({ id: g.id, unavailable: true })), session_id: session.sessionId,
-        resume_gateway_url: this.gatewayUrl, shard: [0, 1], application: { id: this.world.applicationId, flags: 0 },
-        private_channels: [], relationships: [], presences: [], guild_join_requests: [], user_settings: {},
-        geo_ordered_rtc_regions: [], _trace: ['emulator'],
+        v: 10,
+        user: { ...W.userPayload(this.world.users.bot), verified: true, mfa_enabled: false },
+        guilds: W.guildList(this.world).map((g) => ({ id: g.id, unavailable: true })),
+        session_id: session.sessionId,
+        resume_gateway_url: this.gatewayUrl,
+        shard: [0, 1],
+        application: { id: this.world.applicationId, flags: 0 },
+        private_channels: [],
+        relationships: [],
+        presences: [],
+        guild_join_requests: [],
+        user_settings: {},
+        geo_ordered_rtc_regions: [],
+        _trace: ['emulator'],
       }),
       guildCreates: () => W.guildList(this.world).map((g) => W.guildCreatePayload(this.world, g)),
       onChange: () => this.changed(),
@@ -207,7 +306,8 @@ export class DiscordEmulator {
 
   /** Sends a raw dispatch (e.g. GUILD_UPDATE after changing `world`) to one session, or to every live one. */
   dispatchEvent(t: string, d: unknown, sessionIndex?: number): void {
-    for (const s of sessionIndex === undefined ? this.gateway.live() : [this.gateway.resolve(sessionIndex)]) this.gateway.dispatch(s, t, d);
+    for (const s of sessionIndex === undefined ? this.gateway.live() : [this.gateway.resolve(sessionIndex)])
+      this.gateway.dispatch(s, t, d);
   }
 
   injectFault(fault: FaultSpec): void {
@@ -272,8 +372,13 @@ export class DiscordEmulator {
   addUserMessage(opts: { channelId: string; userId: string; content: string }): EmulatedMessage {
     const loc = W.findChannel(this.world, opts.channelId) ?? fail(404, 10003, 'Unknown Channel');
     const m = this.createMessage({
-      channelId: opts.channelId, guild: loc.guild, authorId: opts.userId, kind: 'user', body: { content: opts.content },
-      files: [], defaultParse: ['users', 'roles', 'everyone'],
+      channelId: opts.channelId,
+      guild: loc.guild,
+      authorId: opts.userId,
+      kind: 'user',
+      body: { content: opts.content },
+      files: [],
+      defaultParse: ['users', 'roles', 'everyone'],
     });
     return this.snapshot(m);
   }
@@ -293,21 +398,31 @@ export class DiscordEmulator {
     const data: any = { custom_id: opts.customId, component_type: opts.componentType ?? 2 };
     if (opts.values) data.values = opts.values;
     return this.dispatchInteraction(3, {
-      guildId: msg.guildId ?? this.world.guilds.main.id, channelId: msg.channelId,
-      userId: opts.userId ?? this.world.users.member.id, locale: opts.locale, sessionIndex: opts.sessionIndex,
-      data, extra: { message: msg.raw }, customId: opts.customId, sourceMessageId: msg.raw.id,
+      guildId: msg.guildId ?? this.world.guilds.main.id,
+      channelId: msg.channelId,
+      userId: opts.userId ?? this.world.users.member.id,
+      locale: opts.locale,
+      sessionIndex: opts.sessionIndex,
+      data,
+      extra: { message: msg.raw },
+      customId: opts.customId,
+      sourceMessageId: msg.raw.id,
     });
   }
 
   private pushCommandLike(type: 2 | 4, opts: PushInteractionOptions, focused?: string): InteractionHandle {
     const guildId = opts.guildId ?? this.world.guilds.main.id;
-    const cmd = [...this.commandList(guildId), ...this.commands.global].find((c) => c.name === opts.name && (c.type ?? 1) === 1);
+    const cmd = [...this.commandList(guildId), ...this.commands.global].find(
+      (c) => c.name === opts.name && (c.type ?? 1) === 1,
+    );
     let defs: any[] = cmd?.options ?? [];
     const resolved: Record<string, Record<string, unknown>> = {};
     const guild = W.findGuild(this.world, guildId);
     const leaf = Object.entries(opts.options ?? {}).map(([name, value]) => {
       const def = defs.find((o) => o.name === name);
-      const type: number = def?.type ?? (typeof value === 'boolean' ? 5 : typeof value === 'number' ? (Number.isInteger(value) ? 4 : 10) : 3);
+      const type: number =
+        def?.type ??
+        (typeof value === 'boolean' ? 5 : typeof value === 'number' ? (Number.isInteger(value) ? 4 : 10) : 3);
       this.resolveOption(type, String(value), guild, resolved);
       return { name, type, value, ...(focused === name ? { focused: true } : {}) };
     });
@@ -321,7 +436,12 @@ export class DiscordEmulator {
     return this.dispatchInteraction(type, { ...opts, guildId, data, name: opts.name });
   }
 
-  private resolveOption(type: number, value: string, guild: W.WorldGuild | undefined, out: Record<string, Record<string, unknown>>) {
+  private resolveOption(
+    type: number,
+    value: string,
+    guild: W.WorldGuild | undefined,
+    out: Record<string, Record<string, unknown>>,
+  ) {
     const put = (k: string, v: unknown) => ((out[k] ??= {})[value] = v);
     if (type === 6 || type === 9) {
       const user = W.findUser(this.world, value);
@@ -345,13 +465,23 @@ export class DiscordEmulator {
   private dispatchInteraction(
     type: 2 | 3 | 4,
     o: {
-      guildId: string; channelId?: string; userId?: string; locale?: string; sessionIndex?: number;
-      attachmentSizeLimit?: number; data: any; extra?: object; name?: string; customId?: string; sourceMessageId?: string;
+      guildId: string;
+      channelId?: string;
+      userId?: string;
+      locale?: string;
+      sessionIndex?: number;
+      attachmentSizeLimit?: number;
+      data: any;
+      extra?: object;
+      name?: string;
+      customId?: string;
+      sourceMessageId?: string;
     },
   ): InteractionHandle {
     const guild = W.findGuild(this.world, o.guildId) ?? fail(404, 10004, `unknown guild ${o.guildId}`);
     const channel = o.channelId
-      ? (Object.values(guild.channels).find((c) => c.id === o.channelId) ?? fail(404, 10003, `channel ${o.channelId} not in guild`))
+      ? (Object.values(guild.channels).find((c) => c.id === o.channelId) ??
+        fail(404, 10003, `channel ${o.channelId} not in guild`))
       : guild.channels.general;
     const userId = o.userId ?? this.world.users.member.id;
     const member = W.findMember(guild, userId) ?? fail(404, 10007, `user ${userId} is not a member of ${guild.id}`);
@@ -367,21 +497,46 @@ export class DiscordEmulator {
     const token = `aW50ZXJhY3Rpb246${id}:${randomBytes(48).toString('base64url')}`;
     const attachmentSizeLimit = o.attachmentSizeLimit ?? 20 * MiB;
     const payload = {
-      id, application_id: this.world.applicationId, type, token, version: 1, guild_id: guild.id,
+      id,
+      application_id: this.world.applicationId,
+      type,
+      token,
+      version: 1,
+      guild_id: guild.id,
       guild: { id: guild.id, locale: 'en-US', features: [] },
-      channel: { ...W.channelPayload(guild, channel), permissions: W.channelPermissions(guild, channel, userId).toString() },
+      channel: {
+        ...W.channelPayload(guild, channel),
+        permissions: W.channelPermissions(guild, channel, userId).toString(),
+      },
       channel_id: channel.id,
       member: {
-        ...W.memberPayload(this.world, guild, member), permissions: W.channelPermissions(guild, channel, userId).toString(),
+        ...W.memberPayload(this.world, guild, member),
+        permissions: W.channelPermissions(guild, channel, userId).toString(),
       },
       app_permissions: W.channelPermissions(guild, channel, this.world.botUserId).toString(),
-      locale: o.locale ?? 'en-US', guild_locale: 'en-US', entitlements: [],
-      authorizing_integration_owners: { '0': guild.id }, context: 0, attachment_size_limit: attachmentSizeLimit,
-      data: o.data, ...o.extra,
+      locale: o.locale ?? 'en-US',
+      guild_locale: 'en-US',
+      entitlements: [],
+      authorizing_integration_owners: { '0': guild.id },
+      context: 0,
+      attachment_size_limit: attachmentSizeLimit,
+      data: o.data,
+      ...o.extra,
     };
     const it: StoredInteraction = {
-      id, token, type, guildId: guild.id, channelId: channel.id, userId, name: o.name, customId: o.customId,
-      createdAt: this.clock.now(), attachmentSizeLimit, sessionIndex: session.index, payload, followUpIds: [],
+      id,
+      token,
+      type,
+      guildId: guild.id,
+      channelId: channel.id,
+      userId,
+      name: o.name,
+      customId: o.customId,
+      createdAt: this.clock.now(),
+      attachmentSizeLimit,
+      sessionIndex: session.index,
+      payload,
+      followUpIds: [],
       sourceMessageId: o.sourceMessageId,
     };
     this.interactions.push(it);
@@ -398,7 +553,12 @@ export class DiscordEmulator {
     const followUps = () => it.followUpIds.map((m) => this.message(m)).filter((m): m is EmulatedMessage => !!m);
     const replies = () => [original(), ...followUps()].filter((m): m is EmulatedMessage => !!m);
     return {
-      id: it.id, token: it.token, interaction: it, original, followUps, replies,
+      id: it.id,
+      token: it.token,
+      interaction: it,
+      original,
+      followUps,
+      replies,
       waitForAck: (timeoutMs = 5_000) => this.waitFor(() => it.ackType, timeoutMs, `ack of interaction ${it.id}`),
       waitForReply: (predicate = () => true, timeoutMs = 5_000) =>
         this.waitFor(() => replies().find(predicate), timeoutMs, `a reply to interaction ${it.id}`),
@@ -436,10 +596,26 @@ export class DiscordEmulator {
       return;
     }
     const m = /^\/api(?:\/v\d+)?(\/.*)?$/.exec(url.pathname);
-    const path = (m?.[1] ?? url.pathname).split('/').map((p) => { try { return decodeURIComponent(p); } catch { return p; } }).join('/');
+    const path = (m?.[1] ?? url.pathname)
+      .split('/')
+      .map((p) => {
+        try {
+          return decodeURIComponent(p);
+        } catch {
+          return p;
+        }
+      })
+      .join('/');
     const call: RecordedCall = {
-      method, path, query: Object.fromEntries(url.searchParams), body: undefined, files: [], status: 0, response: undefined,
-      authorized: req.headers.authorization === `Bot ${this.token}`, at: this.clock.now(),
+      method,
+      path,
+      query: Object.fromEntries(url.searchParams),
+      body: undefined,
+      files: [],
+      status: 0,
+      response: undefined,
+      authorized: req.headers.authorization === `Bot ${this.token}`,
+      at: this.clock.now(),
     };
     this.calls.push(call);
     let result: Result;
@@ -449,7 +625,8 @@ export class DiscordEmulator {
       call.files = ctx.files.map(({ data: _d, ...f }) => f);
       result = await this.dispatchRoute(ctx, call, !!m);
     } catch (e) {
-      if (e instanceof DiscordApiError) result = { status: e.status, body: { message: e.message, code: e.code, ...e.extra } };
+      if (e instanceof DiscordApiError)
+        result = { status: e.status, body: { message: e.message, code: e.code, ...e.extra } };
       else {
         console.error('[discord-emulator]', e);
         result = { status: 500, body: { message: '500: Internal Server Error', code: 0 } };
@@ -477,7 +654,13 @@ export class DiscordEmulator {
           else body[field] = value;
         } else {
           const data = Buffer.from(await value.arrayBuffer());
-          files.push({ field, name: value.name, size: data.length, contentType: value.type || 'application/octet-stream', data });
+          files.push({
+            field,
+            name: value.name,
+            size: data.length,
+            contentType: value.type || 'application/octet-stream',
+            data,
+          });
         }
       }
       return { body, files };
@@ -507,21 +690,41 @@ export class DiscordEmulator {
 
   private takeFault(method: string, path: string): Result | undefined {
     const list = this.faults;
-    const i = list.findIndex((f) =>
-      (!f.method || f.method.toUpperCase() === method) && (typeof f.path === 'string' ? path.includes(f.path) : f.path.test(path)));
+    const i = list.findIndex(
+      (f) =>
+        (!f.method || f.method.toUpperCase() === method) &&
+        (typeof f.path === 'string' ? path.includes(f.path) : f.path.test(path)),
+    );
     if (i < 0) return undefined;
     const f = list[i];
     f.times = (f.times ?? 1) - 1;
     if (f.times <= 0) list.splice(i, 1);
     if (f.status === 429) {
       const retryAfter = f.retryAfter ?? 0.05;
-      const headers: Record<string, string> = { 'Retry-After': String(retryAfter), 'X-RateLimit-Scope': f.global ? 'global' : 'user' };
+      const headers: Record<string, string> = {
+        'Retry-After': String(retryAfter),
+        'X-RateLimit-Scope': f.global ? 'global' : 'user',
+      };
       if (f.global) headers['X-RateLimit-Global'] = 'true';
-      return { status: 429, headers, body: { message: f.message ?? 'You are being rate limited.', retry_after: retryAfter, global: !!f.global, code: f.code ?? 0 } };
+      return {
+        status: 429,
+        headers,
+        body: {
+          message: f.message ?? 'You are being rate limited.',
+          retry_after: retryAfter,
+          global: !!f.global,
+          code: f.code ?? 0,
+        },
+      };
     }
     const defaults: Record<number, string> = {
-      50013: 'Missing Permissions', 50001: 'Missing Access', 10003: 'Unknown Channel', 10008: 'Unknown Message',
-      10062: 'Unknown interaction', 40005: 'Request entity too large', 50027: 'Invalid Webhook Token',
+      50013: 'Missing Permissions',
+      50001: 'Missing Access',
+      10003: 'Unknown Channel',
+      10008: 'Unknown Message',
+      10062: 'Unknown interaction',
+      40005: 'Request entity too large',
+      50027: 'Invalid Webhook Token',
     };
     const code = f.code ?? 0;
     return { status: f.status, body: { message: f.message ?? defaults[code] ?? `${f.status}: Emulated fault`, code } };
@@ -531,11 +734,25 @@ export class DiscordEmulator {
   private snapshot(m: StoredMessage): EmulatedMessage {
     const r = m.raw;
     return {
-      id: r.id, channelId: m.channelId, guildId: m.guildId, kind: m.kind, interactionId: m.interactionId, authorId: m.authorId,
-      content: r.content, embeds: r.embeds, attachments: r.attachments, components: r.components, flags: r.flags,
-      nonce: r.nonce, ephemeral: !!(r.flags & FLAG_EPHEMERAL), loading: !!(r.flags & FLAG_LOADING),
-      edits: m.editLog.length, editLog: m.editLog.map((e) => ({ ...e })), pinged: structuredClone(m.pinged),
-      createdAt: m.createdAt, raw: structuredClone(r),
+      id: r.id,
+      channelId: m.channelId,
+      guildId: m.guildId,
+      kind: m.kind,
+      interactionId: m.interactionId,
+      authorId: m.authorId,
+      content: r.content,
+      embeds: r.embeds,
+      attachments: r.attachments,
+      components: r.components,
+      flags: r.flags,
+      nonce: r.nonce,
+      ephemeral: !!(r.flags & FLAG_EPHEMERAL),
+      loading: !!(r.flags & FLAG_LOADING),
+      edits: m.editLog.length,
+      editLog: m.editLog.map((e) => ({ ...e })),
+      pinged: structuredClone(m.pinged),
+      createdAt: m.createdAt,
+      raw: structuredClone(r),
     };
   }
 
@@ -544,16 +761,31 @@ export class DiscordEmulator {
     if (am) {
       for (const k of ['users', 'roles'] as const) {
         if (am.parse?.includes(k) && am[k]?.length) {
-          formError('allowed_mentions', 'MESSAGE_ALLOWED_MENTIONS_PARSE_EXCLUSIVE', `parse:["${k}"] and ${k}: [ids...] are mutually exclusive.`);
+          formError(
+            'allowed_mentions',
+            'MESSAGE_ALLOWED_MENTIONS_PARSE_EXCLUSIVE',
+            `parse:["${k}"] and ${k}: [ids...] are mutually exclusive.`,
+          );
         }
-        if ((am[k]?.length ?? 0) > 100) formError('allowed_mentions', 'BASE_TYPE_MAX_LENGTH', `${k} must have at most 100 items.`);
+        if ((am[k]?.length ?? 0) > 100)
+          formError('allowed_mentions', 'BASE_TYPE_MAX_LENGTH', `${k} must have at most 100 items.`);
       }
     }
-    if (typeof body?.content === 'string' && body.content.length > 2000) formError('content', 'BASE_TYPE_MAX_LENGTH', 'Must be 2000 or fewer in length.');
+    if (typeof body?.content === 'string' && body.content.length > 2000)
+      formError('content', 'BASE_TYPE_MAX_LENGTH', 'Must be 2000 or fewer in length.');
     if ((body?.embeds?.length ?? 0) > 10) formError('embeds', 'BASE_TYPE_MAX_LENGTH', 'Must be 10 or fewer in length.');
-    if (typeof body?.nonce === 'string' && body.nonce.length > 25) formError('nonce', 'BASE_TYPE_MAX_LENGTH', 'Must be 25 or fewer in length.');
+    if (typeof body?.nonce === 'string' && body.nonce.length > 25)
+      formError('nonce', 'BASE_TYPE_MAX_LENGTH', 'Must be 25 or fewer in length.');
     if (files.length > 10) formError('files', 'BASE_TYPE_MAX_LENGTH', 'Must be 10 or fewer in length.');
-    if (creating && !body?.content && !body?.embeds?.length && !files.length && !body?.components?.length && !body?.sticker_ids?.length && !body?.poll) {
+    if (
+      creating &&
+      !body?.content &&
+      !body?.embeds?.length &&
+      !files.length &&
+      !body?.components?.length &&
+      !body?.sticker_ids?.length &&
+      !body?.poll
+    ) {
       fail(400, 50006, 'Cannot send an empty message');
     }
   }
@@ -563,7 +795,13 @@ export class DiscordEmulator {
   }
 
   /** Who a newly created message notifies, from its content, allowed_mentions and the author's permissions. */
-  private computePings(guild: W.WorldGuild | undefined, channelId: string, authorId: string, body: any, defaultParse: string[]): Pinged {
+  private computePings(
+    guild: W.WorldGuild | undefined,
+    channelId: string,
+    authorId: string,
+    body: any,
+    defaultParse: string[],
+  ): Pinged {
     const content: string = body?.content ?? '';
     const am = body?.allowed_mentions;
     const parse: string[] = am ? (am.parse ?? []) : defaultParse;
@@ -578,7 +816,8 @@ export class DiscordEmulator {
     const roles = new Set<string>();
     for (const [, id] of content.matchAll(/<@&(\d{17,20})>/g)) {
       const role = guild && W.findRole(guild, id);
-      if (role && (parse.includes('roles') || am?.roles?.includes(id)) && (role.mentionable || canEveryone)) roles.add(id);
+      if (role && (parse.includes('roles') || am?.roles?.includes(id)) && (role.mentionable || canEveryone))
+        roles.add(id);
     }
     const everyone = /@(everyone|here)\b/.test(content) && parse.includes('everyone') && canEveryone;
     return { users: [...users], roles: [...roles], everyone };
@@ -593,8 +832,14 @@ export class DiscordEmulator {
       this.attachmentData.set(id, { data: f.data, contentType: f.contentType });
       const url = `http://127.0.0.1:${this.port}/attachments/${channelId}/${id}/${encodeURIComponent(filename)}`;
       return {
-        id, filename, size: f.size, url, proxy_url: url, content_type: f.contentType,
-        ...(m.description ? { description: m.description } : {}), ...(m.title ? { title: m.title } : {}),
+        id,
+        filename,
+        size: f.size,
+        url,
+        proxy_url: url,
+        content_type: f.contentType,
+        ...(m.description ? { description: m.description } : {}),
+        ...(m.title ? { title: m.title } : {}),
       };
     });
   }
@@ -617,7 +862,10 @@ export class DiscordEmulator {
         return a ? { ...img, url: a.url, proxy_url: a.url } : img;
       };
       raw.embeds = (body.embeds ?? []).map((e: any) => ({
-        type: 'rich', ...e, ...(e.image ? { image: fix(e.image) } : {}), ...(e.thumbnail ? { thumbnail: fix(e.thumbnail) } : {}),
+        type: 'rich',
+        ...e,
+        ...(e.image ? { image: fix(e.image) } : {}),
+        ...(e.thumbnail ? { thumbnail: fix(e.thumbnail) } : {}),
       }));
     }
     if (body.flags !== undefined) {
@@ -626,20 +874,44 @@ export class DiscordEmulator {
   }
 
   private createMessage(o: {
-    channelId: string; guild?: W.WorldGuild; authorId: string; kind: MessageKind; body: any; files: Upload[];
-    defaultParse: string[]; interaction?: StoredInteraction; extraFlags?: number;
+    channelId: string;
+    guild?: W.WorldGuild;
+    authorId: string;
+    kind: MessageKind;
+    body: any;
+    files: Upload[];
+    defaultParse: string[];
+    interaction?: StoredInteraction;
+    extraFlags?: number;
   }): StoredMessage {
     const author = W.findUser(this.world, o.authorId);
     const pinged = this.computePings(o.guild, o.channelId, o.authorId, o.body, o.defaultParse);
     const it = o.interaction;
     const raw: any = {
-      id: this.ids.next(), channel_id: o.channelId, ...(o.guild ? { guild_id: o.guild.id } : {}),
-      author: author ? W.userPayload(author) : { id: o.authorId, username: 'unknown', discriminator: '0', global_name: null, avatar: null },
-      content: '', timestamp: new Date(this.clock.now()).toISOString(), edited_timestamp: null, tts: false,
-      mention_everyone: pinged.everyone, mentions: [], mention_roles: pinged.roles, attachments: [], embeds: [], components: [],
-      pinned: false, type: it?.type === 2 && o.kind === 'original' ? 20 : 0, flags: 0,
+      id: this.ids.next(),
+      channel_id: o.channelId,
+      ...(o.guild ? { guild_id: o.guild.id } : {}),
+      author: author
+        ? W.userPayload(author)
+        : { id: o.authorId, username: 'unknown', discriminator: '0', global_name: null, avatar: null },
+      content: '',
+      timestamp: new Date(this.clock.now()).toISOString(),
+      edited_timestamp: null,
+      tts: false,
+      mention_everyone: pinged.everyone,
+      mentions: [],
+      mention_roles: pinged.roles,
+      attachments: [],
+      embeds: [],
+      components: [],
+      pinned: false,
+      type: it?.type === 2 && o.kind === 'original' ? 20 : 0,
+      flags: 0,
     };
-    raw.mentions = pinged.users.map((id) => W.findUser(this.world, id)).filter(Boolean).map((u) => W.userPayload(u!));
+    raw.mentions = pinged.users
+      .map((id) => W.findUser(this.world, id))
+      .filter(Boolean)
+      .map((u) => W.userPayload(u!));
     this.applyBody(raw, o.body, o.files, true);
     raw.flags |= o.extraFlags ?? 0;
     if (o.body.nonce !== undefined) raw.nonce = o.body.nonce;
@@ -647,13 +919,24 @@ export class DiscordEmulator {
       raw.webhook_id = this.world.applicationId;
       raw.application_id = this.world.applicationId;
       raw.interaction_metadata = {
-        id: it.id, type: it.type, user: W.userPayload(W.findUser(this.world, it.userId)!),
-        authorizing_integration_owners: { '0': it.guildId }, ...(it.name ? { name: it.name } : {}),
+        id: it.id,
+        type: it.type,
+        user: W.userPayload(W.findUser(this.world, it.userId)!),
+        authorizing_integration_owners: { '0': it.guildId },
+        ...(it.name ? { name: it.name } : {}),
       };
     }
     const m: StoredMessage = {
-      raw, kind: o.kind, channelId: o.channelId, guildId: o.guild?.id, authorId: o.authorId, interactionId: it?.id,
-      createdAt: this.clock.now(), editLog: [], pinged, deleted: false,
+      raw,
+      kind: o.kind,
+      channelId: o.channelId,
+      guildId: o.guild?.id,
+      authorId: o.authorId,
+      interactionId: it?.id,
+      createdAt: this.clock.now(),
+      editLog: [],
+      pinged,
+      deleted: false,
     };
     this.store.set(raw.id, m);
     return m;
@@ -683,7 +966,9 @@ export class DiscordEmulator {
   }
 
   private callback(ctx: Ctx): Result {
-    const it = this.interactions.find((i) => i.id === ctx.params.iid && i.token === ctx.params.itoken) ?? fail(404, 10062, 'Unknown interaction');
+    const it =
+      this.interactions.find((i) => i.id === ctx.params.iid && i.token === ctx.params.itoken) ??
+      fail(404, 10062, 'Unknown interaction');
     const age = this.clock.now() - it.createdAt;
     if (age > this.tokenLifetimeMs) fail(401, 50027, 'Invalid Webhook Token');
     if (it.ackType !== undefined) fail(400, 40060, 'Interaction has already been acknowledged.');
@@ -691,15 +976,22 @@ export class DiscordEmulator {
     const type = Number(ctx.body?.type);
     const data = ctx.body?.data ?? {};
     const allowed: Record<number, number[]> = { 2: [4, 5, 9], 3: [4, 5, 6, 7, 9], 4: [8] };
-    if (!allowed[it.type].includes(type)) formError('type', 'INTERACTION_RESPONSE_TYPE_INVALID', 'Interaction callback type invalid for this interaction');
+    if (!allowed[it.type].includes(type))
+      formError('type', 'INTERACTION_RESPONSE_TYPE_INVALID', 'Interaction callback type invalid for this interaction');
     this.checkUploadLimit(ctx.files, it.attachmentSizeLimit);
     const guild = W.findGuild(this.world, it.guildId);
     let message: StoredMessage | undefined;
     if (type === 4 || type === 5) {
       this.checkBody(data, ctx.files, type === 4);
       message = this.createMessage({
-        channelId: it.channelId, guild, authorId: this.world.botUserId, kind: 'original', interaction: it,
-        body: type === 4 ? data : { flags: data.flags ?? 0 }, files: type === 4 ? ctx.files : [], defaultParse: ['users'],
+        channelId: it.channelId,
+        guild,
+        authorId: this.world.botUserId,
+        kind: 'original',
+        interaction: it,
+        body: type === 4 ? data : { flags: data.flags ?? 0 },
+        files: type === 4 ? ctx.files : [],
+        defaultParse: ['users'],
         extraFlags: type === 5 ? FLAG_LOADING : 0,
       });
       if (type === 5) message.pinged = noPings();
@@ -719,8 +1011,12 @@ export class DiscordEmulator {
       status: 200,
       body: {
         interaction: {
-          id: it.id, type: it.type, activity_instance_id: null, response_message_id: message?.raw.id ?? null,
-          response_message_loading: type === 5, response_message_ephemeral: !!((message?.raw.flags ?? 0) & FLAG_EPHEMERAL),
+          id: it.id,
+          type: it.type,
+          activity_instance_id: null,
+          response_message_id: message?.raw.id ?? null,
+          response_message_loading: type === 5,
+          response_message_ephemeral: !!((message?.raw.flags ?? 0) & FLAG_EPHEMERAL),
         },
         resource: { type, ...(message ? { message: message.raw } : {}) },
       },
@@ -737,18 +1033,34 @@ export class DiscordEmulator {
 
   private channelMessage(channelId: string, messageId: string): StoredMessage {
     const m = this.store.get(messageId);
-    return m && !m.deleted && m.channelId === channelId && !(m.raw.flags & FLAG_EPHEMERAL) ? m : fail(404, 10008, 'Unknown Message');
+    return m && !m.deleted && m.channelId === channelId && !(m.raw.flags & FLAG_EPHEMERAL)
+      ? m
+      : fail(404, 10008, 'Unknown Message');
   }
 
   private upsertCommand(list: any[], body: any, guildId?: string, existingId?: string): { cmd: any; created: boolean } {
     const type = body.type ?? 1;
-    const old = existingId ? list.find((c) => c.id === existingId) : list.find((c) => c.name === body.name && (c.type ?? 1) === type);
+    const old = existingId
+      ? list.find((c) => c.id === existingId)
+      : list.find((c) => c.name === body.name && (c.type ?? 1) === type);
     if (existingId && !old) fail(404, 10063, 'Unknown application command');
     const cmd = {
-      description: '', options: [], default_member_permissions: null, dm_permission: true, nsfw: false,
-      contexts: null, integration_types: [0], name_localizations: null, description_localizations: null,
-      ...old, ...body, id: old?.id ?? this.ids.next(), application_id: this.world.applicationId, type,
-      version: this.ids.next(), ...(guildId ? { guild_id: guildId } : {}),
+      description: '',
+      options: [],
+      default_member_permissions: null,
+      dm_permission: true,
+      nsfw: false,
+      contexts: null,
+      integration_types: [0],
+      name_localizations: null,
+      description_localizations: null,
+      ...old,
+      ...body,
+      id: old?.id ?? this.ids.next(),
+      application_id: this.world.applicationId,
+      type,
+      version: this.ids.next(),
+      ...(guildId ? { guild_id: guildId } : {}),
     };
     if (old) list.splice(list.indexOf(old), 1, cmd);
     else list.push(cmd);
@@ -774,7 +1086,8 @@ export class DiscordEmulator {
       return { status: 200, body: list };
     });
     this.route('GET', `${prefix}/:cid`, (ctx) => ({
-      status: 200, body: listOf(ctx).list.find((c) => c.id === ctx.params.cid) ?? fail(404, 10063, 'Unknown application command'),
+      status: 200,
+      body: listOf(ctx).list.find((c) => c.id === ctx.params.cid) ?? fail(404, 10063, 'Unknown application command'),
     }));
     this.route('PATCH', `${prefix}/:cid`, (ctx) => {
       const { list, guildId } = listOf(ctx);
@@ -798,9 +1111,16 @@ export class DiscordEmulator {
     this.route('GET', '/gateway', gateway, false);
     this.route('GET', '/gateway/bot', () => ({
       status: 200,
-      body: { url: this.gatewayUrl, shards: 1, session_start_limit: { total: 1000, remaining: 999, reset_after: 14_400_000, max_concurrency: 1 } },
+      body: {
+        url: this.gatewayUrl,
+        shards: 1,
+        session_start_limit: { total: 1000, remaining: 999, reset_after: 14_400_000, max_concurrency: 1 },
+      },
     }));
-    this.route('GET', '/users/@me', () => ({ status: 200, body: { ...W.userPayload(w.users.bot), verified: true, mfa_enabled: false } }));
+    this.route('GET', '/users/@me', () => ({
+      status: 200,
+      body: { ...W.userPayload(w.users.bot), verified: true, mfa_enabled: false },
+    }));
     this.route('GET', '/users/:uid', (ctx) => {
       const u = W.findUser(w, ctx.params.uid) ?? fail(404, 10013, 'Unknown User');
       return { status: 200, body: W.userPayload(u!) };
@@ -808,9 +1128,19 @@ export class DiscordEmulator {
     this.route('GET', '/applications/@me', () => ({
       status: 200,
       body: {
-        id: w.applicationId, name: 'veobot', icon: null, description: '', bot_public: true, bot_require_code_grant: false,
-        verify_key: '0'.repeat(64), flags: 0, team: null, owner: W.userPayload(w.users.owner), bot: W.userPayload(w.users.bot),
-        approximate_guild_count: W.guildList(w).length, integration_types_config: { '0': {} },
+        id: w.applicationId,
+        name: 'veobot',
+        icon: null,
+        description: '',
+        bot_public: true,
+        bot_require_code_grant: false,
+        verify_key: '0'.repeat(64),
+        flags: 0,
+        team: null,
+        owner: W.userPayload(w.users.owner),
+        bot: W.userPayload(w.users.bot),
+        approximate_guild_count: W.guildList(w).length,
+        integration_types_config: { '0': {} },
       },
     }));
     this.commandRoutes('/applications/:app/commands', (ctx) => (app(ctx), { list: this.commands.global }));
@@ -827,7 +1157,10 @@ export class DiscordEmulator {
       const g = guildOf(ctx.params.gid)!;
       return { status: 200, body: Object.values(g.channels).map((c) => W.channelPayload(g, c)) };
     });
-    this.route('GET', '/guilds/:gid/roles', (ctx) => ({ status: 200, body: Object.values(guildOf(ctx.params.gid)!.roles).map(W.rolePayload) }));
+    this.route('GET', '/guilds/:gid/roles', (ctx) => ({
+      status: 200,
+      body: Object.values(guildOf(ctx.params.gid)!.roles).map(W.rolePayload),
+    }));
     this.route('GET', '/guilds/:gid/members/:uid', (ctx) => {
       const g = guildOf(ctx.params.gid)!;
       const m = W.findMember(g, ctx.params.uid) ?? fail(404, 10007, 'Unknown Member');
@@ -847,7 +1180,12 @@ export class DiscordEmulator {
         .filter((m) => !m.deleted && m.channelId === ctx.params.cid && !(m.raw.flags & FLAG_EPHEMERAL))
         .sort((a, b) => (BigInt(b.raw.id) > BigInt(a.raw.id) ? 1 : -1));
       if (before) list = list.filter((m) => BigInt(m.raw.id) < BigInt(before));
-      if (after) list = list.filter((m) => BigInt(m.raw.id) > BigInt(after)).reverse().slice(0, limit).reverse();
+      if (after)
+        list = list
+          .filter((m) => BigInt(m.raw.id) > BigInt(after))
+          .reverse()
+          .slice(0, limit)
+          .reverse();
       return { status: 200, body: list.slice(0, limit).map((m) => m.raw) };
     });
     this.route('GET', '/channels/:cid/messages/:mid', (ctx) => {
@@ -865,11 +1203,17 @@ export class DiscordEmulator {
       const key = `${w.botUserId}:${body.nonce}`;
       if (body.enforce_nonce && body.nonce !== undefined) {
         const seen = this.nonces.get(key);
-        const first = seen && this.clock.now() - seen.at <= this.nonceWindowMs ? this.store.get(seen.messageId) : undefined;
+        const first =
+          seen && this.clock.now() - seen.at <= this.nonceWindowMs ? this.store.get(seen.messageId) : undefined;
         if (first && !first.deleted) return { status: 200, body: first.raw };
       }
       const m = this.createMessage({
-        channelId: channel.id, guild, authorId: w.botUserId, kind: 'channel', body, files: ctx.files,
+        channelId: channel.id,
+        guild,
+        authorId: w.botUserId,
+        kind: 'channel',
+        body,
+        files: ctx.files,
         defaultParse: ['users', 'roles', 'everyone'],
       });
       if (body.nonce !== undefined) this.nonces.set(key, { messageId: m.raw.id, at: this.clock.now() });
@@ -900,36 +1244,62 @@ export class DiscordEmulator {
       const mine = m && !m.deleted && (m.interactionId === it.id || m.raw.id === it.sourceMessageId);
       return { it, m: mine ? m! : fail(404, 10008, 'Unknown Message') };
     };
-    this.route('GET', '/webhooks/:app/:token/messages/:mid', (ctx) => ({ status: 200, body: webhookMessage(ctx).m.raw }), false);
-    this.route('PATCH', '/webhooks/:app/:token/messages/:mid', (ctx) => {
-      const { it, m } = webhookMessage(ctx);
-      this.checkUploadLimit(ctx.files, it.attachmentSizeLimit);
-      return { status: 200, body: this.editMessage(m, ctx.body ?? {}, ctx.files) };
-    }, false);
-    this.route('DELETE', '/webhooks/:app/:token/messages/:mid', (ctx) => {
-      webhookMessage(ctx).m.deleted = true;
-      return { status: 204 };
-    }, false);
-    this.route('POST', '/webhooks/:app/:token', (ctx) => {
-      const it = this.interactionByToken(ctx.params.app, ctx.params.token);
-      if (it.ackType === undefined) fail(404, 10015, 'Unknown Webhook');
-      this.checkUploadLimit(ctx.files, it.attachmentSizeLimit);
-      const body = ctx.body ?? {};
-      let m: StoredMessage;
-      const original = it.originalMessageId ? this.store.get(it.originalMessageId) : undefined;
-      if (original && !original.deleted && original.raw.flags & FLAG_LOADING) {
-        // Deprecated but real: the first follow-up after a type-5 defer replaces the loading message.
-        this.editMessage(original, body, ctx.files);
-        m = original;
-      } else {
-        this.checkBody(body, ctx.files, true);
-        m = this.createMessage({
-          channelId: it.channelId, guild: W.findGuild(w, it.guildId), authorId: w.botUserId, kind: 'followup',
-          interaction: it, body, files: ctx.files, defaultParse: ['users'],
-        });
-        it.followUpIds.push(m.raw.id);
-      }
-      return ctx.query.get('wait') === 'true' ? { status: 200, body: m.raw } : { status: 204 };
-    }, false);
+    this.route(
+      'GET',
+      '/webhooks/:app/:token/messages/:mid',
+      (ctx) => ({ status: 200, body: webhookMessage(ctx).m.raw }),
+      false,
+    );
+    this.route(
+      'PATCH',
+      '/webhooks/:app/:token/messages/:mid',
+      (ctx) => {
+        const { it, m } = webhookMessage(ctx);
+        this.checkUploadLimit(ctx.files, it.attachmentSizeLimit);
+        return { status: 200, body: this.editMessage(m, ctx.body ?? {}, ctx.files) };
+      },
+      false,
+    );
+    this.route(
+      'DELETE',
+      '/webhooks/:app/:token/messages/:mid',
+      (ctx) => {
+        webhookMessage(ctx).m.deleted = true;
+        return { status: 204 };
+      },
+      false,
+    );
+    this.route(
+      'POST',
+      '/webhooks/:app/:token',
+      (ctx) => {
+        const it = this.interactionByToken(ctx.params.app, ctx.params.token);
+        if (it.ackType === undefined) fail(404, 10015, 'Unknown Webhook');
+        this.checkUploadLimit(ctx.files, it.attachmentSizeLimit);
+        const body = ctx.body ?? {};
+        let m: StoredMessage;
+        const original = it.originalMessageId ? this.store.get(it.originalMessageId) : undefined;
+        if (original && !original.deleted && original.raw.flags & FLAG_LOADING) {
+          // Deprecated but real: the first follow-up after a type-5 defer replaces the loading message.
+          this.editMessage(original, body, ctx.files);
+          m = original;
+        } else {
+          this.checkBody(body, ctx.files, true);
+          m = this.createMessage({
+            channelId: it.channelId,
+            guild: W.findGuild(w, it.guildId),
+            authorId: w.botUserId,
+            kind: 'followup',
+            interaction: it,
+            body,
+            files: ctx.files,
+            defaultParse: ['users'],
+          });
+          it.followUpIds.push(m.raw.id);
+        }
+        return ctx.query.get('wait') === 'true' ? { status: 200, body: m.raw } : { status: 204 };
+      },
+      false,
+    );
   }
 }

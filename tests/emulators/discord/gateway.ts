@@ -4,7 +4,11 @@ import type { Server } from 'node:http';
 import { WebSocket, WebSocketServer } from 'ws';
 import type { Clock } from './clock';
 
-export interface GatewayDispatch { s: number; t: string; d: unknown }
+export interface GatewayDispatch {
+  s: number;
+  t: string;
+  d: unknown;
+}
 
 export interface GatewaySession {
   index: number;
@@ -18,7 +22,10 @@ export interface GatewaySession {
   seq: number;
   intents: number;
   /** Emulator-clock times, and the matching wall-clock times (`Date.now()`) for benchmarks. */
-  identifyAt: number; readyAt: number; identifyAtReal: number; readyAtReal: number;
+  identifyAt: number;
+  readyAt: number;
+  identifyAtReal: number;
+  readyAtReal: number;
   resumes: number;
   heartbeats: number;
   /** Close codes seen on this session's sockets, in order. */
@@ -42,7 +49,11 @@ export class Gateway {
   private readonly wss: WebSocketServer;
   heartbeatInterval = 41_250;
 
-  constructor(server: Server, private readonly clock: Clock, private readonly hooks: GatewayHooks) {
+  constructor(
+    server: Server,
+    private readonly clock: Clock,
+    private readonly hooks: GatewayHooks,
+  ) {
     this.wss = new WebSocketServer({ server });
     this.wss.on('connection', (ws) => this.onConnection(ws));
   }
@@ -99,10 +110,22 @@ export class Gateway {
 
   private identify(ws: WebSocket, d: { intents?: number }): GatewaySession {
     const session: GatewaySession = {
-      index: this.sessions.length, sessionId: randomBytes(16).toString('hex'), connected: true, ready: false,
-      invalidated: false, seq: 0, intents: Number(d.intents ?? 0), identifyAt: this.clock.now(),
-      identifyAtReal: Date.now(), readyAt: 0, readyAtReal: 0, resumes: 0, heartbeats: 0, closeCodes: [],
-      dispatches: [], ws,
+      index: this.sessions.length,
+      sessionId: randomBytes(16).toString('hex'),
+      connected: true,
+      ready: false,
+      invalidated: false,
+      seq: 0,
+      intents: Number(d.intents ?? 0),
+      identifyAt: this.clock.now(),
+      identifyAtReal: Date.now(),
+      readyAt: 0,
+      readyAtReal: 0,
+      resumes: 0,
+      heartbeats: 0,
+      closeCodes: [],
+      dispatches: [],
+      ws,
     };
     this.sessions.push(session);
     this.dispatch(session, 'READY', this.hooks.readyPayload(session));

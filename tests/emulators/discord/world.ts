@@ -2,30 +2,69 @@
 // permission arithmetic Discord (and discord.js's cache) use. Everything here is plain data so tests can read ids.
 import { PermissionFlagsBits as P } from 'discord-api-types/v10';
 
-export interface WorldUser { id: string; username: string; globalName: string | null; bot?: boolean }
-export interface WorldRole {
-  id: string; name: string; permissions: string; position: number; mentionable: boolean; managed: boolean;
+export interface WorldUser {
+  id: string;
+  username: string;
+  globalName: string | null;
+  bot?: boolean;
 }
-export interface WorldOverwrite { id: string; type: 0 | 1; allow: string; deny: string }
-export interface WorldChannel { id: string; name: string; type: 0; position: number; overwrites: WorldOverwrite[] }
-export interface WorldMember { userId: string; roles: string[]; joinedAt: string }
+export interface WorldRole {
+  id: string;
+  name: string;
+  permissions: string;
+  position: number;
+  mentionable: boolean;
+  managed: boolean;
+}
+export interface WorldOverwrite {
+  id: string;
+  type: 0 | 1;
+  allow: string;
+  deny: string;
+}
+export interface WorldChannel {
+  id: string;
+  name: string;
+  type: 0;
+  position: number;
+  overwrites: WorldOverwrite[];
+}
+export interface WorldMember {
+  userId: string;
+  roles: string[];
+  joinedAt: string;
+}
 export interface WorldGuild {
-  id: string; name: string; ownerId: string; premiumTier: 0 | 1 | 2 | 3;
+  id: string;
+  name: string;
+  ownerId: string;
+  premiumTier: 0 | 1 | 2 | 3;
   /** `everyone` has the guild's id. */
   roles: Record<string, WorldRole>;
   channels: Record<string, WorldChannel>;
   members: WorldMember[];
 }
 export interface World {
-  applicationId: string; botUserId: string;
+  applicationId: string;
+  botUserId: string;
   users: Record<'bot' | 'owner' | 'admin' | 'member' | 'member2' | 'otherAdmin', WorldUser>;
   guilds: { main: WorldGuild; other: WorldGuild };
 }
 
 const s = (b: bigint) => b.toString();
 const EVERYONE_PERMS =
-  P.ViewChannel | P.SendMessages | P.SendMessagesInThreads | P.EmbedLinks | P.AttachFiles | P.ReadMessageHistory |
-  P.AddReactions | P.UseApplicationCommands | P.UseExternalEmojis | P.Connect | P.Speak | P.ChangeNickname;
+  P.ViewChannel |
+  P.SendMessages |
+  P.SendMessagesInThreads |
+  P.EmbedLinks |
+  P.AttachFiles |
+  P.ReadMessageHistory |
+  P.AddReactions |
+  P.UseApplicationCommands |
+  P.UseExternalEmojis |
+  P.Connect |
+  P.Speak |
+  P.ChangeNickname;
 const BOT_ROLE_PERMS =
   P.ViewChannel | P.SendMessages | P.EmbedLinks | P.AttachFiles | P.ReadMessageHistory | P.MentionEveryone;
 const ADMIN_ROLE_PERMS = P.ManageGuild | P.ManageMessages;
@@ -33,8 +72,11 @@ const JOINED = '2024-01-01T00:00:00.000Z';
 
 const APP = '1300000000000000001';
 const U = {
-  owner: '1300000000000000101', admin: '1300000000000000102', member: '1300000000000000103',
-  member2: '1300000000000000104', otherAdmin: '1300000000000000105',
+  owner: '1300000000000000101',
+  admin: '1300000000000000102',
+  member: '1300000000000000103',
+  member2: '1300000000000000104',
+  otherAdmin: '1300000000000000105',
 };
 const MAIN = '1300000000000001001';
 const OTHER = '1300000000000002001';
@@ -56,7 +98,10 @@ export const WORLD: World = Object.freeze({
   },
   guilds: {
     main: {
-      id: MAIN, name: 'Veo Main', ownerId: U.owner, premiumTier: 0,
+      id: MAIN,
+      name: 'Veo Main',
+      ownerId: U.owner,
+      premiumTier: 0,
       roles: {
         everyone: role(MAIN, '@everyone', EVERYONE_PERMS, 0),
         admins: role('1300000000000001002', 'admins', ADMIN_ROLE_PERMS, 2),
@@ -66,11 +111,17 @@ export const WORLD: World = Object.freeze({
         general: { id: '1300000000000001011', name: 'general', type: 0, position: 0, overwrites: [] },
         videos: { id: '1300000000000001012', name: 'videos', type: 0, position: 1, overwrites: [] },
         locked: {
-          id: '1300000000000001013', name: 'locked', type: 0, position: 2,
+          id: '1300000000000001013',
+          name: 'locked',
+          type: 0,
+          position: 2,
           overwrites: [{ id: APP, type: 1, allow: '0', deny: s(P.SendMessages) }],
         },
         hidden: {
-          id: '1300000000000001014', name: 'hidden', type: 0, position: 3,
+          id: '1300000000000001014',
+          name: 'hidden',
+          type: 0,
+          position: 3,
           overwrites: [{ id: APP, type: 1, allow: '0', deny: s(P.ViewChannel) }],
         },
       },
@@ -83,7 +134,10 @@ export const WORLD: World = Object.freeze({
       ],
     },
     other: {
-      id: OTHER, name: 'Veo Other', ownerId: U.owner, premiumTier: 0,
+      id: OTHER,
+      name: 'Veo Other',
+      ownerId: U.owner,
+      premiumTier: 0,
       roles: {
         everyone: role(OTHER, '@everyone', EVERYONE_PERMS, 0),
         admins: role('1300000000000002002', 'admins', ADMIN_ROLE_PERMS, 2),
@@ -140,7 +194,10 @@ export function channelPermissions(g: WorldGuild, c: WorldChannel, userId: strin
   let deny = 0n;
   for (const r of member.roles) {
     const o = ow(r, 0);
-    if (o) { allow |= BigInt(o.allow); deny |= BigInt(o.deny); }
+    if (o) {
+      allow |= BigInt(o.allow);
+      deny |= BigInt(o.deny);
+    }
   }
   perms = (perms & ~deny) | allow;
   const mine = ow(userId, 1);
@@ -151,54 +208,125 @@ export function channelPermissions(g: WorldGuild, c: WorldChannel, userId: strin
 // ---- API payloads --------------------------------------------------------------------------------------------
 export function userPayload(u: WorldUser) {
   return {
-    id: u.id, username: u.username, discriminator: '0', global_name: u.globalName, avatar: null,
-    bot: u.bot ?? false, system: false, public_flags: 0, flags: 0, banner: null, accent_color: null,
+    id: u.id,
+    username: u.username,
+    discriminator: '0',
+    global_name: u.globalName,
+    avatar: null,
+    bot: u.bot ?? false,
+    system: false,
+    public_flags: 0,
+    flags: 0,
+    banner: null,
+    accent_color: null,
   };
 }
 
 export function memberPayload(w: World, g: WorldGuild, m: WorldMember) {
   const u = findUser(w, m.userId);
   return {
-    user: u ? userPayload(u) : { id: m.userId, username: 'unknown', discriminator: '0', global_name: null, avatar: null },
-    nick: null, avatar: null, banner: null, roles: m.roles, joined_at: m.joinedAt, premium_since: null, deaf: false,
-    mute: false, flags: 0, pending: false, communication_disabled_until: null,
+    user: u
+      ? userPayload(u)
+      : { id: m.userId, username: 'unknown', discriminator: '0', global_name: null, avatar: null },
+    nick: null,
+    avatar: null,
+    banner: null,
+    roles: m.roles,
+    joined_at: m.joinedAt,
+    premium_since: null,
+    deaf: false,
+    mute: false,
+    flags: 0,
+    pending: false,
+    communication_disabled_until: null,
   };
 }
 
 export function rolePayload(r: WorldRole) {
   return {
-    id: r.id, name: r.name, color: 0, colors: { primary_color: 0, secondary_color: null, tertiary_color: null },
-    hoist: false, icon: null, unicode_emoji: null, position: r.position, permissions: r.permissions,
-    managed: r.managed, mentionable: r.mentionable, flags: 0, ...(r.managed ? { tags: { bot_id: APP } } : {}),
+    id: r.id,
+    name: r.name,
+    color: 0,
+    colors: { primary_color: 0, secondary_color: null, tertiary_color: null },
+    hoist: false,
+    icon: null,
+    unicode_emoji: null,
+    position: r.position,
+    permissions: r.permissions,
+    managed: r.managed,
+    mentionable: r.mentionable,
+    flags: 0,
+    ...(r.managed ? { tags: { bot_id: APP } } : {}),
   };
 }
 
 export function channelPayload(g: WorldGuild, c: WorldChannel) {
   return {
-    id: c.id, type: c.type, guild_id: g.id, name: c.name, position: c.position, parent_id: null, topic: null,
-    nsfw: false, last_message_id: null, rate_limit_per_user: 0, flags: 0,
+    id: c.id,
+    type: c.type,
+    guild_id: g.id,
+    name: c.name,
+    position: c.position,
+    parent_id: null,
+    topic: null,
+    nsfw: false,
+    last_message_id: null,
+    rate_limit_per_user: 0,
+    flags: 0,
     permission_overwrites: c.overwrites.map((o) => ({ ...o })),
   };
 }
 
 export function guildPayload(w: World, g: WorldGuild) {
   return {
-    id: g.id, name: g.name, icon: null, splash: null, discovery_splash: null, banner: null, description: null,
-    owner_id: g.ownerId, afk_channel_id: null, afk_timeout: 300, verification_level: 0,
-    default_message_notifications: 1, explicit_content_filter: 0, mfa_level: 0, nsfw_level: 0, features: [],
-    premium_tier: g.premiumTier, premium_subscription_count: 0, preferred_locale: 'en-US', system_channel_id: null,
-    system_channel_flags: 0, rules_channel_id: null, public_updates_channel_id: null, vanity_url_code: null,
-    max_members: 500000, max_video_channel_users: 25, application_id: null,
-    roles: Object.values(g.roles).map(rolePayload), emojis: [], stickers: [],
+    id: g.id,
+    name: g.name,
+    icon: null,
+    splash: null,
+    discovery_splash: null,
+    banner: null,
+    description: null,
+    owner_id: g.ownerId,
+    afk_channel_id: null,
+    afk_timeout: 300,
+    verification_level: 0,
+    default_message_notifications: 1,
+    explicit_content_filter: 0,
+    mfa_level: 0,
+    nsfw_level: 0,
+    features: [],
+    premium_tier: g.premiumTier,
+    premium_subscription_count: 0,
+    preferred_locale: 'en-US',
+    system_channel_id: null,
+    system_channel_flags: 0,
+    rules_channel_id: null,
+    public_updates_channel_id: null,
+    vanity_url_code: null,
+    max_members: 500000,
+    max_video_channel_users: 25,
+    application_id: null,
+    roles: Object.values(g.roles).map(rolePayload),
+    emojis: [],
+    stickers: [],
   };
 }
 
 /** The full GUILD_CREATE dispatch payload. */
 export function guildCreatePayload(w: World, g: WorldGuild) {
   return {
-    ...guildPayload(w, g), joined_at: JOINED, large: false, unavailable: false, member_count: g.members.length,
-    voice_states: [], presences: [], threads: [], stage_instances: [], guild_scheduled_events: [],
-    soundboard_sounds: [], channels: Object.values(g.channels).map((c) => channelPayload(g, c)),
+    ...guildPayload(w, g),
+    joined_at: JOINED,
+    large: false,
+    unavailable: false,
+    member_count: g.members.length,
+    voice_states: [],
+    presences: [],
+    threads: [],
+    stage_instances: [],
+    guild_scheduled_events: [],
+    soundboard_sounds: [],
+    channels: Object.values(g.channels).map((c) => channelPayload(g, c)),
     members: g.members.map((m) => memberPayload(w, g, m)),
   };
 }

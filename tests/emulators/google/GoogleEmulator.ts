@@ -87,7 +87,8 @@ export const KNOWN_VEO_MODELS = ['veo-3.1-generate-001', 'veo-3.1-fast-generate-
 const RESPONSE_TYPE = 'type.googleapis.com/cloud.ai.large_models.vision.GenerateVideoResponse';
 const VERTEX_ROUTE =
   /^\/(v1|v1beta1)\/projects\/([^/]+)\/locations\/([^/]+)\/publishers\/google\/models\/([^/:]+):(predictLongRunning|fetchPredictOperation)$/;
-const OPERATION_NAME = /^projects\/([^/]+)\/locations\/([^/]+)\/publishers\/google\/models\/([^/]+)\/operations\/([^/]+)$/;
+const OPERATION_NAME =
+  /^projects\/([^/]+)\/locations\/([^/]+)\/publishers\/google\/models\/([^/]+)\/operations\/([^/]+)$/;
 const KNOWN_PARAMETERS = new Set([
   'aspectRatio',
   'compressionQuality',
@@ -157,7 +158,8 @@ export class GoogleEmulator {
     const emu = new GoogleEmulator(opts);
     emu.server = createServer((req, res) => {
       emu.dispatch(req, res).catch((err: unknown) => {
-        if (!res.headersSent) sendGoogleError(res, 500, `emulator error: ${err instanceof Error ? err.message : String(err)}`);
+        if (!res.headersSent)
+          sendGoogleError(res, 500, `emulator error: ${err instanceof Error ? err.message : String(err)}`);
         else res.destroy();
       });
     });
@@ -322,7 +324,8 @@ export class GoogleEmulator {
       if (fault && 'status' in fault) return sendGoogleError(res, fault.status, fault.message);
       if (fault && fault.kind === 'hang') return;
       const [, , project, location, model] = vm as unknown as [string, string, string, string, string];
-      if (route === 'submit') return this.submit(res, project, location, model, body, fault?.kind === 'accept-then-drop');
+      if (route === 'submit')
+        return this.submit(res, project, location, model, body, fault?.kind === 'accept-then-drop');
       return this.poll(res, project, location, model, body);
     }
 
@@ -332,7 +335,11 @@ export class GoogleEmulator {
       if (fault && 'status' in fault) {
         await readBody(req);
         return sendJson(res, fault.status, {
-          error: { code: fault.status, message: fault.message ?? 'Injected fault', errors: [{ message: fault.message ?? 'Injected fault', domain: 'global', reason: 'backendError' }] },
+          error: {
+            code: fault.status,
+            message: fault.message ?? 'Injected fault',
+            errors: [{ message: fault.message ?? 'Injected fault', domain: 'global', reason: 'backendError' }],
+          },
         });
       }
       return this.gcs.handleApi(req, res, url);
@@ -364,9 +371,20 @@ export class GoogleEmulator {
     return entry.fault;
   }
 
-  private submit(res: ServerResponse, project: string, location: string, model: string, body: Buffer, drop: boolean): void {
+  private submit(
+    res: ServerResponse,
+    project: string,
+    location: string,
+    model: string,
+    body: Buffer,
+    drop: boolean,
+  ): void {
     if (project !== this.project) {
-      return sendGoogleError(res, 403, `Permission 'aiplatform.endpoints.predict' denied on resource '//aiplatform.googleapis.com/projects/${project}/locations/${location}/publishers/google/models/${model}' (or it may not exist).`);
+      return sendGoogleError(
+        res,
+        403,
+        `Permission 'aiplatform.endpoints.predict' denied on resource '//aiplatform.googleapis.com/projects/${project}/locations/${location}/publishers/google/models/${model}' (or it may not exist).`,
+      );
     }
     if (!this.models.has(model)) {
       return sendGoogleError(
@@ -433,7 +451,11 @@ export class GoogleEmulator {
     const nm = OPERATION_NAME.exec(name);
     if (!nm) return sendGoogleError(res, 400, `Invalid operation name: ${name}`);
     if (nm[1] !== project || nm[2] !== location || nm[3] !== model) {
-      return sendGoogleError(res, 400, `Operation ${name} does not belong to projects/${project}/locations/${location}/publishers/google/models/${model}.`);
+      return sendGoogleError(
+        res,
+        400,
+        `Operation ${name} does not belong to projects/${project}/locations/${location}/publishers/google/models/${model}.`,
+      );
     }
     const op = this.operations.get(name);
     this.pollsByName.set(name, (this.pollsByName.get(name) ?? 0) + 1);
@@ -455,13 +477,21 @@ export class GoogleEmulator {
         return {
           name: op.name,
           done: true,
-          response: { '@type': RESPONSE_TYPE, raiMediaFilteredCount: op.raiReasons?.length || 1, raiMediaFilteredReasons: op.raiReasons },
+          response: {
+            '@type': RESPONSE_TYPE,
+            raiMediaFilteredCount: op.raiReasons?.length || 1,
+            raiMediaFilteredReasons: op.raiReasons,
+          },
         };
       case 'done':
         return {
           name: op.name,
           done: true,
-          response: { '@type': RESPONSE_TYPE, raiMediaFilteredCount: 0, videos: op.outputs.map((gcsUri) => ({ gcsUri, mimeType: 'video/mp4' })) },
+          response: {
+            '@type': RESPONSE_TYPE,
+            raiMediaFilteredCount: 0,
+            videos: op.outputs.map((gcsUri) => ({ gcsUri, mimeType: 'video/mp4' })),
+          },
         };
     }
   }
@@ -531,7 +561,8 @@ function validateSubmit(payload: unknown, buckets: Set<string>): string | null {
   if (instances.length !== 1) return `Only one instance is supported per request, but got ${instances.length}.`;
   const inst = instances[0] as unknown;
   if (!isPlainObject(inst)) return "Invalid value at 'instances[0]': expected an object.";
-  if (inst.prompt !== undefined && typeof inst.prompt !== 'string') return "Invalid value at 'instances[0].prompt' (TYPE_STRING).";
+  if (inst.prompt !== undefined && typeof inst.prompt !== 'string')
+    return "Invalid value at 'instances[0].prompt' (TYPE_STRING).";
   if ((typeof inst.prompt !== 'string' || inst.prompt.trim() === '') && inst.image === undefined) {
     return 'The prompt is empty. Provide a text prompt or an input image.';
   }
@@ -539,7 +570,8 @@ function validateSubmit(payload: unknown, buckets: Set<string>): string | null {
   const p = payload.parameters;
   if (!isPlainObject(p)) return "Invalid value at 'parameters': expected an object.";
   for (const key of Object.keys(p)) {
-    if (!KNOWN_PARAMETERS.has(key)) return `Invalid JSON payload received. Unknown name "${key}" at 'parameters': Cannot find field.`;
+    if (!KNOWN_PARAMETERS.has(key))
+      return `Invalid JSON payload received. Unknown name "${key}" at 'parameters': Cannot find field.`;
   }
   const isInt = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v);
   if (p.durationSeconds !== undefined && (!isInt(p.durationSeconds) || ![4, 6, 8].includes(p.durationSeconds))) {
@@ -558,18 +590,27 @@ function validateSubmit(payload: unknown, buckets: Set<string>): string | null {
     return `Invalid value at 'parameters.seed' (TYPE_UINT32), ${JSON.stringify(p.seed)}`;
   }
   for (const key of ['generateAudio', 'enhancePrompt'] as const) {
-    if (p[key] !== undefined && typeof p[key] !== 'boolean') return `Invalid value at 'parameters.${key}' (TYPE_BOOL), ${JSON.stringify(p[key])}`;
+    if (p[key] !== undefined && typeof p[key] !== 'boolean')
+      return `Invalid value at 'parameters.${key}' (TYPE_BOOL), ${JSON.stringify(p[key])}`;
   }
   for (const key of ['negativePrompt', 'compressionQuality', 'resizeMode', 'pubsubTopic'] as const) {
-    if (p[key] !== undefined && typeof p[key] !== 'string') return `Invalid value at 'parameters.${key}' (TYPE_STRING), ${JSON.stringify(p[key])}`;
+    if (p[key] !== undefined && typeof p[key] !== 'string')
+      return `Invalid value at 'parameters.${key}' (TYPE_STRING), ${JSON.stringify(p[key])}`;
   }
-  if (p.personGeneration !== undefined && !['allow_adult', 'dont_allow', 'allow_all'].includes(String(p.personGeneration))) {
+  if (
+    p.personGeneration !== undefined &&
+    !['allow_adult', 'dont_allow', 'allow_all'].includes(String(p.personGeneration))
+  ) {
     return `Unsupported personGeneration ${JSON.stringify(p.personGeneration)}.`;
   }
   if (p.storageUri !== undefined) {
-    const m = typeof p.storageUri === 'string' ? /^gs:\/\/([a-z0-9][a-z0-9._-]{1,220}[a-z0-9])(\/.*)?$/.exec(p.storageUri) : null;
+    const m =
+      typeof p.storageUri === 'string'
+        ? /^gs:\/\/([a-z0-9][a-z0-9._-]{1,220}[a-z0-9])(\/.*)?$/.exec(p.storageUri)
+        : null;
     if (!m) return `Invalid storageUri ${JSON.stringify(p.storageUri)}: expected gs://bucket/prefix/.`;
-    if (!buckets.has(m[1]!)) return `Cloud Storage bucket ${m[1]} does not exist or the Vertex AI service agent cannot write to it.`;
+    if (!buckets.has(m[1]!))
+      return `Cloud Storage bucket ${m[1]} does not exist or the Vertex AI service agent cannot write to it.`;
   }
   return null;
 }

@@ -87,7 +87,8 @@ function fixedEncode(str: string): string {
   return encodeURIComponent(str).replace(/[!'()*]/g, (c) => '%' + c.charCodeAt(0).toString(16).toUpperCase());
 }
 
-export type SignedUrlCheck = { ok: true } | { ok: false; status: number; code: string; message: string; details: string };
+export type SignedUrlCheck =
+  { ok: true } | { ok: false; status: number; code: string; message: string; details: string };
 
 /**
  * Checks a V4 signed URL request (GOOG4-RSA-SHA256): the validity window (`X-Goog-Date` + `X-Goog-Expires` against
@@ -111,9 +112,16 @@ export function checkV4SignedRequest(
       return [decodeURIComponent(k.replace(/\+/g, ' ')), decodeURIComponent(v.replace(/\+/g, ' '))];
     });
   const get = (name: string): string | undefined => params.find(([k]) => k === name)?.[1];
-  const bad = (status: number, code: string, message: string, details: string): SignedUrlCheck => ({ ok: false, status, code, message, details });
+  const bad = (status: number, code: string, message: string, details: string): SignedUrlCheck => ({
+    ok: false,
+    status,
+    code,
+    message,
+    details,
+  });
 
-  if (get('X-Goog-Algorithm') !== 'GOOG4-RSA-SHA256') return bad(400, 'InvalidArgument', 'Invalid argument.', 'Unsupported algorithm');
+  if (get('X-Goog-Algorithm') !== 'GOOG4-RSA-SHA256')
+    return bad(400, 'InvalidArgument', 'Invalid argument.', 'Unsupported algorithm');
   const date = get('X-Goog-Date') ?? '';
   const dm = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/.exec(date);
   const expires = Number(get('X-Goog-Expires'));
@@ -144,14 +152,27 @@ export function checkV4SignedRequest(
       let value = headers[name];
       if (Array.isArray(value)) value = value.join(',');
       if (name === 'host') value = String(value ?? '').replace(/:\d+$/, '');
-      return `${name}:${String(value ?? '').trim().replace(/\s{2,}/g, ' ')}\n`;
+      return `${name}:${String(value ?? '')
+        .trim()
+        .replace(/\s{2,}/g, ' ')}\n`;
     })
     .join('');
-  const canonicalRequest = [method, rawPath, canonicalQuery, canonicalHeaders, signedHeaders.join(';'), 'UNSIGNED-PAYLOAD'].join('\n');
-  const blob = ['GOOG4-RSA-SHA256', date, scope, createHash('sha256').update(canonicalRequest).digest('hex')].join('\n');
+  const canonicalRequest = [
+    method,
+    rawPath,
+    canonicalQuery,
+    canonicalHeaders,
+    signedHeaders.join(';'),
+    'UNSIGNED-PAYLOAD',
+  ].join('\n');
+  const blob = ['GOOG4-RSA-SHA256', date, scope, createHash('sha256').update(canonicalRequest).digest('hex')].join(
+    '\n',
+  );
   let ok: boolean;
   try {
-    ok = /^[0-9a-f]+$/i.test(signature) && verify('RSA-SHA256', Buffer.from(blob), account.publicKey, Buffer.from(signature, 'hex'));
+    ok =
+      /^[0-9a-f]+$/i.test(signature) &&
+      verify('RSA-SHA256', Buffer.from(blob), account.publicKey, Buffer.from(signature, 'hex'));
   } catch {
     ok = false;
   }

@@ -84,7 +84,13 @@ export class FakeGcs {
     return `${bucket}\u0000${name}`;
   }
 
-  public put(bucket: string, name: string, data: Buffer, contentType = 'application/octet-stream', metadata?: Record<string, string>): StoredObject {
+  public put(
+    bucket: string,
+    name: string,
+    data: Buffer,
+    contentType = 'application/octet-stream',
+    metadata?: Record<string, string>,
+  ): StoredObject {
     const now = new Date().toISOString();
     const prev = this.objects.get(this.key(bucket, name));
     const obj: StoredObject = {
@@ -158,7 +164,13 @@ export class FakeGcs {
     if (bm) {
       const bucket = decodeURIComponent(bm[1]!);
       if (!this.buckets.has(bucket)) return sendGcsError(res, 404, 'The specified bucket does not exist.');
-      return sendJson(res, 200, { kind: 'storage#bucket', id: bucket, name: bucket, location: 'US-CENTRAL1', storageClass: 'STANDARD' });
+      return sendJson(res, 200, {
+        kind: 'storage#bucket',
+        id: bucket,
+        name: bucket,
+        location: 'US-CENTRAL1',
+        storageClass: 'STANDARD',
+      });
     }
 
     const m = GCS_ROUTE.exec(path)!;
@@ -202,7 +214,8 @@ export class FakeGcs {
       obj.updated = new Date().toISOString();
       return sendJson(res, 200, this.resource(obj));
     }
-    if (method !== 'GET' && method !== 'HEAD') return sendGcsError(res, 405 as number, `Method ${method} not supported`);
+    if (method !== 'GET' && method !== 'HEAD')
+      return sendGcsError(res, 405 as number, `Method ${method} not supported`);
     if (url.searchParams.get('alt') === 'media') return this.sendMedia(req, res, obj);
     return sendJson(res, 200, this.resource(obj));
   }
@@ -237,11 +250,17 @@ export class FakeGcs {
     const prefixes = page.filter((e) => !e.obj).map((e) => e.key);
     if (items.length) body.items = items;
     if (prefixes.length) body.prefixes = prefixes;
-    if (remaining.length > page.length) body.nextPageToken = Buffer.from(page[page.length - 1]!.key).toString('base64url');
+    if (remaining.length > page.length)
+      body.nextPageToken = Buffer.from(page[page.length - 1]!.key).toString('base64url');
     sendJson(res, 200, body);
   }
 
-  private sendMedia(req: IncomingMessage, res: ServerResponse, obj: StoredObject, extra: Record<string, string> = {}): void {
+  private sendMedia(
+    req: IncomingMessage,
+    res: ServerResponse,
+    obj: StoredObject,
+    extra: Record<string, string> = {},
+  ): void {
     const total = obj.data.length;
     const headers: Record<string, string> = {
       'content-type': obj.contentType,
@@ -272,7 +291,11 @@ export class FakeGcs {
         return void res.end();
       }
       const slice = obj.data.subarray(start, end + 1);
-      res.writeHead(206, { ...headers, 'content-length': String(slice.length), 'content-range': `bytes ${start}-${end}/${total}` });
+      res.writeHead(206, {
+        ...headers,
+        'content-length': String(slice.length),
+        'content-range': `bytes ${start}-${end}/${total}`,
+      });
       return void res.end(req.method === 'HEAD' ? undefined : slice);
     }
     res.writeHead(200, { ...headers, 'content-length': String(total) });
@@ -300,7 +323,13 @@ export class FakeGcs {
     if (uploadType === 'multipart') {
       const parts = parseMultipart(String(req.headers['content-type'] ?? ''), body);
       if (!parts || parts.length < 2) return sendGcsError(res, 400, 'Invalid multipart request');
-      let meta: { name?: string; contentType?: string; metadata?: Record<string, string>; crc32c?: string; md5Hash?: string } = {};
+      let meta: {
+        name?: string;
+        contentType?: string;
+        metadata?: Record<string, string>;
+        crc32c?: string;
+        md5Hash?: string;
+      } = {};
       try {
         meta = JSON.parse(parts[0]!.body.toString('utf8')) as typeof meta;
       } catch {
@@ -309,7 +338,9 @@ export class FakeGcs {
       const name = url.searchParams.get('name') ?? meta.name;
       if (!name) return sendGcsError(res, 400, 'Required parameter: name');
       const media = parts[1]!;
-      const hashes = [meta.crc32c ? `crc32c=${meta.crc32c}` : '', meta.md5Hash ? `md5=${meta.md5Hash}` : ''].filter(Boolean).join(',');
+      const hashes = [meta.crc32c ? `crc32c=${meta.crc32c}` : '', meta.md5Hash ? `md5=${meta.md5Hash}` : '']
+        .filter(Boolean)
+        .join(',');
       return void this.finishUpload(res, url.searchParams.get('ifGenerationMatch') ?? undefined, {
         bucket,
         name,
@@ -364,7 +395,8 @@ export class FakeGcs {
     // Status query: "bytes */*" or "bytes */N".
     let m = /^bytes \*\/(\*|\d+)$/.exec(cr);
     if (m) {
-      if (m[1] !== '*' && Number(m[1]) === s.received.length) return this.completeSession(res, s, req.headers['x-goog-hash']);
+      if (m[1] !== '*' && Number(m[1]) === s.received.length)
+        return this.completeSession(res, s, req.headers['x-goog-hash']);
       return incomplete();
     }
     // Data: "bytes a-b/N", "bytes a-b/*", "bytes a-*/N", "bytes a-*/*" (or no header: whole object in one shot).
@@ -401,7 +433,14 @@ export class FakeGcs {
   private finishUpload(
     res: ServerResponse,
     ifGenerationMatch: string | undefined,
-    u: { bucket: string; name: string; contentType: string; metadata?: Record<string, string>; data: Buffer; hashHeader?: string | string[] },
+    u: {
+      bucket: string;
+      name: string;
+      contentType: string;
+      metadata?: Record<string, string>;
+      data: Buffer;
+      hashHeader?: string | string[];
+    },
   ): StoredObject | undefined {
     const existing = this.get(u.bucket, u.name);
     if (ifGenerationMatch !== undefined) {
@@ -434,12 +473,26 @@ export class FakeGcs {
     const name = decodeURIComponent(parts.slice(1).join('/'));
     if (method !== 'GET' && method !== 'HEAD') return sendXmlError(res, 405, 'MethodNotAllowed', 'Method not allowed.');
     if (url.searchParams.has('X-Goog-Signature')) {
-      const check = checkV4SignedRequest(method, rawPath, rawQuery, req.headers, this.account, Date.now() + this.signedUrlClockOffsetMs);
+      const check = checkV4SignedRequest(
+        method,
+        rawPath,
+        rawQuery,
+        req.headers,
+        this.account,
+        Date.now() + this.signedUrlClockOffsetMs,
+      );
       if (!check.ok) return sendXmlError(res, check.status, check.code, check.message, check.details);
     } else if (!this.publicRead) {
-      return sendXmlError(res, 403, 'AccessDenied', 'Access denied.', 'Anonymous caller does not have storage.objects.get access.');
+      return sendXmlError(
+        res,
+        403,
+        'AccessDenied',
+        'Access denied.',
+        'Anonymous caller does not have storage.objects.get access.',
+      );
     }
-    if (!this.buckets.has(bucket)) return sendXmlError(res, 404, 'NoSuchBucket', 'The specified bucket does not exist.');
+    if (!this.buckets.has(bucket))
+      return sendXmlError(res, 404, 'NoSuchBucket', 'The specified bucket does not exist.');
     const obj = name ? this.get(bucket, name) : undefined;
     if (!obj) return sendXmlError(res, 404, 'NoSuchKey', 'The specified key does not exist.');
     this.sendMedia(req, res, obj);

@@ -16,8 +16,7 @@ export const STATUS_NAMES: Record<number, string> = {
 
 export const DEFAULT_MESSAGES: Record<number, string> = {
   400: 'Request contains an invalid argument.',
-  401:
-    'Request had invalid authentication credentials. Expected OAuth 2 access token, login cookie or other valid authentication credential.',
+  401: 'Request had invalid authentication credentials. Expected OAuth 2 access token, login cookie or other valid authentication credential.',
   403: 'The caller does not have permission',
   404: 'Requested entity was not found.',
   429: 'Quota exceeded for aiplatform.googleapis.com/online_prediction_requests_per_base_model with base model: veo. Please submit a quota increase request.',
@@ -45,7 +44,12 @@ export function readBody(req: IncomingMessage): Promise<Buffer> {
   });
 }
 
-export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+export function sendJson(
+  res: ServerResponse,
+  status: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+): void {
   const text = JSON.stringify(body);
   res.writeHead(status, {
     'content-type': 'application/json; charset=UTF-8',
@@ -71,11 +75,20 @@ export function sendGcsError(res: ServerResponse, code: number, message?: string
 }
 
 /** XML error used when serving signed/public URLs (as storage.googleapis.com does). */
-export function sendXmlError(res: ServerResponse, status: number, code: string, message: string, details?: string): void {
+export function sendXmlError(
+  res: ServerResponse,
+  status: number,
+  code: string,
+  message: string,
+  details?: string,
+): void {
   const body =
     `<?xml version='1.0' encoding='UTF-8'?><Error><Code>${code}</Code><Message>${message}</Message>` +
     (details ? `<Details>${details.replace(/[<&>]/g, ' ')}</Details>` : '') +
     '</Error>';
-  res.writeHead(status, { 'content-type': 'application/xml; charset=UTF-8', 'content-length': Buffer.byteLength(body) });
+  res.writeHead(status, {
+    'content-type': 'application/xml; charset=UTF-8',
+    'content-length': Buffer.byteLength(body),
+  });
   res.end(body);
 }
