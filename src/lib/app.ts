@@ -5,22 +5,13 @@ import { join } from 'node:path';
 import type { Server } from 'node:http';
 import type { Logger } from 'pino';
 import { openDatabase, type Database } from '../db/dataSource';
-import { GenerationService } from '../services/GenerationService';
-import { LeaseKeeper } from '../services/LeaseKeeper';
-import { NotificationService } from '../services/NotificationService';
-import { RequestTrackingService } from '../services/RequestTrackingService';
-import { ResumeAdminService } from '../services/ResumeAdminService';
-import { StorageService } from '../services/StorageService';
-import { TaskResumeService } from '../services/TaskResumeService';
-import { VeoService } from '../services/VeoService';
-import { VideoAttachmentService } from '../services/VideoAttachmentService';
-import { VideoRequestService } from '../services/VideoRequestService';
 import { buildClientOptions } from './clientOptions';
 import type { Config } from './config';
 import { CrashPoints } from './crashPoints';
 import { HealthState, startHealthServer } from './health';
 import { Metrics } from './metrics';
 import { InProcessScheduler, RedisScheduler, type TaskScheduler } from './scheduler/TaskScheduler';
+import { createServices } from './services';
 
 export interface App {
   client: SapphireClient;
@@ -45,54 +36,15 @@ export async function createApp(config: Config, logger: Logger): Promise<App> {
   taskStore.registerPath(join(__dirname, '..', 'tasks'));
   loadListeners();
 
-  const tracking = new RequestTrackingService(database.dataSource, logger.child({ component: 'tracking' }));
-  const veo = VeoService.create(config.google, logger.child({ component: 'veo' }));
-  const storage = StorageService.create(config.google, config.video, logger.child({ component: 'storage' }));
-  const attachments = new VideoAttachmentService(storage, logger.child({ component: 'attachments' }));
-  const notifier = new NotificationService({
+  const { tracking, notifier, generation, resume, videoRequests, resumeAdmin, leaseKeeper } = createServices({
+    config,
+    dataSource: database.dataSource,
     rest: client.rest,
     applicationId: () => client.application?.id ?? client.user?.id ?? null,
-    attachments,
-    logger: logger.child({ component: 'notifier' }),
-    metrics,
-  });
-  const generation = new GenerationService({
-    tracking,
-    veo,
-    storage,
-    notifier,
-    config,
-    logger: logger.child({ component: 'generation' }),
+    logger,
     metrics,
     crashPoints,
   });
-  const resume = new TaskResumeService({
-    tracking,
-    generation,
-    notifier,
-    config,
-    logger: logger.child({ component: 'resume' }),
-    metrics,
-    crashPoints,
-    instanceId: config.instanceId,
-  });
-  const videoRequests = new VideoRequestService({
-    tracking,
-    generation,
-    config,
-    logger: logger.child({ component: 'video' }),
-    metrics,
-    crashPoints,
-    instanceId: config.instanceId,
-  });
-  const resumeAdmin = new ResumeAdminService({ tracking, resume, config, metrics });
-  const leaseKeeper = new LeaseKeeper(
-    tracking,
-    config.instanceId,
-    config.resume.leaseDurationMs,
-    logger.child({ component: 'leases' }),
-    () => generation.drivingIds(),
-  );
 
   let scheduler: TaskScheduler;
   if (config.redisUrl) {

@@ -15,13 +15,11 @@ import { openDatabase } from '../../src/db/dataSource';
 import type { Config } from '../../src/lib/config';
 import { CrashPoints } from '../../src/lib/crashPoints';
 import { Metrics } from '../../src/lib/metrics';
-import { GenerationService } from '../../src/services/GenerationService';
-import { NotificationService } from '../../src/services/NotificationService';
+import { createServices } from '../../src/lib/services';
 import { RequestTrackingService, type VideoRequestRow } from '../../src/services/RequestTrackingService';
 import { StorageService } from '../../src/services/StorageService';
 import { TaskResumeService, type ResumeSummary } from '../../src/services/TaskResumeService';
 import { VeoService } from '../../src/services/VeoService';
-import { VideoAttachmentService } from '../../src/services/VideoAttachmentService';
 import { DiscordEmulator, WORLD, type EmulatedMessage } from '../emulators/discord';
 import { GoogleEmulator, type Fate } from '../emulators/google';
 import { startGoogle } from '../emulators/google/testKit';
@@ -54,7 +52,7 @@ describe('TaskResumeService (real database, Veo/Storage and Discord REST against
   let storage: StorageService;
   let h: Harness;
 
-  /** The services as src/lib/app.ts wires them, with settings suited to a quick test. */
+  /** The services wired by createServices (as src/lib/app.ts does), with settings suited to a quick test. */
   function build(overrides: Partial<Config['resume']> = {}, dataSource: DataSource = ds): Harness {
     const logs: Record<string, unknown>[] = [];
     const sink = new Writable({
@@ -78,36 +76,18 @@ describe('TaskResumeService (real database, Veo/Storage and Discord REST against
         ...overrides,
       },
       veo: { pollIntervalMs: 50 },
+      instanceId: INSTANCE,
     };
-    const metrics = new Metrics({ defaultMetrics: false });
-    const crashPoints = new CrashPoints(undefined);
-    const tracking = new RequestTrackingService(dataSource, logger);
-    const notifier = new NotificationService({
+    const { resume, tracking } = createServices({
+      config,
+      dataSource,
       rest,
       applicationId: () => WORLD.applicationId,
-      attachments: new VideoAttachmentService(storage, logger),
       logger,
-      metrics,
-    });
-    const generation = new GenerationService({
-      tracking,
+      metrics: new Metrics({ defaultMetrics: false }),
+      crashPoints: new CrashPoints(undefined),
       veo,
       storage,
-      notifier,
-      config,
-      logger,
-      metrics,
-      crashPoints,
-    });
-    const resume = new TaskResumeService({
-      tracking,
-      generation,
-      notifier,
-      config,
-      logger,
-      metrics,
-      crashPoints,
-      instanceId: INSTANCE,
     });
     return { resume, tracking, logs };
   }
