@@ -1,6 +1,7 @@
-import { createServer, connect, type Server, type Socket } from 'node:net';
+import { createServer } from 'node:net';
 import { BotProcess } from '../helpers/botProcess';
 import { E2EWorld, WORLD } from '../helpers/e2e';
+import { TcpProxy } from '../helpers/tcpProxy';
 
 jest.setTimeout(150_000);
 
@@ -39,48 +40,6 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-/**
- * A TCP relay in front of PostgreSQL, so the test can make the database unreachable for the bot (and reachable
- * again) without touching the server other tests use.
- */
-class DatabaseRelay {
-  private readonly sockets = new Set<Socket>();
-  private readonly server: Server;
-  public cut = false;
-  public port = 0;
-
-  private constructor(target: { host: string; port: number }) {
-    this.server = createServer((client) => {
-      if (this.cut) return client.destroy();
-      const upstream = connect(target.port, target.host);
-      for (const s of [client, upstream]) {
-        this.sockets.add(s);
-        s.on('close', () => this.sockets.delete(s));
-        s.on('error', () => undefined);
-      }
-      client.pipe(upstream).pipe(client);
-    });
-  }
-
-  public static async start(target: { host: string; port: number }): Promise<DatabaseRelay> {
-    const relay = new DatabaseRelay(target);
-    await new Promise<void>((resolve) => relay.server.listen(0, '127.0.0.1', resolve));
-    relay.port = (relay.server.address() as { port: number }).port;
-    return relay;
-  }
-
-  /** Drops every open connection and refuses new ones. */
-  public disconnect(): void {
-    this.cut = true;
-    for (const s of this.sockets) s.destroy();
-  }
-
-  public async close(): Promise<void> {
-    this.disconnect();
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
-  }
-}
-
 async function get(port: number, path: string): Promise<{ status: number; text: string }> {
   const res = await fetch(`http://127.0.0.1:${port}${path}`);
   return { status: res.status, text: await res.text() };
@@ -104,7 +63,8 @@ async function waitFor<T>(fn: () => Promise<T | undefined>, what: string, timeou
 
 describe('/metrics and /readyz of the real bot process', () => {
   let world: E2EWorld;
-  let relay: DatabaseRelay;
+  /** In front of PostgreSQL, so the test can make the database unreachable for the bot and reachable again. */
+  let relay: TcpProxy;
   let httpPort: number;
   let env: Record<string, string>;
   const requestIds: string[] = [];
@@ -112,7 +72,7 @@ describe('/metrics and /readyz of the real bot process', () => {
   beforeAll(async () => {
     world = await E2EWorld.start();
     const dbUrl = new URL(world.db.url!);
-    relay = await DatabaseRelay.start({ host: dbUrl.hostname, port: Number(dbUrl.port || 5432) });
+    relay = await TcpProxy.start({ host: dbUrl.hostname, port: Number(dbUrl.port || 5432) });
     dbUrl.hostname = '127.0.0.1';
     dbUrl.port = String(relay.port);
     httpPort = await freePort();
@@ -241,7 +201,7 @@ describe('/metrics and /readyz of the real bot process', () => {
   });
 
   it('answers 503 on /readyz while the database is unreachable, and 200 again when it is back', async () => {
-    relay.disconnect();
+    relay.cut();
     const down = await waitFor(async () => {
       const r = await get(httpPort, '/readyz');
       return r.status === 503 ? (JSON.parse(r.text) as Record<string, unknown>) : undefined;
@@ -251,7 +211,7 @@ describe('/metrics and /readyz of the real bot process', () => {
     expect((await get(httpPort, '/metrics')).status).toBe(200);
     expect((await get(httpPort, '/livez')).status).toBe(200);
 
-    relay.cut = false;
+    relay.restore();
     await waitFor(
       async () => ((await get(httpPort, '/readyz')).status === 200 ? true : undefined),
       '/readyz 200 with the database back',
