@@ -21,8 +21,6 @@ export type FailureKind = 'filtered' | 'google' | 'bot' | 'expired' | 'admin' | 
 export type DeliveredAs = 'attachment' | 'link';
 export type AttemptState = 'submitting' | 'accepted' | 'rejected' | 'abandoned';
 
-export const UNFINISHED_STATUSES: readonly RequestStatus[] = ['pending', 'generating'];
-
 /** One `video_requests` row, camelCase. bigint columns are numbers (all fit in a double). */
 export interface VideoRequestRow {
   id: string;

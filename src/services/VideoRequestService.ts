@@ -158,15 +158,6 @@ export class VideoRequestService {
     return new Date(this.now() - 24 * 3600_000);
   }
 
-  /** Writes the pending row (leased by this instance) and starts generating; resolves once the row is durable. */
-  public async start(
-    input: ValidVideoInput,
-    context: InteractionContext,
-    observer?: ProgressObserver,
-  ): Promise<{ requestId: string; done: Promise<GenerationOutcome> }> {
-    return this.run(await this.record(input, context), observer);
-  }
-
   /**
    * Writes the pending row, leased by this instance, if the user is within their quota (QuotaExceededError otherwise). `/video` calls this before acknowledging the interaction, so
    * a crash right after the acknowledgement can never leave a requester waiting on a request nobody recorded.
