@@ -69,8 +69,7 @@ export function getIncompleteRequests(): string {
  * $1 owner · $2 lease ms · $3 guild_id or null · $4 request id or null · $5 excluded ids (uuid[])
  */
 export function claim(): string {
-  return `WITH candidate AS (
-      SELECT id, lease_owner AS previous_lease_owner FROM ${REQUESTS}
+  return leaseCandidate(`SELECT id, lease_owner AS previous_lease_owner FROM ${REQUESTS}
       WHERE ${CLAIMABLE}
         AND ${LEASE_FREE}
         AND ($3::text IS NULL OR guild_id = $3::text)
@@ -78,13 +77,7 @@ export function claim(): string {
         AND NOT (id = ANY($5::uuid[]))
       ORDER BY created_at
       LIMIT 1
-      FOR UPDATE SKIP LOCKED
-    )
-    UPDATE ${REQUESTS} r
-      SET lease_owner = $1, lease_expires_at = now() + $2::bigint ${MS}, fence = r.fence + 1, updated_at = now()
-    FROM candidate c
-    WHERE r.id = c.id
-    RETURNING r.*, c.previous_lease_owner`;
+      FOR UPDATE SKIP LOCKED`);
 }
 
 /**
@@ -93,8 +86,7 @@ export function claim(): string {
  * $1 owner · $2 lease ms · $3 window hours · $4 min interval ms
  */
 export function claimLateDelivery(): string {
-  return `WITH candidate AS (
-      SELECT id FROM ${REQUESTS}
+  return leaseCandidate(`SELECT id, lease_owner AS previous_lease_owner FROM ${REQUESTS}
       WHERE status = 'timeout' AND operation_name IS NOT NULL AND failure_kind = 'google'
         AND (announcement IS NULL OR announcement <> 'due')
         AND created_at >= now() - $3::integer ${HOURS}
@@ -102,13 +94,22 @@ export function claimLateDelivery(): string {
         AND ${LEASE_FREE}
       ORDER BY COALESCE(updated_at, created_at)
       LIMIT 1
-      FOR UPDATE SKIP LOCKED
+      FOR UPDATE SKIP LOCKED`);
+}
+
+/**
+ * Leases the row a `candidate` query (id, previous_lease_owner; locked with SKIP LOCKED) picked: sets owner and
+ * expiry, increments the fence. The one way every claim takes a lease. $1 owner · $2 lease ms
+ */
+function leaseCandidate(candidate: string): string {
+  return `WITH candidate AS (
+      ${candidate}
     )
     UPDATE ${REQUESTS} r
       SET lease_owner = $1, lease_expires_at = now() + $2::bigint ${MS}, fence = r.fence + 1, updated_at = now()
     FROM candidate c
     WHERE r.id = c.id
-    RETURNING r.*`;
+    RETURNING r.*, c.previous_lease_owner`;
 }
 
 /** Statuses this version does not know (a hand-edited database, or a newer bot's rows), with their counts. */
