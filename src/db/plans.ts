@@ -61,6 +61,18 @@ export function getIncompleteRequests(): string {
 }
 
 /**
+ * Counts of pending and generating requests (any age; optionally one guild), for the log line that opens a sweep:
+ * a count, not the rows, since sweeps run every SWEEP_INTERVAL_MS. $1 guild_id or null
+ */
+export function countIncompleteRequests(): string {
+  return `SELECT
+      count(*) FILTER (WHERE status = 'pending')::integer AS pending,
+      count(*) FILTER (WHERE status = 'generating')::integer AS generating
+    FROM ${REQUESTS}
+    WHERE status IN ('pending', 'generating') AND ($1::text IS NULL OR guild_id = $1::text)`;
+}
+
+/**
  * Claim the oldest claimable row whose lease is free (optionally in one guild), or with $4 one given row:
  * `UPDATE … WHERE id = (SELECT … FOR UPDATE SKIP LOCKED LIMIT 1)`. The CTE also returns the previous lease owner
  * (takeover detection). Sets owner and expiry and increments the fence.

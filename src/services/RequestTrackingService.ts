@@ -438,6 +438,12 @@ export class RequestTrackingService {
     return raw ? toRequestRow(raw) : null;
   }
 
+  /** How many requests are pending and generating (any age), in one guild or all. */
+  public async countIncompleteRequests(guildId?: string): Promise<{ pending: number; generating: number }> {
+    const [r] = await this.rows(plans.countIncompleteRequests(), [guildId ?? null]);
+    return { pending: num(r?.pending ?? 0), generating: num(r?.generating ?? 0) };
+  }
+
   /** The seed's task 1: pending and generating requests created within `maxAgeHours`, oldest first. */
   public async getIncompleteRequests(maxAgeHours: number = 24): Promise<VideoRequestRow[]> {
     const raws = await this.rows(plans.getIncompleteRequests(), [maxAgeHours]);

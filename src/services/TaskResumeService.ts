@@ -132,11 +132,10 @@ export class TaskResumeService {
       this.logStep(row, 'expired', 'timeout', row.errorMessage);
     }
 
-    const incomplete = (await tracking.getIncompleteRequests(config.resume.maxAgeHours)).filter(
-      (r) => !options.guildId || r.guildId === options.guildId,
-    );
-    summary.pending_found = incomplete.filter((r) => r.status === 'pending').length;
-    summary.generating_found = incomplete.filter((r) => r.status === 'generating').length;
+    // Seed task 7's counts of pending vs generating (generating ones of any age are resumed too).
+    const found = await tracking.countIncompleteRequests(options.guildId);
+    summary.pending_found = found.pending;
+    summary.generating_found = found.generating;
     logger.info(
       {
         event: 'resume_start',

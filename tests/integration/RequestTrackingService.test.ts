@@ -163,6 +163,10 @@ describe.each(DATABASE_KINDS)('RequestTrackingService on %s', (kind) => {
       expect(rows.map((r) => r.status)).toEqual(['pending', 'pending', 'generating']);
       expect((await tracking.getIncompleteRequests(48)).map((r) => r.prompt)).toEqual(['old', 'a', 'c', 'b']);
       expect((await tracking.getIncompleteRequests(1.5)).map((r) => r.prompt)).toEqual(['b']);
+      // The sweep's counts: any age, one guild or all.
+      expect(await tracking.countIncompleteRequests()).toEqual({ pending: 3, generating: 1 });
+      expect(await tracking.countIncompleteRequests(a.guildId)).toEqual({ pending: 3, generating: 1 });
+      expect(await tracking.countIncompleteRequests('1399999999999999999')).toEqual({ pending: 0, generating: 0 });
     });
   });
 
