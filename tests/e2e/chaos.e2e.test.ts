@@ -3,6 +3,7 @@
  * killed and restarted at random for 25 seconds while `/video` requests flow, then drained. The runner counts from
  * the emulators what users and the bill saw and exits non-zero on any lost request, second submit or second message.
  */
+import { testRedisUrl } from '../helpers/redis';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 
@@ -23,7 +24,7 @@ function runChaos(args: string[]): Promise<Run> {
       ['--enable-source-maps', '-r', './sandbox/register.js', 'chaos/run.ts', ...args],
       {
         cwd: ROOT,
-        env: { ...process.env },
+        env: { ...process.env, CHAOS_REDIS_URL: process.env.CHAOS_REDIS_URL || testRedisUrl(8) },
         stdio: ['ignore', 'pipe', 'pipe'],
       },
     );

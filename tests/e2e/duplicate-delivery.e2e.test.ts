@@ -1,3 +1,4 @@
+import { testRedisUrl } from '../helpers/redis';
 import { DuplicateInteractionError } from '../../src/services/RequestTrackingService';
 import { E2EWorld, WORLD } from '../helpers/e2e';
 
@@ -9,7 +10,7 @@ jest.setTimeout(120_000);
  */
 describe('one /video delivered to two instances', () => {
   let world: E2EWorld;
-  const REDIS = 'redis://127.0.0.1:6379/6';
+  const REDIS = testRedisUrl(6);
 
   beforeAll(async () => {
     world = await E2EWorld.start();

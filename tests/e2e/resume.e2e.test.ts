@@ -3,6 +3,7 @@
  * and a fresh PostgreSQL database, killed with SIGKILL and started again, two instances side by side, a database of
  * the original bot, and a large backlog.
  */
+import { testRedisUrl } from '../helpers/redis';
 import Redis from 'ioredis';
 import type { DataSource } from 'typeorm';
 import type { EmulatedMessage } from '../emulators/discord';
@@ -25,7 +26,7 @@ const MEMBER = WORLD.users.member.id;
 const MEMBER2 = WORLD.users.member2.id;
 const RESUMED = 'Resumed after bot restart';
 /** A Redis database of its own, so these bots' BullMQ queue never meets another test's. */
-const REDIS_URL = 'redis://127.0.0.1:6379/5';
+const REDIS_URL = testRedisUrl(5);
 
 type Query = (sql: string, params?: unknown[]) => Promise<Record<string, unknown>[]>;
 

@@ -4,6 +4,7 @@
  * an operation Veo already accepted) and 60 new `/video` requests sent to both gateway sessions while the backlog is
  * being resumed. Counted from what Discord and Veo saw: no request submitted twice, none announced twice, none lost.
  */
+import { testRedisUrl } from '../helpers/redis';
 import Redis from 'ioredis';
 import type { InteractionHandle } from '../emulators/discord';
 import { E2EWorld, WORLD } from '../helpers/e2e';
@@ -13,7 +14,7 @@ import { seedGeneratingRow, seedRow } from '../helpers/seedRows';
 jest.setTimeout(300_000);
 
 /** A Redis database of its own, so these bots' BullMQ queue never meets another test's. */
-const REDIS_URL = 'redis://127.0.0.1:6379/7';
+const REDIS_URL = testRedisUrl(7);
 const GUILD = WORLD.guilds.main.id;
 const CHANNELS = [WORLD.guilds.main.channels.general.id, WORLD.guilds.main.channels.videos.id];
 const USERS = [WORLD.users.member.id, WORLD.users.member2.id, WORLD.users.admin.id, WORLD.users.owner.id];

@@ -1,3 +1,4 @@
+import { testRedisUrl } from '../helpers/redis';
 import { container, SapphireClient } from '@sapphire/framework';
 import { ScheduledTask, ScheduledTaskStore } from '@sapphire/plugin-scheduled-tasks';
 import { createServer, type Server } from 'node:net';
@@ -5,7 +6,7 @@ import pino from 'pino';
 import { Writable } from 'node:stream';
 import { InProcessScheduler, RedisScheduler, parseRedisUrl } from '../../src/lib/scheduler/TaskScheduler';
 
-const REDIS_URL = process.env.REDIS_URL || 'redis://127.0.0.1:6379';
+const REDIS_URL = testRedisUrl(11);
 
 function captureLogger() {
   const lines: { level: number; msg: string; task?: string }[] = [];
@@ -106,12 +107,7 @@ describe('TaskScheduler', () => {
 
   it('runs tasks through BullMQ on a real Redis', async () => {
     const { logger } = captureLogger();
-    const scheduler = new RedisScheduler(
-      `${REDIS_URL.replace(/\/\d*$/, '')}/11`,
-      logger,
-      3_000,
-      `veobot-test-${process.pid}`,
-    );
+    const scheduler = new RedisScheduler(REDIS_URL, logger, 3_000, `veobot-test-${process.pid}`);
     try {
       await scheduler.create('resume', { reason: 'via-redis' });
       await until(() => runs.some((r) => r.name === 'resume'));
