@@ -14,8 +14,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Client } from 'pg';
 import pino from 'pino';
 import { openDatabase } from '../src/db/dataSource';
-import * as plans from '../src/db/plans';
-import { announcementNonce } from '../src/services/NotificationService';
+import { claim } from '../src/db/sql/leases';
+import { announcementNonce } from '../src/discord/DiscordNotifier';
 import { DiscordEmulator, WORLD } from '../tests/emulators/discord';
 import { GoogleEmulator } from '../tests/emulators/google';
 import { BotProcess } from '../tests/helpers/botProcess';
@@ -350,10 +350,11 @@ async function benchClaim(world: BenchWorld) {
   const buildMs = Math.round(performance.now() - started);
   log(`claim table built: ${CLAIM_TABLE_ROWS} rows in ${buildMs} ms`);
 
-  const params = (owner: string) => [owner, 60_000, null, null, []];
+  const params = (owner: string) =>
+    claim.bind({ owner, leaseMs: 60_000, guildId: null, requestId: null, excludeIds: [] });
   await db.query('BEGIN');
   const explain = await db.query<{ 'QUERY PLAN': string }>(
-    `EXPLAIN (ANALYZE, BUFFERS) ${plans.claim()}`,
+    `EXPLAIN (ANALYZE, BUFFERS) ${claim.text}`,
     params('bench-explain'),
   );
   await db.query('ROLLBACK');
@@ -364,7 +365,7 @@ async function benchClaim(world: BenchWorld) {
   const samples: number[] = [];
   for (let i = 0; i < CLAIM_SAMPLES + 20; i++) {
     const t0 = performance.now();
-    const claimed = await db.query<{ id: string }>(plans.claim(), params(`bench-${i % 3}`));
+    const claimed = await db.query<{ id: string }>(claim.text, params(`bench-${i % 3}`));
     const elapsed = performance.now() - t0;
     if (i >= 20) samples.push(elapsed); // the first few warm the cache
     const id = claimed.rows[0]?.id;

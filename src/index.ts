@@ -1,5 +1,5 @@
 import { config as loadDotenv } from 'dotenv';
-import { createApp, type App } from './lib/app';
+import { createApp, type App } from './app/createApp';
 import { ConfigError, loadConfig } from './lib/config';
 import { createLogger } from './lib/logger';
 

@@ -1,21 +1,14 @@
 import { ApplyOptions } from '@sapphire/decorators';
 import { CommandOptionsRunTypeEnum } from '@sapphire/framework';
 import { Subcommand } from '@sapphire/plugin-subcommands';
-import {
-  DiscordAPIError,
-  InteractionContextType,
-  MessageFlags,
-  PermissionFlagsBits,
-  type APIEmbed,
-  type Message,
-} from 'discord.js';
-import { displayText } from '../lib/messages';
+import { InteractionContextType, MessageFlags, PermissionFlagsBits, type APIEmbed } from 'discord.js';
+import { dryRunEmbed, expiryButtons, runEmbed, statusView } from '../discord/adminViews';
+import { LiveReply } from '../discord/LiveReply';
+import { displayText } from '../discord/text';
+import { ThrottledEditor } from '../discord/ThrottledEditor';
 
-/** Interaction tokens last 15 minutes; a run that outlives them continues in a channel message. */
-const TOKEN_SAFE_MS = 14 * 60_000;
+/** `/resume run` shows its progress at most this often (Discord rate-limits edits; nobody reads faster). */
 const LIVE_EDIT_INTERVAL_MS = 2_000;
-/** Unknown Message, Unknown Webhook, Unknown interaction, Invalid Webhook Token: the reply can no longer be edited. */
-const TOKEN_GONE_CODES = new Set([10008, 10015, 10062, 50027]);
 
 @ApplyOptions<Subcommand.Options>({
   name: 'resume',
@@ -70,8 +63,8 @@ export class ResumeCommand extends Subcommand {
 
   public async chatInputStatus(interaction: Subcommand.ChatInputCommandInteraction) {
     await interaction.deferReply({ flags: MessageFlags.Ephemeral });
-    const view = await this.container.resumeAdmin.statusView(interaction.guildId!, 0);
-    await interaction.editReply({ ...view, allowedMentions: { parse: [] } });
+    const page = await this.container.resumeAdmin.statusPage(interaction.guildId!, 0);
+    await interaction.editReply({ ...statusView(page), allowedMentions: { parse: [] } });
   }
 
   public async chatInputResumeRun(interaction: Subcommand.ChatInputCommandInteraction) {
@@ -79,70 +72,21 @@ export class ResumeCommand extends Subcommand {
     const guildId = interaction.guildId!;
     if (interaction.options.getBoolean('dry_run')) {
       await interaction.reply({
-        embeds: [await resumeAdmin.dryRun(guildId)],
+        embeds: [dryRunEmbed(await resumeAdmin.dryRun(guildId))],
         flags: MessageFlags.Ephemeral,
         allowedMentions: { parse: [] },
       });
       return;
     }
     await interaction.deferReply();
-    const createdAt = interaction.createdTimestamp;
-    let channelMessage: Message | undefined;
-    let tokenGone = false;
-    let waiting: APIEmbed | undefined;
-    let lastEdit = -Infinity;
-    let timer: NodeJS.Timeout | undefined;
-    let sending: Promise<void> | undefined;
-    const idleWaiters: (() => void)[] = [];
-
-    const publish = async (embed: APIEmbed) => {
-      if (!tokenGone && Date.now() - createdAt < TOKEN_SAFE_MS) {
-        try {
-          await interaction.editReply({ embeds: [embed], allowedMentions: { parse: [] } });
-          return;
-        } catch (error) {
-          // The token can die before our own estimate says so (clock skew, a slow start): continue in the channel.
-          if (!(error instanceof DiscordAPIError && TOKEN_GONE_CODES.has(Number(error.code)))) throw error;
-          pino.info(
-            { code: error.code },
-            'the /resume run interaction token is no longer usable; continuing in a channel message',
-          );
-        }
-      }
-      tokenGone = true;
-      if (channelMessage) await channelMessage.edit({ embeds: [embed], allowedMentions: { parse: [] } });
-      else if (interaction.channel?.isSendable())
-        channelMessage = await interaction.channel.send({ embeds: [embed], allowedMentions: { parse: [] } });
-    };
-
-    // One edit in flight at a time, at most one every 2 s (the final state too); only the newest state is sent.
-    const pump = (): void => {
-      if (timer || sending) return;
-      if (!waiting) {
-        for (const resolve of idleWaiters.splice(0)) resolve();
-        return;
-      }
-      const wait = lastEdit + LIVE_EDIT_INTERVAL_MS - Date.now();
-      if (wait > 0) {
-        timer = setTimeout(() => ((timer = undefined), pump()), wait);
-        return;
-      }
-      const embed = waiting;
-      waiting = undefined;
-      lastEdit = Date.now();
-      sending = publish(embed)
-        .catch((error) => pino.warn({ err: error }, 'could not update the /resume run progress'))
-        .finally(() => ((sending = undefined), pump()));
-    };
-
-    await resumeAdmin.run(guildId, (embed) => {
-      waiting = embed;
-      pump();
-    });
-    await new Promise<void>((resolve) => {
-      idleWaiters.push(resolve);
-      pump();
-    });
+    const reply = new LiveReply(interaction, pino);
+    const editor = new ThrottledEditor<APIEmbed>(
+      (embed) => reply.show(embed),
+      LIVE_EDIT_INTERVAL_MS,
+      (error) => pino.warn({ err: error }, 'could not update the /resume run progress'),
+    );
+    await resumeAdmin.run(guildId, (progress, final) => editor.push(runEmbed(progress, final)));
+    await editor.idle();
   }
 
   public async chatInputExpire(interaction: Subcommand.ChatInputCommandInteraction) {
@@ -163,7 +107,7 @@ export class ResumeCommand extends Subcommand {
       includeGenerating,
       requestId,
     };
-    const { count, buttons } = await resumeAdmin.prepareExpiry(filter, interaction.user.id);
+    const { count, pending } = await resumeAdmin.prepareExpiry(filter, interaction.user.id);
     if (count === 0) {
       await interaction.reply({
         content: 'No unfinished request matches, so nothing would change.',
@@ -176,7 +120,7 @@ export class ResumeCommand extends Subcommand {
       : `${count} request(s) older than ${olderThanHours} h${includeGenerating ? ', including ones Veo is still working on' : ' (pending only)'}`;
     await interaction.reply({
       content: `This will mark ${what} as timed out and tell each requester. Confirm within a minute.`,
-      components: [buttons],
+      components: [expiryButtons(pending)],
       flags: MessageFlags.Ephemeral,
     });
   }
@@ -186,8 +130,7 @@ export class ResumeCommand extends Subcommand {
     if (!guildId || !interaction.memberPermissions?.has(PermissionFlagsBits.ManageGuild))
       return interaction.respond([]);
     const typed = String(interaction.options.getFocused() ?? '');
-    // Only what `/resume expire` can act on: in a busy server, finished requests would crowd out the stuck ones.
-    const rows = await this.container.tracking.findForGuild(guildId, typed, 25, { unfinishedOnly: true });
+    const rows = await this.container.resumeAdmin.findExpirable(guildId, typed);
     return interaction.respond(
       rows.map((r) => ({
         name: `${r.id.slice(0, 8)} · ${r.status} · ${r.prompt.replace(/\s+/g, ' ').slice(0, 60)}`.slice(0, 100),

@@ -1,14 +1,10 @@
 import { ApplyOptions } from '@sapphire/decorators';
 import { Command, CommandOptionsRunTypeEnum } from '@sapphire/framework';
 import { ApplicationIntegrationType, InteractionContextType, MessageFlags, PermissionFlagsBits } from 'discord.js';
-import { LiveProgress } from '../lib/progress';
-import { DuplicateInteractionError, QuotaExceededError } from '../services/RequestTrackingService';
-import {
-  NEGATIVE_PROMPT_MAX_LENGTH,
-  PROMPT_MAX_LENGTH,
-  SEED_MAX,
-  validateVideoInput,
-} from '../services/VideoRequestService';
+import { interactionExpiresAt } from '../discord/interactionToken';
+import { LiveProgress } from '../discord/LiveProgress';
+import { DuplicateInteractionError, QuotaExceededError } from '../domain/errors';
+import { NEGATIVE_PROMPT_MAX_LENGTH, PROMPT_MAX_LENGTH, SEED_MAX, validateVideoInput } from '../domain/videoInput';
 
 const QUOTA_CHECK_TIMEOUT_MS = 2_000;
 
@@ -108,7 +104,7 @@ export class VideoCommand extends Command {
         userId: interaction.user.id,
         applicationId: interaction.applicationId,
         interactionToken: interaction.token,
-        interactionCreatedAt: interaction.createdAt,
+        interactionExpiresAt: interactionExpiresAt(interaction.createdAt),
         interactionId: interaction.id,
         attachmentSizeLimit: interaction.attachmentSizeLimit ?? null,
       });
@@ -116,7 +112,7 @@ export class VideoCommand extends Command {
       if (error instanceof QuotaExceededError) return ephemeral(videoRequests.quotaReason());
       if (error instanceof DuplicateInteractionError) {
         // Every instance receives the interaction; the one that recorded it first answers and pays for it.
-        pino.debug({ interactionId: interaction.id }, '/video already recorded by another instance');
+        pino.debug({ interaction_id: interaction.id }, '/video already recorded by another instance');
         return;
       }
       pino.error({ err: error }, 'could not record the /video request');
@@ -129,7 +125,7 @@ export class VideoCommand extends Command {
     } catch (error) {
       // Too late for Discord: the request is recorded all the same; its result goes to the channel.
       pino.warn(
-        { err: error, requestId: recorded.row.id },
+        { err: error, request_id: recorded.row.id },
         'could not acknowledge /video; generating anyway, the result will be posted in the channel',
       );
       videoRequests.run(recorded);
@@ -137,6 +133,9 @@ export class VideoCommand extends Command {
     }
     const progress = new LiveProgress(interaction, Date.now(), config.video.progressEditIntervalMs, pino);
     const { requestId } = videoRequests.run(recorded, progress);
-    pino.info({ requestId, guildId: interaction.guildId, userId: interaction.user.id }, '/video request accepted');
+    pino.info(
+      { request_id: requestId, guild_id: interaction.guildId, user_id: interaction.user.id },
+      '/video request accepted',
+    );
   }
 }

@@ -10,7 +10,7 @@ import { migrations } from './migrations';
 
 /**
  * Opens the bot's database: real PostgreSQL when `database.url` is set, otherwise embedded PGlite in-process
- * (docs/architecture.md, /work/shared/reference/embedded-db.md). Migrations always run at open; the schema is never
+ * (docs/architecture.md, docs/operations.md). Migrations always run at open; the schema is never
  * synchronised.
  */
 export interface Database {

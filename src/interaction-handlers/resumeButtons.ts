@@ -1,9 +1,8 @@
 import { ApplyOptions } from '@sapphire/decorators';
 import { InteractionHandler, InteractionHandlerTypes } from '@sapphire/framework';
 import { MessageFlags, PermissionFlagsBits, type ButtonInteraction } from 'discord.js';
-import { parseResumeButton } from '../services/ResumeAdminService';
-
-type Parsed = NonNullable<ReturnType<typeof parseResumeButton>>;
+import { statusView } from '../discord/adminViews';
+import { parseResumeButton, type ResumeButton } from '../discord/customIds';
 
 /** The buttons of `/resume status` (pages, refresh) and `/resume expire` (confirm, cancel). */
 @ApplyOptions<InteractionHandler.Options>({ interactionHandlerType: InteractionHandlerTypes.Button })
@@ -13,7 +12,7 @@ export class ResumeButtonsHandler extends InteractionHandler {
     return parsed ? this.some(parsed) : this.none();
   }
 
-  public override async run(interaction: ButtonInteraction, parsed: Parsed) {
+  public override async run(interaction: ButtonInteraction, parsed: ResumeButton) {
     const { resumeAdmin, resume } = this.container;
     // Checked again here: a button press is a new request and must meet the same bar as the command.
     if (!interaction.inGuild() || !interaction.memberPermissions?.has(PermissionFlagsBits.ManageGuild)) {
@@ -24,7 +23,7 @@ export class ResumeButtonsHandler extends InteractionHandler {
     }
     if (parsed.kind === 'status') {
       await interaction.deferUpdate();
-      const view = await resumeAdmin.statusView(interaction.guildId, parsed.page);
+      const view = statusView(await resumeAdmin.statusPage(interaction.guildId, parsed.page));
       return interaction.editReply({ ...view, allowedMentions: { parse: [] } });
     }
     const result = await resumeAdmin.confirmExpiry(parsed.pending, parsed.action, {

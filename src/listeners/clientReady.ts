@@ -3,7 +3,7 @@ import { Events, Listener } from '@sapphire/framework';
 import type { Client } from 'discord.js';
 
 /**
- * Seed task 8: once per process start, hand the resume sweep to the scheduler and return at once, so the bot is
+ * R8 (docs/requirements.md): once per process start, hand the resume sweep to the scheduler and return at once, so the bot is
  * ready as fast with ten thousand unfinished requests as with none.
  */
 @ApplyOptions<Listener.Options>({ event: Events.ClientReady, once: true })

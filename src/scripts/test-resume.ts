@@ -1,5 +1,5 @@
 /**
- * Seed task 12: checks that the bot resumes interrupted requests after a restart, with a real database and the real
+ * R12 (docs/requirements.md): checks that the bot resumes interrupted requests after a restart, with a real database and the real
  * bot process, against local emulators (default) or against real Discord and Vertex AI.
  *
  * Procedure (what `runResumeCheck` does):
@@ -38,8 +38,9 @@ import { config as loadDotenv } from 'dotenv';
 import pino from 'pino';
 import { openDatabase, type Database } from '../db/dataSource';
 import { loadConfig } from '../lib/config';
-import { requestMarker } from '../lib/messages';
-import { RequestTrackingService, type VideoRequestRow } from '../services/RequestTrackingService';
+import { createRequestStore } from '../db/repositories';
+import { requestMarker } from '../discord/text';
+import type { VideoRequestRow } from '../domain/request';
 import { StorageService } from '../services/StorageService';
 import { VeoService } from '../services/VeoService';
 
@@ -104,7 +105,7 @@ export async function runResumeCheck(target: ResumeCheckTarget): Promise<ResumeC
   try {
     // 1. Two requests as a crashed bot leaves them.
     database = await openDatabase(config.database, logger);
-    const tracking = new RequestTrackingService(database.dataSource, logger);
+    const tracking = createRequestStore(database.dataSource, logger);
     const veo = VeoService.create(config.google, logger);
     const storage = StorageService.create(config.google, config.video, logger);
     const base = {
@@ -117,22 +118,22 @@ export async function runResumeCheck(target: ResumeCheckTarget): Promise<ResumeC
       generateAudio: false,
       model: config.google.veoModel,
     };
-    const pending = await tracking.createRequest(
+    const pending = await tracking.requests.createRequest(
       { ...base, prompt: '[test-resume] a paper lantern drifting up at night' },
       SCRIPT_OWNER,
       60_000,
     );
-    await tracking.releaseLease(pending.lease);
+    await tracking.leases.releaseLease(pending.lease);
     pendingId = pending.row.id;
 
-    const generating = await tracking.createRequest(
+    const generating = await tracking.requests.createRequest(
       { ...base, prompt: '[test-resume] waves folding over black sand' },
       SCRIPT_OWNER,
       60_000,
     );
     generatingId = generating.row.id;
     const prefix = storage.outputPrefix({ ...base, requestId: generatingId }, 1);
-    const attempt = await tracking.recordSubmitAttempt(generating.lease, prefix);
+    const attempt = await tracking.attempts.recordSubmitAttempt(generating.lease, prefix);
     const operationName = await veo.startGeneration(
       {
         prompt: generating.row.prompt,
@@ -146,8 +147,8 @@ export async function runResumeCheck(target: ResumeCheckTarget): Promise<ResumeC
       },
       storage.outputUri(prefix),
     );
-    await tracking.recordOperationAccepted(generating.lease, attempt.id, operationName, base.model);
-    await tracking.releaseLease(generating.lease);
+    await tracking.attempts.recordOperationAccepted(generating.lease, attempt.id, operationName, base.model);
+    await tracking.leases.releaseLease(generating.lease);
     say(`inserted pending ${pendingId} and generating ${generatingId} (operation ${operationName})`);
 
     // 2. Start the bot.
@@ -176,7 +177,7 @@ export async function runResumeCheck(target: ResumeCheckTarget): Promise<ResumeC
     const deadline = Date.now() + (target.timeoutMs ?? 15 * 60_000);
     let rows: (VideoRequestRow | null)[] = [];
     for (;;) {
-      rows = await Promise.all([tracking.getById(pendingId), tracking.getById(generatingId)]);
+      rows = await Promise.all([tracking.requests.getById(pendingId), tracking.requests.getById(generatingId)]);
       const settled = rows.every(
         (r) =>
           r &&

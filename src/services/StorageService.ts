@@ -153,7 +153,7 @@ export class StorageService {
       action: 'read',
       expires: Date.now() + this.signedUrlExpiryHours * 3600 * 1000,
     });
-    this.logger.debug({ gsUri, expiresInHours: this.signedUrlExpiryHours }, 'signed a download link');
+    this.logger.debug({ gs_uri: gsUri, expires_in_hours: this.signedUrlExpiryHours }, 'signed a download link');
     return url;
   }
 

@@ -1,11 +1,21 @@
 import type { Logger } from 'pino';
+import type { RequestRepository } from '../db/repositories';
+import { outcomeBucket, type GenerationOutcome } from '../domain/outcomes';
+import {
+  LATE_CHECK_INTERVAL_MS,
+  LATE_CHECKS_PER_SWEEP,
+  LATE_DELIVERY_WINDOW_HOURS,
+  MAX_PROCESSING_ERRORS,
+} from '../domain/policy';
+import type { AnnouncementResult, Notifier } from '../domain/ports';
+import type { Claim, LeasedRequest, VideoRequestRow } from '../domain/request';
 import type { Config } from '../lib/config';
 import type { CrashPoints } from '../lib/crashPoints';
 import type { Metrics } from '../lib/metrics';
-import type { GenerationOutcome, GenerationService } from './GenerationService';
-import type { AnnouncementResult, NotificationService } from './NotificationService';
-import type { Lease, RequestTrackingService, VideoRequestRow } from './RequestTrackingService';
+import type { GenerationService } from './generation/GenerationService';
+import type { LeaseManager } from './LeaseManager';
 
+/** R10's summary of one sweep (snake_case: these are the documented log fields). */
 export interface ResumeSummary {
   reason: string;
   guild_id: string | null;
@@ -23,13 +33,6 @@ export interface ResumeSummary {
   total_duration_ms: number;
 }
 
-/** Timed-out operations are checked for this long after the request was made, at most every LATE_CHECK_INTERVAL_MS. */
-export const LATE_DELIVERY_WINDOW_HOURS = 24;
-export const LATE_CHECK_INTERVAL_MS = 5 * 60_000;
-const LATE_CHECKS_PER_SWEEP = 20;
-/** Unexpected errors (bugs, not Veo or Discord answers) a request may hit before it is failed with the reason. */
-export const MAX_PROCESSING_ERRORS = 5;
-
 export interface ResumeProgress {
   onStart?(found: { pending: number; generating: number; expired: number }): void;
   onClaimed?(row: VideoRequestRow): void;
@@ -44,23 +47,29 @@ export interface ResumeOptions {
 }
 
 export interface TaskResumeServiceDeps {
-  tracking: RequestTrackingService;
+  requests: RequestRepository;
+  leases: LeaseManager;
   generation: GenerationService;
-  notifier: NotificationService;
+  notifier: Notifier;
   config: Pick<Config, 'resume'>;
   logger: Logger;
   metrics: Metrics;
   crashPoints: CrashPoints;
-  instanceId: string;
   now?: () => number;
 }
 
-type Claim = { row: VideoRequestRow; lease: Lease; takeover?: boolean };
+const SUMMARY_COUNTER = {
+  completed: 'successful_completions',
+  failed: 'failures',
+  timeout: 'timeouts',
+  announced: 'announced',
+  not_finished: 'not_finished',
+} as const;
 
 /**
- * Resumes requests a restart, crash or dead instance left unfinished (the seed's TaskResumeService). Work is
- * claimed one row at a time from PostgreSQL (`FOR UPDATE SKIP LOCKED`, leased, fenced), so any number of instances
- * can run this at once without two of them driving the same request.
+ * Resumes requests a restart, crash or dead instance left unfinished (R2, R7). Work is claimed one row at a time from
+ * PostgreSQL (`FOR UPDATE SKIP LOCKED`, leased, fenced), so any number of instances can run this at once without two
+ * of them driving the same request.
  */
 export class TaskResumeService {
   private readonly shutdown = new AbortController();
@@ -83,7 +92,7 @@ export class TaskResumeService {
   }
 
   /**
-   * One sweep: expire stale pending rows, then claim and resume until nothing claimable is left, with
+   * R7: one sweep: expire stale pending rows, then claim and resume until nothing claimable is left, with
    * RESUME_CONCURRENCY slots refilled as soon as one frees (a sliding window, not batches). A sweep already running
    * in this process is joined rather than duplicated (a guild-scoped admin run is separate).
    */
@@ -102,7 +111,7 @@ export class TaskResumeService {
   }
 
   private async sweep(options: ResumeOptions): Promise<ResumeSummary> {
-    const { tracking, config, logger, metrics } = this.deps;
+    const { requests, leases, config, logger, metrics } = this.deps;
     const started = this.now();
     const endTimer = metrics.resumeSweepDuration.startTimer();
     const summary: ResumeSummary = {
@@ -123,17 +132,14 @@ export class TaskResumeService {
 
     if (options.reason === 'startup') await this.warnAboutUnknownStatuses();
 
-    // Seed task 9: pending rows older than RESUME_MAX_AGE_HOURS are expired without a Veo call; they are
-    // announced below like any finished row.
-    const expired = await tracking.expireStalePending(config.resume.maxAgeHours, options.guildId);
+    // R9: pending rows older than RESUME_MAX_AGE_HOURS are expired without a Veo call; they are announced below like
+    // any finished row.
+    const expired = await requests.expireStalePending(config.resume.maxAgeHours, options.guildId);
     summary.expired = expired.length;
-    if (expired.length > 0) metrics.requestsFinished.inc({ outcome: 'timeout' }, expired.length);
-    for (const row of expired) {
-      this.logStep(row, 'expired', 'timeout', row.errorMessage);
-    }
+    for (const row of expired) this.logStep(row, 'expired', 'timeout', row.errorMessage);
 
-    // Seed task 7's counts of pending vs generating (generating ones of any age are resumed too).
-    const found = await tracking.countIncompleteRequests(options.guildId);
+    // R7's counts of pending vs generating (generating ones of any age are resumed too).
+    const found = await requests.countIncompleteRequests(options.guildId);
     summary.pending_found = found.pending;
     summary.generating_found = found.generating;
     logger.info(
@@ -155,18 +161,15 @@ export class TaskResumeService {
     });
 
     const seen = new Set<string>();
-    const parked: Lease[] = [];
+    const parked: Claim[] = [];
     const slot = async (): Promise<void> => {
       while (!this.shutdown.signal.aborted) {
-        const claim = await tracking.claimNext(this.deps.instanceId, config.resume.leaseDurationMs, {
-          guildId: options.guildId,
-          excludeIds: this.deps.generation.drivingIds(),
-        });
+        const claim = await leases.claimNext({ guildId: options.guildId });
         if (!claim) return;
         if (seen.has(claim.row.id)) {
           // Came back within this sweep (deferred or retrying an announcement): it is the oldest, so every claim
           // would return it again. Hold it until the sweep ends so the slot reaches the rows behind it.
-          parked.push(claim.lease);
+          parked.push(claim);
           continue;
         }
         seen.add(claim.row.id);
@@ -176,7 +179,7 @@ export class TaskResumeService {
     const slots = Array.from({ length: config.resume.concurrency }, () => slot());
     const results = await Promise.allSettled(slots);
     // Give the held-back rows to a later sweep (of any instance).
-    await Promise.all(parked.map((lease) => tracking.releaseLease(lease).catch(() => undefined)));
+    await Promise.all(parked.map((claim) => leases.release(claim.lease)));
     for (const r of results) {
       if (r.status === 'rejected') logger.error({ err: r.reason }, 'a resume slot stopped on a database error');
     }
@@ -191,7 +194,7 @@ export class TaskResumeService {
 
   /** Once per start: rows another bot version (or a hand edit) gave a status this one does not know are left alone, loudly. */
   private async warnAboutUnknownStatuses(): Promise<void> {
-    const unknown = await this.deps.tracking.countUnknownStatuses().catch(() => []);
+    const unknown = await this.deps.requests.countUnknownStatuses().catch(() => []);
     if (unknown.length > 0) {
       this.deps.logger.warn(
         { event: 'resume_unknown_statuses', statuses: unknown },
@@ -200,18 +203,14 @@ export class TaskResumeService {
     }
   }
 
-  /** Checks a few timed-out requests whose paid operation may have finished since (issue rule: deliver late). */
+  /** Checks a few timed-out requests whose paid operation may have finished since (late delivery). */
   private async deliverLateOperations(): Promise<number> {
     let delivered = 0;
     for (let i = 0; i < LATE_CHECKS_PER_SWEEP && !this.shutdown.signal.aborted; i++) {
-      const claim = await this.deps.tracking.claimLateDelivery(
-        this.deps.instanceId,
-        this.deps.config.resume.leaseDurationMs,
-        {
-          windowHours: LATE_DELIVERY_WINDOW_HOURS,
-          minIntervalMs: LATE_CHECK_INTERVAL_MS,
-        },
-      );
+      const claim = await this.deps.leases.claimLateDelivery({
+        windowHours: LATE_DELIVERY_WINDOW_HOURS,
+        minIntervalMs: LATE_CHECK_INTERVAL_MS,
+      });
       if (!claim) break;
       const outcome = await this.deps.generation.deliverIfFinishedLate(claim);
       if (outcome === 'completed') delivered++;
@@ -251,17 +250,13 @@ export class TaskResumeService {
       errorMessage = error instanceof Error ? error.message : String(error);
       this.deps.logger.error({ err: error, request_id: row.id }, 'resuming a request failed');
       // Free it for the next sweep; a request that keeps failing this way ends failed with the reason.
-      await this.deps.tracking
+      await this.deps.requests
         .recordProcessingError(claim.lease, errorMessage, MAX_PROCESSING_ERRORS)
         .catch(() => undefined);
     }
-    if (outcome === 'completed') summary.successful_completions++;
-    else if (outcome === 'failed' || outcome === 'announce_failed') summary.failures++;
-    else if (outcome === 'timeout') summary.timeouts++;
-    else if (outcome === 'announced') summary.announced++;
-    else summary.not_finished++;
+    summary[SUMMARY_COUNTER[outcomeBucket(outcome)]]++;
     this.deps.metrics.resumes.inc({ from_state: from, outcome });
-    const latest = await this.deps.tracking.getById(row.id).catch(() => row);
+    const latest = await this.deps.requests.getById(row.id).catch(() => row);
     this.logStep(latest ?? row, 'result', outcome, errorMessage ?? latest?.errorMessage ?? undefined);
     progress?.onResult?.(latest ?? row, outcome, errorMessage);
   }
@@ -273,11 +268,7 @@ export class TaskResumeService {
   public async announceRequests(ids: string[]): Promise<number> {
     let told = 0;
     for (const id of ids) {
-      const claim = await this.deps.tracking.claimById(
-        id,
-        this.deps.instanceId,
-        this.deps.config.resume.leaseDurationMs,
-      );
+      const claim = await this.deps.leases.claimById(id);
       if (!claim) continue;
       const outcome = await this.track(
         this.deps.generation.process(claim, { resumed: false, signal: this.shutdown.signal }),
@@ -287,8 +278,18 @@ export class TaskResumeService {
     return told;
   }
 
-  /** Seed task 3: submit a pending request again with its original parameters and model. */
-  public resumePendingRequest(claim: Claim): Promise<GenerationOutcome> {
+  /** R3: submit a pending request again with its original parameters and model. */
+  public resumePendingRequest(claim: LeasedRequest): Promise<GenerationOutcome> {
+    return this.resumeClaimed(claim);
+  }
+
+  /** R4: poll the stored operation until it is done, failed, gone or out of time. */
+  public resumeGeneratingRequest(claim: LeasedRequest): Promise<GenerationOutcome> {
+    return this.resumeClaimed(claim);
+  }
+
+  /** Both kinds of unfinished request take the one path a live request takes: GenerationService picks the step. */
+  private resumeClaimed(claim: LeasedRequest): Promise<GenerationOutcome> {
     return this.deps.generation.process(claim, {
       resumed: true,
       signal: this.shutdown.signal,
@@ -296,16 +297,7 @@ export class TaskResumeService {
     });
   }
 
-  /** Seed task 4: poll the stored operation until it is done, failed, gone or out of time. */
-  public resumeGeneratingRequest(claim: Claim): Promise<GenerationOutcome> {
-    return this.deps.generation.process(claim, {
-      resumed: true,
-      signal: this.shutdown.signal,
-      timeoutMs: this.deps.config.resume.requestTimeoutMs,
-    });
-  }
-
-  /** Seed task 5: tell the requester in the original channel, mentioning only them. */
+  /** R5: tell the requester in the original channel, mentioning only them. */
   public sendChannelMessage(row: VideoRequestRow): Promise<AnnouncementResult> {
     return this.deps.notifier.sendChannelMessage(row, { resumed: true });
   }

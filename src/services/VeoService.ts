@@ -7,6 +7,10 @@ import {
 } from '@google/genai';
 import type { Logger } from 'pino';
 import type { Config } from '../lib/config';
+import { isSeed, VEO_ASPECT_RATIOS, VEO_DURATIONS, VEO_RESOLUTIONS } from '../domain/videoInput';
+import { classifySubmitError, describe, errorSummary, googleMessage, RequestProbe, VeoError } from './veoErrors';
+
+export { VeoError } from './veoErrors';
 
 export interface VideoGenerationParams {
   prompt: string;
@@ -26,26 +30,6 @@ export type PollResult =
   | { state: 'filtered'; reasons: string[] }
   | { state: 'not_found'; message: string };
 
-/**
- * - `rejected`: Google answered with a final refusal (400/401/403/404 …), or the parameters are invalid. Nothing was
- *   created; nothing is billed. `status` is the HTTP status when there was one.
- * - `ambiguous`: the submit may have reached Google and we never heard the answer (dropped socket, timeout, reset,
- *   unreadable success). An operation may exist and be billed: reconcile through the output folder, do not resubmit.
- * - `transient`: retries exhausted on answers that prove nothing was created (429/5xx, connection refused), or a
- *   poll kept failing. Safe to try again later.
- */
-export class VeoError extends Error {
-  public override readonly name = 'VeoError';
-  public constructor(
-    public readonly kind: 'rejected' | 'ambiguous' | 'transient',
-    message: string,
-    public readonly status?: number,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-  }
-}
-
 export interface RetryPolicy {
   /** Total tries, including the first. */
   attempts: number;
@@ -55,24 +39,13 @@ export interface RetryPolicy {
 
 const DEFAULT_RETRY: RetryPolicy = { attempts: 5, baseDelayMs: 1_000, maxDelayMs: 30_000 };
 const DEFAULT_REQUEST_TIMEOUT_MS = 60_000;
-const DURATIONS = new Set([4, 6, 8]);
-const ASPECT_RATIOS = new Set(['16:9', '9:16']);
-const RESOLUTIONS = new Set(['720p', '1080p']);
+const DURATIONS = new Set<number>(VEO_DURATIONS);
+const ASPECT_RATIOS = new Set<string>(VEO_ASPECT_RATIOS);
+const RESOLUTIONS = new Set<string>(VEO_RESOLUTIONS);
 const MODEL_ID = /^[a-z0-9][a-z0-9.-]{0,127}$/;
 const GCS_URI = /^gs:\/\/[a-z0-9][a-z0-9._-]{1,220}[a-z0-9]\/(?:[^\s]*\/)?$/;
 const OPERATION_NAME =
   /^projects\/[^/\s]+\/locations\/[^/\s]+\/publishers\/google\/models\/[^/\s:]+\/operations\/[^/\s]+$/;
-/** Errors raised while connecting: the request never left this machine, so nothing can have been created. */
-const CONNECT_PHASE_CODES = new Set([
-  'ECONNREFUSED',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'UND_ERR_CONNECT_TIMEOUT',
-]);
-
-type FetchFn = typeof fetch;
 
 /**
  * Veo on Vertex AI through @google/genai. Every accepted submit is billed, so `startGeneration` retries only when
@@ -144,7 +117,7 @@ export class VeoService {
     };
     if (params.negativePrompt) config.negativePrompt = params.negativePrompt;
     if (params.seed !== null && params.seed !== undefined) config.seed = params.seed;
-    const log = this.logger.child({ model: params.model, outputUri });
+    const log = this.logger.child({ model: params.model, output_uri: outputUri });
 
     for (let attempt = 1; ; attempt++) {
       const probe = new RequestProbe();
@@ -161,7 +134,7 @@ export class VeoService {
             `Veo accepted the request but returned no usable operation name (${JSON.stringify(op.name ?? null)})`,
           );
         }
-        log.info({ operationName: op.name, attempt }, 'Veo accepted the generation');
+        log.info({ operation_name: op.name, attempt }, 'Veo accepted the generation');
         return op.name;
       } catch (error) {
         if (error instanceof VeoError) throw error;
@@ -181,7 +154,7 @@ export class VeoService {
         }
         const delay = this.backoff(attempt);
         log.info(
-          { err: errorSummary(error), attempt, status: verdict.status, delayMs: delay },
+          { err: errorSummary(error), attempt, status: verdict.status, delay_ms: delay },
           'Veo submit not accepted; retrying',
         );
         await this.sleep(delay);
@@ -231,7 +204,7 @@ export class VeoService {
         }
         const delay = this.backoff(attempt);
         this.logger.debug(
-          { err: errorSummary(error), operationName, attempt, delayMs: delay },
+          { err: errorSummary(error), operation_name: operationName, attempt, delay_ms: delay },
           'Veo poll failed; retrying',
         );
         await this.sleep(delay);
@@ -255,93 +228,6 @@ export class VeoService {
     const capped = Math.min(this.retry.maxDelayMs, this.retry.baseDelayMs * 2 ** (attempt - 1));
     return Math.round(capped / 2 + Math.random() * (capped / 2));
   }
-}
-
-/** Wraps fetch to learn whether the SDK got as far as sending, and whether an HTTP answer arrived. */
-class RequestProbe {
-  public dispatched = false;
-  public answeredStatus: number | undefined;
-  /** What fetch itself threw (the SDK's retry wrapper may rewrap it and drop the cause). */
-  public fetchError: unknown;
-  public readonly fetch: FetchFn = async (input, init) => {
-    this.dispatched = true;
-    try {
-      const response = await fetch(input, init);
-      this.answeredStatus = response.status;
-      return response;
-    } catch (error) {
-      this.fetchError = error;
-      throw error;
-    }
-  };
-}
-
-type SubmitVerdict = { kind: 'final'; error: VeoError } | { kind: 'retry'; status?: number; message: string };
-
-function classifySubmitError(error: unknown, probe: RequestProbe, model: string): SubmitVerdict {
-  if (error instanceof ApiError) {
-    const status = error.status;
-    const msg = googleMessage(error);
-    if (status === 429) return { kind: 'retry', status, message: `Veo quota exhausted (429): ${msg}` };
-    if (status >= 500) return { kind: 'retry', status, message: `Veo server error (${status}): ${msg}` };
-    if (status === 408) {
-      // A request timeout reported by a proxy: the request may have been forwarded.
-      return {
-        kind: 'final',
-        error: new VeoError('ambiguous', `Veo request timed out at the server (408): ${msg}`, status, { cause: error }),
-      };
-    }
-    if (status === 404) {
-      return {
-        kind: 'final',
-        error: new VeoError('rejected', `model ${model} is not available (retired or unknown)`, status, {
-          cause: error,
-        }),
-      };
-    }
-    if (status === 400)
-      return {
-        kind: 'final',
-        error: new VeoError('rejected', `Veo rejected the request: ${msg}`, status, { cause: error }),
-      };
-    if (status === 401)
-      return {
-        kind: 'final',
-        error: new VeoError('rejected', `Google did not accept the bot's credentials: ${msg}`, status, {
-          cause: error,
-        }),
-      };
-    if (status === 403)
-      return {
-        kind: 'final',
-        error: new VeoError('rejected', `the bot's Google account may not use Veo here: ${msg}`, status, {
-          cause: error,
-        }),
-      };
-    return {
-      kind: 'final',
-      error: new VeoError('rejected', `Veo refused the request (${status}): ${msg}`, status, { cause: error }),
-    };
-  }
-  if (!probe.dispatched) {
-    // Failed before any byte left (credentials, request building): nothing can exist at Google.
-    return { kind: 'retry', message: `could not send the request to Veo: ${describe(error)}` };
-  }
-  const cause = probe.fetchError ?? error;
-  if (probe.answeredStatus === undefined && CONNECT_PHASE_CODES.has(errorCode(cause) ?? '')) {
-    return { kind: 'retry', message: `could not connect to Veo: ${describe(cause)}` };
-  }
-  const when =
-    probe.answeredStatus === undefined ? 'before Veo answered' : `while reading Veo's ${probe.answeredStatus} answer`;
-  return {
-    kind: 'final',
-    error: new VeoError(
-      'ambiguous',
-      `the connection failed ${when} (${describe(cause)}); Veo may have accepted the request`,
-      undefined,
-      { cause: error },
-    ),
-  };
 }
 
 function mapOperation(op: GenerateVideosOperation): PollResult {
@@ -384,47 +270,8 @@ function validateParams(p: VideoGenerationParams): void {
   if (typeof p?.generateAudio !== 'boolean') problems.push('generateAudio must be true or false');
   if (p?.negativePrompt !== undefined && p.negativePrompt !== null && typeof p.negativePrompt !== 'string')
     problems.push('negativePrompt must be text');
-  if (p?.seed !== undefined && p.seed !== null && (!Number.isInteger(p.seed) || p.seed < 0 || p.seed > 4_294_967_295)) {
+  if (p?.seed !== undefined && p.seed !== null && !isSeed(p.seed)) {
     problems.push('seed must be a whole number from 0 to 4294967295');
   }
   if (problems.length > 0) throw new VeoError('rejected', `invalid video request: ${problems.join('; ')}`);
-}
-
-/** The `error.message` inside Google's JSON error (ApiError.message is the raw body). */
-function googleMessage(error: unknown): string {
-  const raw = error instanceof Error ? error.message : String(error);
-  try {
-    const parsed = JSON.parse(raw) as { error?: { message?: unknown } };
-    if (typeof parsed?.error?.message === 'string' && parsed.error.message) return parsed.error.message;
-  } catch {
-    // not JSON
-  }
-  return raw.slice(0, 500);
-}
-
-function errorCode(error: unknown): string | undefined {
-  for (let e: unknown = error, depth = 0; e && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
-    const code = (e as { code?: unknown }).code;
-    if (typeof code === 'string') return code;
-  }
-  return undefined;
-}
-
-function describe(error: unknown): string {
-  // Duck-typed: errors from fetch may come from another realm (e.g. under jest) and fail `instanceof Error`.
-  const e = error as { name?: unknown; message?: unknown } | null;
-  if (e?.name === 'AbortError' || e?.name === 'TimeoutError') return 'timed out';
-  const code = errorCode(error);
-  const msg = typeof e?.message === 'string' ? e.message : String(error);
-  return code ? `${msg} [${code}]` : msg;
-}
-
-/** What gets logged about an error: never request headers (they carry the bearer token). */
-function errorSummary(error: unknown): { name?: string; message: string; code?: string; status?: number } {
-  return {
-    name: typeof (error as { name?: unknown } | null)?.name === 'string' ? (error as { name: string }).name : undefined,
-    message: error instanceof ApiError ? googleMessage(error) : describe(error),
-    code: errorCode(error),
-    status: error instanceof ApiError ? error.status : undefined,
-  };
 }

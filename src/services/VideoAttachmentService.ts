@@ -4,22 +4,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { Logger } from 'pino';
+import type { PreparedVideo } from '../domain/ports';
 import type { StorageService } from './StorageService';
 
 /** Discord's default per-file upload limit since September 2026; boosts raise it per interaction. */
 export const DEFAULT_ATTACHMENT_LIMIT_BYTES = 20 * 1024 * 1024;
-
-export type PreparedVideo =
-  | {
-      kind: 'attachment';
-      name: string;
-      /** a temporary file holding the video; `release()` deletes it */
-      path: string;
-      size: number;
-      gsUri: string;
-      release(): Promise<void>;
-    }
-  | { kind: 'link'; url: string; size: number; gsUri: string; reason: 'too_large' | 'download_failed' };
 
 /**
  * Decides how a finished video reaches Discord: attached when it fits the limit Discord gave the original
@@ -57,7 +46,7 @@ export class VideoAttachmentService {
         release: () => rm(join(path, '..'), { recursive: true, force: true }),
       };
     } catch (error) {
-      this.logger.warn({ err: error, gsUri }, 'could not download the video; posting a link instead');
+      this.logger.warn({ err: error, gs_uri: gsUri }, 'could not download the video; posting a link instead');
       return { kind: 'link', url: await this.storage.getLink(gsUri), size, gsUri, reason: 'download_failed' };
     }
   }

@@ -45,7 +45,7 @@ async function restartAndFinish(world: E2EWorld, requestId: string): Promise<voi
 }
 
 async function expectOnceEach(world: E2EWorld, point: CrashPoint, path: string, requestId: string): Promise<void> {
-  const row = (await world.tracking.getById(requestId))!;
+  const row = (await world.tracking.requests.getById(requestId))!;
   const submits = submitsFor(world.google, requestId);
   const results = resultNotifications(world.discord, requestId);
   const pings = pingsFor(world.discord, requestId, MEMBER);
@@ -133,7 +133,7 @@ describe('CRASH_POINT=after-claim on the resume path', () => {
     expect(exit.signal).toBe('SIGKILL');
     expect(armed.stderr).toContain('CRASH_POINT after-claim reached');
     // Died holding the claim: nothing was submitted yet.
-    expect(await world.tracking.getById(id)).toMatchObject({ status: 'pending', submitAttempts: 0 });
+    expect(await world.tracking.requests.getById(id)).toMatchObject({ status: 'pending', submitAttempts: 0 });
 
     await restartAndFinish(world, id);
     await expectOnceEach(world, 'after-claim', 'resumed', id);

@@ -1,5 +1,5 @@
 import { testRedisUrl } from '../helpers/redis';
-import { DuplicateInteractionError } from '../../src/services/RequestTrackingService';
+import { DuplicateInteractionError } from '../../src/domain/errors';
 import { E2EWorld, WORLD } from '../helpers/e2e';
 
 jest.setTimeout(120_000);
@@ -65,7 +65,9 @@ describe('one /video delivered to two instances', () => {
       aspectRatio: '16:9' as const,
       interactionId: '1300000000009999999',
     };
-    await world.tracking.createRequest(input, 'test', 1_000);
-    await expect(world.tracking.createRequest(input, 'test', 1_000)).rejects.toBeInstanceOf(DuplicateInteractionError);
+    await world.tracking.requests.createRequest(input, 'test', 1_000);
+    await expect(world.tracking.requests.createRequest(input, 'test', 1_000)).rejects.toBeInstanceOf(
+      DuplicateInteractionError,
+    );
   });
 });

@@ -41,7 +41,7 @@ describe('/resume (real bot, emulated Discord and Google, real PostgreSQL)', () 
 
   async function seed(s: Seed): Promise<string> {
     const guild = s.guild === 'other' ? OTHER : MAIN;
-    const { row } = await world.tracking.createRequest(
+    const { row } = await world.tracking.requests.createRequest(
       {
         userId: s.userId ?? MEMBER,
         guildId: guild.id,
@@ -84,7 +84,7 @@ describe('/resume (real bot, emulated Discord and Google, real PostgreSQL)', () 
     await sql('DELETE FROM video_requests');
   }
 
-  const statusOf = async (id: string) => (await world.tracking.getById(id))!;
+  const statusOf = async (id: string) => (await world.tracking.requests.getById(id))!;
 
   function resume(
     subcommand: string,

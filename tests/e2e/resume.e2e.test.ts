@@ -147,8 +147,8 @@ describe('resume after restart (real bot processes, emulated Discord and Google,
     const bot = await world.startBot({}, { waitForCommands: false });
     await waitUntil('both rows announced', () => announcedAll(world.db.database.dataSource, [pending, generatingId]));
 
-    expect(await world.tracking.getById(pending)).toMatchObject({ status: 'completed', submitAttempts: 1 });
-    expect(await world.tracking.getById(generatingId)).toMatchObject({
+    expect(await world.tracking.requests.getById(pending)).toMatchObject({ status: 'completed', submitAttempts: 1 });
+    expect(await world.tracking.requests.getById(generatingId)).toMatchObject({
       status: 'completed',
       submitAttempts: 1,
       operationName,
@@ -167,7 +167,7 @@ describe('resume after restart (real bot processes, emulated Discord and Google,
     await bot.waitForLog((l) => String(l.msg).includes('automatic resume is disabled'));
     // Several sweep intervals (SWEEP_INTERVAL_MS=1000) pass with nothing claimed.
     await new Promise((r) => setTimeout(r, 4_000));
-    expect(await world.tracking.getById(id)).toMatchObject({
+    expect(await world.tracking.requests.getById(id)).toMatchObject({
       status: 'pending',
       submitAttempts: 0,
       leaseOwner: 'dead-instance',

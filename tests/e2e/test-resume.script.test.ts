@@ -1,5 +1,5 @@
 /**
- * The seed's test script (src/scripts/test-resume.ts) against the emulators: what `node dist/scripts/test-resume.js`
+ * The R12 test script (src/scripts/test-resume.ts) against the emulators: what `node dist/scripts/test-resume.js`
  * runs by default. The script's own checks must all pass, and the emulators confirm them independently.
  */
 import { runResumeCheck } from '../../src/scripts/test-resume';
@@ -37,7 +37,7 @@ describe('src/scripts/test-resume.ts against the emulators', () => {
     const messages = world.channelMessages(channelId);
     expect(messages).toHaveLength(2);
     for (const m of messages) expect(m.pinged).toEqual({ users: [WORLD.users.member2.id], roles: [], everyone: false });
-    expect((await world.tracking.getById(result.pendingId))?.leaseOwner).not.toBe('test-resume-script');
+    expect((await world.tracking.requests.getById(result.pendingId))?.leaseOwner).not.toBe('test-resume-script');
     // The bot was stopped gracefully by the script.
     expect(result.botLogs.some((l) => l.msg === 'shutdown complete')).toBe(true);
   });

@@ -40,7 +40,7 @@ describe('/video outcomes and the daily quota (end to end)', () => {
 
     const [row] = await world.waitForRow((rows) => rows[0]?.announcement === 'sent', user);
     expect(row).toMatchObject({ status: 'failed', failureKind: 'filtered', submitAttempts: 1 });
-    expect(await world.tracking.countQuotaUsage(user, new Date(Date.now() - 3600_000))).toBe(1);
+    expect(await world.tracking.requests.countQuotaUsage(user, new Date(Date.now() - 3600_000))).toBe(1);
   });
 
   it('explains a failure at Google, says it does not count, and does not count it', async () => {
@@ -54,7 +54,7 @@ describe('/video outcomes and the daily quota (end to end)', () => {
 
     const [row] = await world.waitForRow((rows) => rows[0]?.announcement === 'sent', user);
     expect(row).toMatchObject({ status: 'failed', failureKind: 'google' });
-    expect(await world.tracking.countQuotaUsage(user, new Date(Date.now() - 3600_000))).toBe(0);
+    expect(await world.tracking.requests.countQuotaUsage(user, new Date(Date.now() - 3600_000))).toBe(0);
   });
 
   it('retries a 429 from Veo and pays for exactly one submit', async () => {

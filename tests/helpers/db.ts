@@ -3,7 +3,7 @@
  *
  * ```ts
  * const t = await createTestDatabase('postgres');   // or 'embedded'
- * const tracking = new RequestTrackingService(t.database.dataSource, silentLogger());
+ * const store = createRequestStore(t.database.dataSource, silentLogger());
  * …
  * await t.drop();                                     // closes it and deletes it
  * ```

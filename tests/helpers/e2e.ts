@@ -1,7 +1,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { RequestTrackingService, type VideoRequestRow } from '../../src/services/RequestTrackingService';
+import { createRequestStore, type RequestStore } from '../../src/db/repositories';
+import type { VideoRequestRow } from '../../src/domain/request';
 import { DiscordEmulator, WORLD, type EmulatedMessage, type InteractionHandle } from '../emulators/discord';
 import { GoogleEmulator } from '../emulators/google';
 import { BotProcess } from './botProcess';
@@ -21,11 +22,11 @@ export const FAST_SETTINGS: Record<string, string> = {
 
 /**
  * Everything an end-to-end test needs: the Discord and Google emulators, a fresh PostgreSQL database and a
- * RequestTrackingService on it for assertions, and a way to start the real bot against them.
+ * RequestStore on it for assertions, and a way to start the real bot against them.
  */
 export class E2EWorld {
   public readonly bots: BotProcess[] = [];
-  public readonly tracking: RequestTrackingService;
+  public readonly tracking: RequestStore;
 
   private constructor(
     public readonly discord: DiscordEmulator,
@@ -34,7 +35,7 @@ export class E2EWorld {
     public readonly keyFile: string,
     private readonly tempDir: string,
   ) {
-    this.tracking = new RequestTrackingService(db.database.dataSource, silentLogger());
+    this.tracking = createRequestStore(db.database.dataSource, silentLogger());
   }
 
   public static async start(): Promise<E2EWorld> {
@@ -99,7 +100,7 @@ export class E2EWorld {
       [userId],
     )) as { id: string }[];
     const out: VideoRequestRow[] = [];
-    for (const r of rows) out.push((await this.tracking.getById(r.id))!);
+    for (const r of rows) out.push((await this.tracking.requests.getById(r.id))!);
     return out;
   }
 

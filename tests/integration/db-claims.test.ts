@@ -1,5 +1,5 @@
 import { openDatabase, type Database } from '../../src/db/dataSource';
-import { RequestTrackingService } from '../../src/services/RequestTrackingService';
+import { createRequestStore, type RequestStore } from '../../src/db/repositories';
 import { createTestDatabase, DATABASE_KINDS, silentLogger, type TestDatabase } from '../helpers/db';
 
 const ROWS = 50;
@@ -14,14 +14,14 @@ const LEASE_MS = 60_000;
 describe.each(DATABASE_KINDS)('concurrent claims on %s', (kind) => {
   let t: TestDatabase;
   let second: Database | undefined;
-  let instances: RequestTrackingService[];
+  let instances: RequestStore[];
 
   beforeAll(async () => {
     t = await createTestDatabase(kind);
-    const a = new RequestTrackingService(t.database.dataSource, silentLogger());
+    const a = createRequestStore(t.database.dataSource, silentLogger());
     if (kind === 'postgres') {
       second = await openDatabase(t.settings, silentLogger());
-      instances = [a, new RequestTrackingService(second.dataSource, silentLogger())];
+      instances = [a, createRequestStore(second.dataSource, silentLogger())];
     } else {
       instances = [a]; // one process per DATA_DIR
     }
@@ -38,7 +38,7 @@ describe.each(DATABASE_KINDS)('concurrent claims on %s', (kind) => {
         const owner = `claimer-${i}`;
         const tracking = instances[i % instances.length]!;
         for (;;) {
-          const claim = await tracking.claimNext(owner, LEASE_MS);
+          const claim = await tracking.leases.claimNext(owner, LEASE_MS);
           if (!claim) return;
           const list = claims.get(claim.row.id) ?? [];
           list.push({ owner, fence: claim.lease.fence, takeover: claim.takeover });
@@ -53,12 +53,12 @@ describe.each(DATABASE_KINDS)('concurrent claims on %s', (kind) => {
     const tracking = instances[0]!;
     const ids: string[] = [];
     for (let i = 0; i < ROWS; i++) {
-      const { lease } = await tracking.createRequest(
+      const { lease } = await tracking.requests.createRequest(
         { userId: `u${i}`, guildId: 'g', channelId: 'c', prompt: `p${i}`, aspectRatio: '16:9' },
         'creator',
         LEASE_MS,
       );
-      await tracking.releaseLease(lease);
+      await tracking.leases.releaseLease(lease);
       ids.push(lease.requestId);
     }
 
@@ -96,12 +96,12 @@ describe.each(DATABASE_KINDS)('concurrent claims on %s', (kind) => {
       const tracking = instances[0]!;
       const made: string[] = [];
       for (const p of ['oldest', 'next']) {
-        const { lease } = await tracking.createRequest(
+        const { lease } = await tracking.requests.createRequest(
           { userId: 'u', guildId: 'g', channelId: 'c', prompt: p, aspectRatio: '16:9' },
           'creator',
           LEASE_MS,
         );
-        await tracking.releaseLease(lease);
+        await tracking.leases.releaseLease(lease);
         made.push(lease.requestId);
       }
       await ds.query(`UPDATE video_requests SET created_at = now() - interval '1 hour' WHERE id = $1`, [made[0]]);
@@ -109,13 +109,13 @@ describe.each(DATABASE_KINDS)('concurrent claims on %s', (kind) => {
       await holder.startTransaction();
       try {
         await holder.query('SELECT id FROM video_requests WHERE id = $1 FOR UPDATE', [made[0]]);
-        const claim = await instances[1]!.claimNext('other', LEASE_MS);
+        const claim = await instances[1]!.leases.claimNext('other', LEASE_MS);
         expect(claim?.row.prompt).toBe('next');
-        expect(await instances[1]!.claimNext('other', LEASE_MS)).toBeNull();
+        expect(await instances[1]!.leases.claimNext('other', LEASE_MS)).toBeNull();
       } finally {
         await holder.rollbackTransaction();
         await holder.release();
       }
-      expect((await tracking.claimNext('late', LEASE_MS))?.row.prompt).toBe('oldest');
+      expect((await tracking.leases.claimNext('late', LEASE_MS))?.row.prompt).toBe('oldest');
     });
 });

@@ -3,7 +3,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DataDirLockedError, LOCK_FILE_NAME, openDatabase, type Database } from '../../src/db/dataSource';
 import { migrations } from '../../src/db/migrations';
-import { RequestTrackingService } from '../../src/services/RequestTrackingService';
+import { createRequestStore } from '../../src/db/repositories';
 import { createTestDatabase, silentLogger, type TestDatabase } from '../helpers/db';
 
 /** A live process that is not us (stands for a second bot holding the DATA_DIR). */
@@ -49,21 +49,26 @@ describe('embedded database (PGlite) DATA_DIR', () => {
   });
 
   it('keeps its data across close and reopen, and releases the lock on close', async () => {
-    const tracking = new RequestTrackingService(t.database.dataSource, silentLogger());
-    const { row, lease } = await tracking.createRequest(
+    const tracking = createRequestStore(t.database.dataSource, silentLogger());
+    const { row, lease } = await tracking.requests.createRequest(
       { userId: 'u', guildId: 'g', channelId: 'c', prompt: 'persist me', aspectRatio: '9:16', seed: 7 },
       'me',
       60_000,
     );
-    await tracking.recordSubmitAttempt(lease, 'gs://b/1/');
+    await tracking.attempts.recordSubmitAttempt(lease, 'gs://b/1/');
     await t.database.close();
     await t.database.close(); // idempotent
     expect(existsSync(lockFile())).toBe(false);
 
     reopened = await openDatabase(t.settings, silentLogger());
-    const again = new RequestTrackingService(reopened.dataSource, silentLogger());
-    expect(await again.getById(row.id)).toMatchObject({ prompt: 'persist me', seed: 7, fence: 1, submitAttempts: 1 });
-    expect(await again.getAttempts(row.id)).toHaveLength(1);
+    const again = createRequestStore(reopened.dataSource, silentLogger());
+    expect(await again.requests.getById(row.id)).toMatchObject({
+      prompt: 'persist me',
+      seed: 7,
+      fence: 1,
+      submitAttempts: 1,
+    });
+    expect(await again.attempts.getAttempts(row.id)).toHaveLength(1);
     expect(await reopened.dataSource.query(`SELECT count(*)::int AS n FROM migrations`)).toEqual([
       { n: migrations.length },
     ]);

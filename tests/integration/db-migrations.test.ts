@@ -3,7 +3,7 @@ import type { DataSource } from 'typeorm';
 import { describeUrl, openDatabase, type Database } from '../../src/db/dataSource';
 import { migrations } from '../../src/db/migrations';
 import { main as migrateMain } from '../../src/scripts/migrate';
-import { RequestTrackingService } from '../../src/services/RequestTrackingService';
+import { createRequestStore } from '../../src/db/repositories';
 import {
   createLegacyDatabase,
   createTestDatabase,
@@ -96,29 +96,34 @@ describe.each(DATABASE_KINDS)('migrations on %s', (kind) => {
     }
 
     // Usable: the unfinished legacy rows resume; finished ones are never claimed or announced.
-    const tracking = new RequestTrackingService(ds, silentLogger());
-    const incomplete = await tracking.getIncompleteRequests();
+    const tracking = createRequestStore(ds, silentLogger());
+    const incomplete = await tracking.requests.getIncompleteRequests();
     expect(incomplete.map((r) => r.prompt)).toEqual(['pending one', 'generating one']);
-    const first = (await tracking.claimNext('new-bot', 60_000))!;
+    const first = (await tracking.leases.claimNext('new-bot', 60_000))!;
     expect(first).toMatchObject({ takeover: false, row: { prompt: 'pending one', fence: 1, model: null } });
-    const second = (await tracking.claimNext('new-bot', 60_000))!;
+    const second = (await tracking.leases.claimNext('new-bot', 60_000))!;
     expect(second.row).toMatchObject({
       prompt: 'generating one',
       operationName: expect.stringContaining('operations/abc'),
     });
-    expect(await tracking.claimNext('new-bot', 60_000)).toBeNull();
+    expect(await tracking.leases.claimNext('new-bot', 60_000)).toBeNull();
 
-    const attempt = await tracking.recordSubmitAttempt(first.lease, 'gs://b/g1/c1/u1/x/1/');
+    const attempt = await tracking.attempts.recordSubmitAttempt(first.lease, 'gs://b/g1/c1/u1/x/1/');
     expect(attempt.attempt).toBe(1);
-    const gen = await tracking.recordOperationAccepted(first.lease, attempt.id, 'op-new', 'veo-3.1-fast-generate-001');
+    const gen = await tracking.attempts.recordOperationAccepted(
+      first.lease,
+      attempt.id,
+      'op-new',
+      'veo-3.1-fast-generate-001',
+    );
     expect(gen).toMatchObject({ status: 'generating', model: 'veo-3.1-fast-generate-001' });
-    const done = await tracking.markCompleted(second.lease, { videoUrls: ['gs://b/g1/c1/u2/x/sample_0.mp4'] });
+    const done = await tracking.requests.markCompleted(second.lease, { videoUrls: ['gs://b/g1/c1/u2/x/sample_0.mp4'] });
     expect(done).toMatchObject({ status: 'completed', announcement: 'due', gcsPrefix: 'gs://b/g1/c1/u2/x/' });
 
     // Quota over legacy rows: the failed/timeout rows (no failure kind) do not count.
     const since = new Date(Date.parse('2000-01-01T00:00:00Z'));
-    expect(await tracking.countQuotaUsage('u3', since)).toBe(0);
-    expect(await tracking.countQuotaUsage('u1', since)).toBe(2);
+    expect(await tracking.requests.countQuotaUsage('u3', since)).toBe(0);
+    expect(await tracking.requests.countQuotaUsage('u1', since)).toBe(2);
 
     // Reopening runs nothing again.
     await database.close();

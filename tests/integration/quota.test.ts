@@ -1,9 +1,10 @@
-import { QuotaExceededError, RequestTrackingService } from '../../src/services/RequestTrackingService';
+import { createRequestStore, type RequestStore } from '../../src/db/repositories';
+import { QuotaExceededError } from '../../src/domain/errors';
 import { DATABASE_KINDS, createTestDatabase, silentLogger, type TestDatabase } from '../helpers/db';
 
 describe.each(DATABASE_KINDS)('the /video quota is enforced when the row is written (%s)', (kind) => {
   let db: TestDatabase;
-  let tracking: RequestTrackingService;
+  let tracking: RequestStore;
   const user = '1300000000000000103';
   const base = {
     userId: user,
@@ -16,7 +17,7 @@ describe.each(DATABASE_KINDS)('the /video quota is enforced when the row is writ
 
   beforeAll(async () => {
     db = await createTestDatabase(kind);
-    tracking = new RequestTrackingService(db.database.dataSource, silentLogger());
+    tracking = createRequestStore(db.database.dataSource, silentLogger());
   });
   afterAll(async () => db?.drop());
 
@@ -25,7 +26,7 @@ describe.each(DATABASE_KINDS)('the /video quota is enforced when the row is writ
     await Promise.all(Array.from({ length: 8 }, () => db.database.dataSource.query('SELECT pg_sleep(0.05)')));
     const results = await Promise.allSettled(
       Array.from({ length: 6 }, (_, i) =>
-        tracking.createRequest({ ...base, prompt: `fox ${i}` }, 'me', 10_000, quota()),
+        tracking.requests.createRequest({ ...base, prompt: `fox ${i}` }, 'me', 10_000, quota()),
       ),
     );
     const made = results.filter((r) => r.status === 'fulfilled');
@@ -33,7 +34,7 @@ describe.each(DATABASE_KINDS)('the /video quota is enforced when the row is writ
     expect(made).toHaveLength(2);
     expect(refused).toHaveLength(4);
     for (const r of refused) expect((r as PromiseRejectedResult).reason).toBeInstanceOf(QuotaExceededError);
-    expect(await tracking.countQuotaUsage(user, quota().since)).toBe(2);
+    expect(await tracking.requests.countQuotaUsage(user, quota().since)).toBe(2);
   });
 
   it('does not count failures caused by Google, so the user can try again', async () => {
@@ -45,11 +46,13 @@ describe.each(DATABASE_KINDS)('the /video quota is enforced when the row is writ
       `UPDATE video_requests SET status = 'failed', failure_kind = 'google' WHERE id = $1`,
       [id],
     );
-    await expect(tracking.createRequest({ ...base, prompt: 'again' }, 'me', 10_000, quota())).resolves.toMatchObject({
+    await expect(
+      tracking.requests.createRequest({ ...base, prompt: 'again' }, 'me', 10_000, quota()),
+    ).resolves.toMatchObject({
       row: { status: 'pending' },
     });
-    await expect(tracking.createRequest({ ...base, prompt: 'one more' }, 'me', 10_000, quota())).rejects.toBeInstanceOf(
-      QuotaExceededError,
-    );
+    await expect(
+      tracking.requests.createRequest({ ...base, prompt: 'one more' }, 'me', 10_000, quota()),
+    ).rejects.toBeInstanceOf(QuotaExceededError);
   });
 });

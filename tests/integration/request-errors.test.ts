@@ -1,9 +1,9 @@
-import { RequestTrackingService } from '../../src/services/RequestTrackingService';
+import { createRequestStore, type RequestStore } from '../../src/db/repositories';
 import { DATABASE_KINDS, createTestDatabase, silentLogger, type TestDatabase } from '../helpers/db';
 
 describe.each(DATABASE_KINDS)('unexpected errors and self-exclusion (%s)', (kind) => {
   let db: TestDatabase;
-  let tracking: RequestTrackingService;
+  let tracking: RequestStore;
   const base = {
     userId: '1300000000000000103',
     guildId: '1300000000000001001',
@@ -14,12 +14,12 @@ describe.each(DATABASE_KINDS)('unexpected errors and self-exclusion (%s)', (kind
 
   beforeAll(async () => {
     db = await createTestDatabase(kind);
-    tracking = new RequestTrackingService(db.database.dataSource, silentLogger());
+    tracking = createRequestStore(db.database.dataSource, silentLogger());
   });
   afterAll(async () => db?.drop());
 
   async function orphan(status: 'pending' | 'generating' = 'pending') {
-    const { row } = await tracking.createRequest(base, 'dead', 1);
+    const { row } = await tracking.requests.createRequest(base, 'dead', 1);
     await db.database.dataSource.query(
       `UPDATE video_requests SET status = $2, lease_expires_at = now() - interval '1 minute' WHERE id = $1`,
       [row.id, status],
@@ -30,8 +30,8 @@ describe.each(DATABASE_KINDS)('unexpected errors and self-exclusion (%s)', (kind
   it('a request that keeps hitting unexpected errors is retried, then failed with the reason and announced', async () => {
     const id = await orphan();
     for (let i = 1; i <= 3; i++) {
-      const claim = (await tracking.claimById(id, 'me', 10_000))!;
-      const row = await tracking.recordProcessingError(claim.lease, `boom ${i}`, 3);
+      const claim = (await tracking.leases.claimById(id, 'me', 10_000))!;
+      const row = await tracking.requests.recordProcessingError(claim.lease, `boom ${i}`, 3);
       if (i < 3)
         expect(row).toMatchObject({ status: 'pending', processingErrors: i, leaseOwner: null, announcement: null });
       else
@@ -44,34 +44,34 @@ describe.each(DATABASE_KINDS)('unexpected errors and self-exclusion (%s)', (kind
     }
     // Its announcement may fail the same way: then it is given up, not retried for ever.
     for (let i = 1; i <= 3; i++) {
-      const claim = (await tracking.claimById(id, 'me', 10_000))!;
-      await tracking.recordProcessingError(claim.lease, `announce boom ${i}`, 6);
+      const claim = (await tracking.leases.claimById(id, 'me', 10_000))!;
+      await tracking.requests.recordProcessingError(claim.lease, `announce boom ${i}`, 6);
     }
-    expect(await tracking.getById(id)).toMatchObject({
+    expect(await tracking.requests.getById(id)).toMatchObject({
       status: 'failed',
       announcement: 'gave_up',
       processingErrors: 6,
     });
-    expect(await tracking.claimById(id, 'me', 10_000)).toBeNull();
+    expect(await tracking.leases.claimById(id, 'me', 10_000)).toBeNull();
   });
 
   it('a stale lease cannot record an error', async () => {
     const id = await orphan();
-    const first = (await tracking.claimById(id, 'me', 1))!;
+    const first = (await tracking.leases.claimById(id, 'me', 1))!;
     await db.database.dataSource.query(
       `UPDATE video_requests SET lease_expires_at = now() - interval '1 second' WHERE id = $1`,
       [id],
     );
-    await tracking.claimById(id, 'other', 10_000);
-    expect(await tracking.recordProcessingError(first.lease, 'late', 3)).toBeNull();
+    await tracking.leases.claimById(id, 'other', 10_000);
+    expect(await tracking.requests.recordProcessingError(first.lease, 'late', 3)).toBeNull();
   });
 
   it('claimNext never hands a process a request it says it is still driving', async () => {
     const a = await orphan('generating');
     const b = await orphan('generating');
-    const claim = await tracking.claimNext('me', 10_000, { excludeIds: [a] });
+    const claim = await tracking.leases.claimNext('me', 10_000, { excludeIds: [a] });
     expect(claim?.row.id).toBe(b);
-    expect(await tracking.claimNext('me', 10_000, { excludeIds: [a] })).toBeNull();
+    expect(await tracking.leases.claimNext('me', 10_000, { excludeIds: [a] })).toBeNull();
     await db.database.dataSource.query(`UPDATE video_requests SET lease_expires_at = NULL, lease_owner = NULL`);
   });
 });

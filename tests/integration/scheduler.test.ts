@@ -4,7 +4,7 @@ import { ScheduledTask, ScheduledTaskStore } from '@sapphire/plugin-scheduled-ta
 import { createServer, type Server } from 'node:net';
 import pino from 'pino';
 import { Writable } from 'node:stream';
-import { InProcessScheduler, RedisScheduler, parseRedisUrl } from '../../src/lib/scheduler/TaskScheduler';
+import { InProcessScheduler, RedisScheduler, parseRedisUrl } from '../../src/app/scheduler/TaskScheduler';
 
 const REDIS_URL = testRedisUrl(11);
 

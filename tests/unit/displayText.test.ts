@@ -1,4 +1,4 @@
-import { displayText } from '../../src/lib/messages';
+import { displayText } from '../../src/discord/text';
 
 /** What a user never sees broken: Discord's field limit is 1024 and a cut through an emoji leaves invalid text. */
 describe('displayText bounds', () => {

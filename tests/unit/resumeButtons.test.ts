@@ -1,4 +1,4 @@
-import { BUTTON, parseResumeButton } from '../../src/services/ResumeAdminService';
+import { parseResumeButton, RESUME_BUTTON as BUTTON } from '../../src/discord/customIds';
 
 describe('/resume button ids', () => {
   it('carry a whole pending expiry, so any instance (or a restarted one) can handle the press', () => {

@@ -1,5 +1,6 @@
-import { validateVideoInput, type VideoCommandInput } from '../../src/services/VideoRequestService';
-import { displayText, progressBar } from '../../src/lib/messages';
+import { progressBar } from '../../src/discord/embeds';
+import { displayText } from '../../src/discord/text';
+import { validateVideoInput, type VideoCommandInput } from '../../src/domain/videoInput';
 
 const base: VideoCommandInput = {
   prompt: 'a red fox running through snow',

@@ -1,19 +1,20 @@
 import type { REST } from 'discord.js';
 import type { Logger } from 'pino';
 import type { DataSource } from 'typeorm';
-import { GenerationService } from '../services/GenerationService';
-import { LeaseKeeper } from '../services/LeaseKeeper';
-import { NotificationService } from '../services/NotificationService';
-import { RequestTrackingService } from '../services/RequestTrackingService';
+import { createRequestStore, type RequestStore } from '../db/repositories';
+import { DiscordNotifier } from '../discord/DiscordNotifier';
+import type { Config } from '../lib/config';
+import type { CrashPoints } from '../lib/crashPoints';
+import type { Metrics } from '../lib/metrics';
+import { AnnouncementService } from '../services/AnnouncementService';
+import { GenerationService } from '../services/generation/GenerationService';
+import { LeaseManager } from '../services/LeaseManager';
 import { ResumeAdminService } from '../services/ResumeAdminService';
 import { StorageService } from '../services/StorageService';
 import { TaskResumeService } from '../services/TaskResumeService';
 import { VeoService } from '../services/VeoService';
 import { VideoAttachmentService } from '../services/VideoAttachmentService';
 import { VideoRequestService } from '../services/VideoRequestService';
-import type { Config } from './config';
-import type { CrashPoints } from './crashPoints';
-import type { Metrics } from './metrics';
 
 export interface ServiceDependencies {
   config: Config;
@@ -30,53 +31,64 @@ export interface ServiceDependencies {
 }
 
 export interface Services {
-  tracking: RequestTrackingService;
+  store: RequestStore;
+  leases: LeaseManager;
   veo: VeoService;
   storage: StorageService;
-  notifier: NotificationService;
+  notifier: DiscordNotifier;
+  announcements: AnnouncementService;
   generation: GenerationService;
   resume: TaskResumeService;
   videoRequests: VideoRequestService;
   resumeAdmin: ResumeAdminService;
-  leaseKeeper: LeaseKeeper;
 }
 
 /** Wires every service the one way the bot runs them (tests build them through this too). */
 export function createServices(d: ServiceDependencies): Services {
   const { config, logger, metrics, crashPoints } = d;
   const log = (component: string) => logger.child({ component });
-  const tracking = new RequestTrackingService(d.dataSource, log('tracking'));
+  const store = createRequestStore(d.dataSource, logger, metrics);
+  const leases = new LeaseManager(store.leases, config.instanceId, config.resume.leaseDurationMs, log('leases'));
   const veo = d.veo ?? VeoService.create(config.google, log('veo'));
   const storage = d.storage ?? StorageService.create(config.google, config.video, log('storage'));
-  const notifier = new NotificationService({
+  const notifier = new DiscordNotifier({
     rest: d.rest,
     applicationId: d.applicationId,
-    attachments: new VideoAttachmentService(storage, log('attachments')),
     logger: log('notifier'),
     metrics,
   });
+  const announcements = new AnnouncementService({
+    announcements: store.announcements,
+    notifier,
+    attachments: new VideoAttachmentService(storage, log('attachments')),
+    leases,
+    metrics,
+    crashPoints,
+  });
   const generation = new GenerationService({
-    tracking,
+    requests: store.requests,
+    attempts: store.attempts,
+    leases,
     veo,
     storage,
-    notifier,
+    announcements,
     config,
     logger: log('generation'),
     metrics,
     crashPoints,
   });
   const resume = new TaskResumeService({
-    tracking,
+    requests: store.requests,
+    leases,
     generation,
     notifier,
     config,
     logger: log('resume'),
     metrics,
     crashPoints,
-    instanceId: config.instanceId,
   });
   const videoRequests = new VideoRequestService({
-    tracking,
+    requests: store.requests,
     generation,
     config,
     logger: log('video'),
@@ -84,9 +96,6 @@ export function createServices(d: ServiceDependencies): Services {
     crashPoints,
     instanceId: config.instanceId,
   });
-  const resumeAdmin = new ResumeAdminService({ tracking, resume, config, metrics });
-  const leaseKeeper = new LeaseKeeper(tracking, config.instanceId, config.resume.leaseDurationMs, log('leases'), () =>
-    generation.drivingIds(),
-  );
-  return { tracking, veo, storage, notifier, generation, resume, videoRequests, resumeAdmin, leaseKeeper };
+  const resumeAdmin = new ResumeAdminService({ requests: store.requests, views: store.views, resume, config });
+  return { store, leases, veo, storage, notifier, announcements, generation, resume, videoRequests, resumeAdmin };
 }

@@ -1,5 +1,5 @@
 /**
- * Seed task 11: TaskResumeService with real parts. A fresh PostgreSQL database behind the real
+ * R11 (docs/requirements.md): TaskResumeService with real parts. A fresh PostgreSQL database behind the real
  * RequestTrackingService, the real GenerationService, VeoService and StorageService (@google/genai and
  * @google-cloud/storage) against the Google emulator, and NotificationService on a real discord.js REST pointed at the
  * Discord emulator. Rows are written the way a crashed bot leaves them (lease run out), then one sweep resumes them.
@@ -15,8 +15,9 @@ import { openDatabase } from '../../src/db/dataSource';
 import type { Config } from '../../src/lib/config';
 import { CrashPoints } from '../../src/lib/crashPoints';
 import { Metrics } from '../../src/lib/metrics';
-import { createServices } from '../../src/lib/services';
-import { RequestTrackingService, type VideoRequestRow } from '../../src/services/RequestTrackingService';
+import { createServices } from '../../src/app/createServices';
+import type { RequestStore } from '../../src/db/repositories';
+import type { VideoRequestRow } from '../../src/domain/request';
 import { StorageService } from '../../src/services/StorageService';
 import { TaskResumeService, type ResumeSummary } from '../../src/services/TaskResumeService';
 import { VeoService } from '../../src/services/VeoService';
@@ -36,7 +37,7 @@ const INSTANCE = 'resume-spec-instance';
 
 interface Harness {
   resume: TaskResumeService;
-  tracking: RequestTrackingService;
+  tracking: RequestStore;
   logs: Record<string, unknown>[];
 }
 
@@ -78,7 +79,7 @@ describe('TaskResumeService (real database, Veo/Storage and Discord REST against
       veo: { pollIntervalMs: 50 },
       instanceId: INSTANCE,
     };
-    const { resume, tracking } = createServices({
+    const { resume, store: tracking } = createServices({
       config,
       dataSource,
       rest,
@@ -135,7 +136,7 @@ describe('TaskResumeService (real database, Veo/Storage and Discord REST against
       ...spec,
     });
 
-  const row = async (id: string): Promise<VideoRequestRow> => (await h.tracking.getById(id))!;
+  const row = async (id: string): Promise<VideoRequestRow> => (await h.tracking.requests.getById(id))!;
   const sweep = (harness: Harness = h): Promise<ResumeSummary> =>
     harness.resume.resumeIncompleteTasks({ reason: 'test' });
   const submitsFor = (id: string) => google.submits.filter((s) => String(s.parameters.storageUri).includes(id));
@@ -565,7 +566,7 @@ describe('TaskResumeService (real database, Veo/Storage and Discord REST against
     google.completeOperation(operationName);
     const summary = await running;
 
-    expect(await h.tracking.getById(doomed)).toBeNull();
+    expect(await h.tracking.requests.getById(doomed)).toBeNull();
     expect(announcementsOf(doomed)).toEqual([]);
     expect(await row(other)).toMatchObject({ status: 'completed', announcement: 'sent' });
     expectResumedAnnouncement(other, OTHER_USER);
@@ -574,7 +575,7 @@ describe('TaskResumeService (real database, Veo/Storage and Discord REST against
 
   // ---------------------------------------------------------------- logs, stop, helpers
 
-  it('logs every step with its context and a summary with the seed task 10 fields', async () => {
+  it('logs every step with its context and a summary with the R10 fields', async () => {
     const ok = await insertRow();
     const gone = await insertGenerating({ kind: 'never' });
     google.forgetOperation(gone.operationName);

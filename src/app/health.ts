@@ -1,7 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
-import type { Metrics } from './metrics';
+import type { Metrics } from '../lib/metrics';
 
 export class HealthState {
   public gatewayReady = false;

@@ -1,32 +1,9 @@
-import { escapeMarkdown, type APIEmbed } from 'discord.js';
-import type { VideoRequestRow } from '../services/RequestTrackingService';
-
-export const COLORS = { progress: 0x5865f2, success: 0x57f287, failure: 0xed4245, warning: 0xfee75c } as const;
-
-/**
- * Zero-width, bidi-control and other invisible characters that make text render misleadingly: Unicode's
- * default-ignorable code points (also soft hyphens, Hangul fillers, variation selectors, tag characters).
- */
-const INVISIBLE = /\p{Default_Ignorable_Code_Point}/gu;
-
-/**
- * Makes user text safe to show inside an embed: no markdown tricks, no invisible characters, at most `max` characters
- * once escaped (escaping can double the length, and Discord refuses a field over 1024), never cut through an emoji.
- */
-export function displayText(text: string, max = 300): string {
-  const chars = Array.from(text.replace(INVISIBLE, '').replace(/\s+/g, ' ').trim());
-  let keep = max;
-  for (;;) {
-    const cut = chars.length > keep ? `${chars.slice(0, Math.max(0, keep - 1)).join('')}…` : chars.join('');
-    const escaped = escapeMarkdown(cut);
-    if (escaped.length <= max || keep <= 1) return escaped;
-    keep -= Math.max(1, Math.ceil((escaped.length - max) / 2));
-  }
-}
-
-export function requestMarker(requestId: string): string {
-  return `Request ${requestId}`;
-}
+/** The embeds a requester sees: live progress, the result, and the pointer left on a stale progress reply. */
+import type { APIEmbed } from 'discord.js';
+import type { Phase } from '../domain/ports';
+import type { VideoRequestRow } from '../domain/request';
+import { formatDuration } from '../domain/time';
+import { COLORS, displayText, requestMarker } from './text';
 
 export function describeSettings(
   row: Pick<VideoRequestRow, 'durationSeconds' | 'aspectRatio' | 'resolution' | 'generateAudio' | 'model'>,
@@ -41,15 +18,6 @@ export function describeSettings(
   return parts.join(' · ');
 }
 
-export function formatDuration(ms: number): string {
-  const s = Math.max(0, Math.round(ms / 1000));
-  if (s < 60) return `${s}s`;
-  const m = Math.floor(s / 60);
-  if (m < 60) return `${m}m ${String(s % 60).padStart(2, '0')}s`;
-  const h = Math.floor(m / 60);
-  return `${h}h ${String(m % 60).padStart(2, '0')}m`;
-}
-
 /** Typical Veo generation times, used only to draw an estimated progress bar. */
 const TYPICAL_GENERATION_MS: Record<number, number> = { 4: 50_000, 6: 65_000, 8: 80_000 };
 
@@ -60,8 +28,6 @@ export function progressBar(elapsedMs: number, durationSeconds: number | null, w
   const filled = Math.round(fraction * width);
   return `${'█'.repeat(filled)}${'░'.repeat(width - filled)} ${Math.round(fraction * 100)}%`;
 }
-
-export type Phase = 'queued' | 'submitting' | 'generating' | 'downloading' | 'delivering';
 
 const PHASE_TEXT: Record<Phase, string> = {
   queued: 'Queued',

@@ -1,15 +1,13 @@
-import type { Config } from './config';
-import type { Metrics } from './metrics';
-import type { TaskScheduler } from './scheduler/TaskScheduler';
+// What createApp puts in Sapphire's container for the pieces (commands, listeners, tasks, interaction handlers).
+import type { Logger } from 'pino';
 import type { Database } from '../db/dataSource';
-import type { RequestTrackingService } from '../services/RequestTrackingService';
-import type { GenerationService } from '../services/GenerationService';
+import type { Config } from '../lib/config';
+import type { Metrics } from '../lib/metrics';
+import type { ResumeAdminService } from '../services/ResumeAdminService';
 import type { TaskResumeService } from '../services/TaskResumeService';
-import type { NotificationService } from '../services/NotificationService';
 import type { VideoRequestService } from '../services/VideoRequestService';
 import type { HealthState } from './health';
-import type { ResumeAdminService } from '../services/ResumeAdminService';
-import type { Logger } from 'pino';
+import type { TaskScheduler } from './scheduler/TaskScheduler';
 
 declare module '@sapphire/pieces' {
   interface Container {
@@ -18,9 +16,6 @@ declare module '@sapphire/pieces' {
     metrics: Metrics;
     database: Database;
     scheduler: TaskScheduler;
-    tracking: RequestTrackingService;
-    generation: GenerationService;
-    notifier: NotificationService;
     resume: TaskResumeService;
     videoRequests: VideoRequestService;
     health: HealthState;

@@ -1,17 +1,17 @@
-import './setup';
+import '../lib/setup';
 import { ApplicationCommandRegistries, container, SapphireClient } from '@sapphire/framework';
 import { loadListeners, ScheduledTaskStore } from '@sapphire/plugin-scheduled-tasks';
 import { join } from 'node:path';
 import type { Server } from 'node:http';
 import type { Logger } from 'pino';
 import { openDatabase, type Database } from '../db/dataSource';
+import type { Config } from '../lib/config';
+import { CrashPoints } from '../lib/crashPoints';
+import { Metrics } from '../lib/metrics';
 import { buildClientOptions } from './clientOptions';
-import type { Config } from './config';
-import { CrashPoints } from './crashPoints';
+import { createServices } from './createServices';
 import { HealthState, startHealthServer } from './health';
-import { Metrics } from './metrics';
 import { InProcessScheduler, RedisScheduler, type TaskScheduler } from './scheduler/TaskScheduler';
-import { createServices } from './services';
 
 export interface App {
   client: SapphireClient;
@@ -27,7 +27,7 @@ export async function createApp(config: Config, logger: Logger): Promise<App> {
   const crashPoints = new CrashPoints(config.crashPoint);
   const database = await openDatabase(config.database, logger.child({ component: 'database' }));
 
-  const client = new SapphireClient(buildClientOptions(config, logger, __dirname.replace(/[\\/]lib$/, '')));
+  const client = new SapphireClient(buildClientOptions(config, logger, __dirname.replace(/[\\/]app$/, '')));
   if (config.discord.guildIds.length > 0) ApplicationCommandRegistries.setDefaultGuildIds(config.discord.guildIds);
 
   // Scheduled tasks live in src/tasks (the design card's layout), not the store's default folder name.
@@ -36,7 +36,7 @@ export async function createApp(config: Config, logger: Logger): Promise<App> {
   taskStore.registerPath(join(__dirname, '..', 'tasks'));
   loadListeners();
 
-  const { tracking, notifier, generation, resume, videoRequests, resumeAdmin, leaseKeeper } = createServices({
+  const services = createServices({
     config,
     dataSource: database.dataSource,
     rest: client.rest,
@@ -55,15 +55,13 @@ export async function createApp(config: Config, logger: Logger): Promise<App> {
     logger.info('scheduled tasks in-process (REDIS_URL unset): single-instance mode');
   }
 
+  const { store, leases, resume, videoRequests, resumeAdmin } = services;
   Object.assign(container, {
     config,
     pino: logger,
     metrics,
     database,
     scheduler,
-    tracking,
-    generation,
-    notifier,
     resume,
     resumeAdmin,
     videoRequests,
@@ -77,7 +75,7 @@ export async function createApp(config: Config, logger: Logger): Promise<App> {
     client,
     database,
     async start() {
-      leaseKeeper.start();
+      leases.start();
       if (config.httpPort !== undefined) {
         healthServer = (
           await startHealthServer({
@@ -89,7 +87,7 @@ export async function createApp(config: Config, logger: Logger): Promise<App> {
               await database.dataSource.query('SELECT 1');
             },
             beforeScrape: async () => {
-              const counts = await tracking.countUnfinishedByState();
+              const counts = await store.views.countUnfinishedByState();
               metrics.unfinishedRequests.reset();
               for (const [state, count] of Object.entries(counts)) metrics.unfinishedRequests.set({ state }, count);
             },
@@ -104,7 +102,7 @@ export async function createApp(config: Config, logger: Logger): Promise<App> {
         logger.info({ reason }, 'shutting down: no new work; in-flight requests stop at a safe point');
         health.shuttingDown = true;
         await Promise.allSettled([videoRequests.stop(), resume.stop()]);
-        leaseKeeper.stop();
+        leases.stop();
         await scheduler.close();
         await client.destroy().catch(() => undefined);
         healthServer?.close();

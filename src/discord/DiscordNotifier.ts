@@ -1,49 +1,41 @@
 import { createHash } from 'node:crypto';
 import { openAsBlob } from 'node:fs';
-import { DiscordAPIError, Routes, type APIEmbed, type APIMessage, type REST, type RouteLike } from 'discord.js';
+import {
+  DiscordAPIError,
+  RESTJSONErrorCodes,
+  Routes,
+  type APIEmbed,
+  type APIMessage,
+  type REST,
+  type RouteLike,
+} from 'discord.js';
 import type { Logger } from 'pino';
-import { isResultEmbed, pointerEmbed, resultEmbed } from '../lib/messages';
+import { DeliveryError } from '../domain/errors';
+import type { AnnouncementResult, Notifier, PreparedVideo, VideoDelivery } from '../domain/ports';
+import type { VideoRequestRow } from '../domain/request';
 import type { Metrics } from '../lib/metrics';
-import type { VideoRequestRow } from './RequestTrackingService';
-import type { PreparedVideo, VideoAttachmentService } from './VideoAttachmentService';
-
-/** Interaction tokens live 15 minutes; edit the original reply only while a minute of that is left. */
-export const INTERACTION_EDIT_WINDOW_MS = 60_000;
+import { isResultEmbed, pointerEmbed, resultEmbed } from './embeds';
+import { isTokenGone, tokenUsable } from './interactionToken';
 
 /** Discord error codes after which retrying the same message can never work. */
-const PERMANENT_CODES = new Set([50001, 50013, 10003, 50007, 10004, 50008]);
-/** Codes that mean the interaction token can no longer be used; the channel path still can. */
-const TOKEN_GONE_CODES = new Set([10062, 10015, 50027, 10008]);
+const PERMANENT_CODES = new Set<number>([
+  RESTJSONErrorCodes.MissingAccess,
+  RESTJSONErrorCodes.MissingPermissions,
+  RESTJSONErrorCodes.UnknownChannel,
+  RESTJSONErrorCodes.CannotSendMessagesToThisUser,
+  RESTJSONErrorCodes.UnknownGuild,
+  RESTJSONErrorCodes.CannotSendMessagesInNonTextChannel,
+]);
 
 interface VideoFile {
   name: string;
   path: string;
 }
 
-export class NotificationError extends Error {
-  public constructor(
-    message: string,
-    public readonly permanent: boolean,
-    public readonly code?: number | string,
-  ) {
-    super(message);
-    this.name = 'NotificationError';
-  }
-}
-
-export interface AnnouncementResult {
-  messageId: string;
-  path: 'interaction' | 'channel';
-  deliveredAs?: 'attachment' | 'link';
-  /** true when an earlier attempt's message was found and reused instead of posting again */
-  deduplicated: boolean;
-}
-
-export interface NotificationServiceOptions {
+export interface DiscordNotifierOptions {
   rest: REST;
   /** The application (= bot user) id, known once the gateway is ready. */
   applicationId: () => string | null;
-  attachments: VideoAttachmentService;
   logger: Logger;
   metrics?: Metrics;
   now?: () => number;
@@ -58,20 +50,19 @@ export function announcementNonce(requestId: string, status: string): string {
 }
 
 /**
- * Tells a requester how their request ended (rules in `announce`). Safe to call again after a crash: the interaction
- * edit is idempotent, channel sends carry a nonce Discord deduplicates, and a retry first looks for its earlier
- * message (in the channel, or in the live reply).
+ * Tells a requester how their request ended, through Discord's REST API (rules in `announce`). Safe to call again
+ * after a crash: the interaction edit is idempotent, channel sends carry a nonce Discord deduplicates, and a retry
+ * first looks for its earlier message (in the channel, or in the live reply).
  */
-export class NotificationService {
+export class DiscordNotifier implements Notifier {
   private readonly now: () => number;
 
-  public constructor(private readonly options: NotificationServiceOptions) {
+  public constructor(private readonly options: DiscordNotifierOptions) {
     this.now = options.now ?? Date.now;
   }
 
-  public canEditInteraction(row: VideoRequestRow): boolean {
-    if (!row.interactionToken || !row.interactionExpiresAt) return false;
-    return new Date(row.interactionExpiresAt).getTime() - this.now() > INTERACTION_EDIT_WINDOW_MS;
+  private canEditInteraction(row: VideoRequestRow): boolean {
+    return row.interactionToken !== null && tokenUsable(row.interactionExpiresAt, this.now());
   }
 
   /**
@@ -80,19 +71,10 @@ export class NotificationService {
    * walked away; its stale progress reply, while the token still works, becomes a pointer to that message. If the
    * channel refuses the message for good, the result goes into the reply instead, so it is not lost.
    */
-  public async announce(row: VideoRequestRow, context: { resumed: boolean }): Promise<AnnouncementResult> {
-    const video = row.status === 'completed' && row.videoUrls?.[0] ? await this.prepareVideo(row) : undefined;
-    try {
-      return await this.deliver(row, context, video);
-    } finally {
-      if (video?.kind === 'attachment') await video.release().catch(() => undefined);
-    }
-  }
-
-  private async deliver(
+  public async announce(
     row: VideoRequestRow,
     context: { resumed: boolean },
-    video: PreparedVideo | undefined,
+    video?: VideoDelivery,
   ): Promise<AnnouncementResult> {
     const canEdit = this.canEditInteraction(row);
     if (context.resumed && canEdit && row.notificationAttempts > 0) {
@@ -100,7 +82,7 @@ export class NotificationService {
       const shown = await this.resultInOriginal(row).catch(() => undefined);
       if (shown) {
         this.options.metrics?.notifications.inc({ path: 'interaction', result: 'deduped' });
-        return { messageId: shown.id, path: 'interaction', deliveredAs: video?.kind, deduplicated: true };
+        return { messageId: shown.id, path: 'interaction', deliveredAs: video?.video.kind, deduplicated: true };
       }
     }
 
@@ -116,9 +98,9 @@ export class NotificationService {
       if (canEdit && context.resumed) await this.pointOriginalTo(row, result.messageId);
       return result;
     } catch (error) {
-      if (!(canEdit && context.resumed && error instanceof NotificationError && error.permanent)) throw error;
+      if (!(canEdit && context.resumed && error instanceof DeliveryError && error.permanent)) throw error;
       this.options.logger.warn(
-        { requestId: row.id, err: error },
+        { request_id: row.id, err: error },
         'the channel refused the result; showing it in the original reply',
       );
       try {
@@ -149,11 +131,11 @@ export class NotificationService {
   }
 
   private tokenGone(error: unknown, row: VideoRequestRow): boolean {
-    const gone = error instanceof DiscordAPIError && TOKEN_GONE_CODES.has(Number(error.code));
+    const gone = isTokenGone(error);
     this.options.metrics?.notifications.inc({ path: 'interaction', result: gone ? 'token_gone' : 'failed' });
     if (gone)
       this.options.logger.info(
-        { requestId: row.id, code: (error as DiscordAPIError).code },
+        { request_id: row.id, code: (error as DiscordAPIError).code },
         'interaction token no longer usable; posting in the channel',
       );
     return gone;
@@ -176,30 +158,8 @@ export class NotificationService {
         auth: false,
       });
     } catch (error) {
-      this.options.logger.debug({ requestId: row.id, err: error }, 'could not point the original reply to the result');
+      this.options.logger.debug({ request_id: row.id, err: error }, 'could not point the original reply to the result');
     }
-  }
-
-  private async prepareVideo(row: VideoRequestRow): Promise<PreparedVideo> {
-    const video = await this.options.attachments.prepare(
-      row.videoUrls![0]!,
-      row.attachmentSizeLimit,
-      row.videoSizeBytes,
-    );
-    if (video.kind === 'link') this.options.metrics?.uploadFallbacks.inc({ reason: video.reason });
-    return video;
-  }
-
-  private async toLink(video: PreparedVideo, reason: 'too_large'): Promise<PreparedVideo> {
-    if (video.kind === 'link') return video;
-    this.options.metrics?.uploadFallbacks.inc({ reason });
-    return {
-      kind: 'link',
-      url: await this.options.attachments.linkFor(video.gsUri),
-      size: video.size,
-      gsUri: video.gsUri,
-      reason,
-    };
   }
 
   private payload(row: VideoRequestRow, context: { resumed: boolean }, video: PreparedVideo | undefined) {
@@ -218,88 +178,98 @@ export class NotificationService {
     return { embed, files, content: `<@${row.userId}> ${verb}.` };
   }
 
+  /**
+   * Sends with the video attached; when Discord refuses the attachment (too large for this channel, or, with
+   * `missingAttachCounts`, no Attach Files permission), sends again with a link instead.
+   */
+  private async sendVideo(
+    video: VideoDelivery | undefined,
+    send: (current: PreparedVideo | undefined) => Promise<APIMessage>,
+    missingAttachCounts: boolean,
+  ): Promise<{ message: APIMessage; current: PreparedVideo | undefined }> {
+    const current = video?.video;
+    try {
+      return { message: await send(current), current };
+    } catch (error) {
+      const missingAttach =
+        missingAttachCounts &&
+        error instanceof DiscordAPIError &&
+        error.code === RESTJSONErrorCodes.MissingPermissions &&
+        current?.kind === 'attachment';
+      if (!(video && current?.kind === 'attachment' && (isTooLarge(error) || missingAttach))) throw error;
+      const link = await video.asLink('too_large');
+      return { message: await send(link), current: link };
+    }
+  }
+
   private async editOriginal(
     row: VideoRequestRow,
     context: { resumed: boolean },
-    video: PreparedVideo | undefined,
+    video: VideoDelivery | undefined,
   ): Promise<AnnouncementResult> {
     const appId = row.applicationId ?? this.options.applicationId();
-    if (!appId) throw new NotificationError('application id unknown', false);
-    const send = async (v: PreparedVideo | undefined) => {
-      const { embed, files, content } = this.payload(row, context, v);
-      return (await this.sendWithFiles(
-        'patch',
-        Routes.webhookMessage(appId, row.interactionToken!, '@original'),
-        false,
-        {
-          body: {
-            content,
-            embeds: [embed],
-            components: [],
-            attachments: files.map((f, i) => ({ id: i, filename: f.name })),
-            allowed_mentions: { parse: [], users: [row.userId] },
+    if (!appId) throw new DeliveryError('application id unknown', false);
+    const { message, current } = await this.sendVideo(
+      video,
+      async (v) => {
+        const { embed, files, content } = this.payload(row, context, v);
+        return (await this.sendWithFiles(
+          'patch',
+          Routes.webhookMessage(appId, row.interactionToken!, '@original'),
+          false,
+          {
+            body: {
+              content,
+              embeds: [embed],
+              components: [],
+              attachments: files.map((f, i) => ({ id: i, filename: f.name })),
+              allowed_mentions: { parse: [], users: [row.userId] },
+            },
+            files,
           },
-          files,
-        },
-      )) as APIMessage;
-    };
-    let current = video;
-    let message: APIMessage;
-    try {
-      message = await send(current);
-    } catch (error) {
-      if (!(current?.kind === 'attachment' && isTooLarge(error))) throw error;
-      current = await this.toLink(current, 'too_large');
-      message = await send(current);
-    }
+        )) as APIMessage;
+      },
+      false,
+    );
     this.options.metrics?.notifications.inc({ path: 'interaction', result: 'sent' });
     return { messageId: message.id, path: 'interaction', deliveredAs: current?.kind, deduplicated: false };
   }
 
-  /**
-   * The seed's `sendChannelMessage`: posts in the original channel, mentioning only the requester.
-   */
+  /** R5: posts in the original channel, mentioning only the requester. */
   public async sendChannelMessage(
     row: VideoRequestRow,
     context: { resumed: boolean },
-    video?: PreparedVideo,
+    video?: VideoDelivery,
   ): Promise<AnnouncementResult> {
-    if (!row.channelId) throw new NotificationError('the request has no channel to post in', true);
+    if (!row.channelId) throw new DeliveryError('the request has no channel to post in', true);
     if (row.notificationAttempts > 0) {
       // An earlier attempt may have posted before the bot died, outside Discord's nonce window: look first.
       const earlier = await this.findEarlierAnnouncement(row).catch(() => undefined);
       if (earlier) {
         this.options.metrics?.notifications.inc({ path: 'channel', result: 'deduped' });
-        return { messageId: earlier.id, path: 'channel', deliveredAs: video?.kind, deduplicated: true };
+        return { messageId: earlier.id, path: 'channel', deliveredAs: video?.video.kind, deduplicated: true };
       }
     }
-    const send = async (v: PreparedVideo | undefined) => {
-      const { embed, files, content } = this.payload(row, context, v);
-      return (await this.sendWithFiles('post', Routes.channelMessages(row.channelId), true, {
-        body: {
-          content,
-          embeds: [embed],
-          allowed_mentions: { parse: [], users: [row.userId] },
-          nonce: announcementNonce(row.id, row.status),
-          enforce_nonce: true,
-          attachments: files.map((f, i) => ({ id: i, filename: f.name })),
-        },
-        files,
-      })) as APIMessage;
-    };
-    let current = video;
     try {
-      let message: APIMessage;
-      try {
-        message = await send(current);
-      } catch (error) {
+      const { message, current } = await this.sendVideo(
+        video,
+        async (v) => {
+          const { embed, files, content } = this.payload(row, context, v);
+          return (await this.sendWithFiles('post', Routes.channelMessages(row.channelId), true, {
+            body: {
+              content,
+              embeds: [embed],
+              allowed_mentions: { parse: [], users: [row.userId] },
+              nonce: announcementNonce(row.id, row.status),
+              enforce_nonce: true,
+              attachments: files.map((f, i) => ({ id: i, filename: f.name })),
+            },
+            files,
+          })) as APIMessage;
+        },
         // Too large for this channel, or no Attach Files permission: a link still tells the requester.
-        const missingAttach =
-          error instanceof DiscordAPIError && error.code === 50013 && current?.kind === 'attachment';
-        if (!(current?.kind === 'attachment' && (isTooLarge(error) || missingAttach))) throw error;
-        current = await this.toLink(current, 'too_large');
-        message = await send(current);
-      }
+        true,
+      );
       this.options.metrics?.notifications.inc({ path: 'channel', result: 'sent' });
       return { messageId: message.id, path: 'channel', deliveredAs: current?.kind, deduplicated: false };
     } catch (error) {
@@ -332,22 +302,25 @@ export class NotificationService {
     );
   }
 
-  private classify(error: unknown, path: 'interaction' | 'channel'): NotificationError {
-    if (error instanceof NotificationError) return error;
+  private classify(error: unknown, path: 'interaction' | 'channel'): DeliveryError {
+    if (error instanceof DeliveryError) return error;
     if (error instanceof DiscordAPIError) {
       const permanent =
         PERMANENT_CODES.has(Number(error.code)) || (error.status >= 400 && error.status < 500 && error.status !== 429);
-      return new NotificationError(
+      return new DeliveryError(
         `Discord refused the ${path} message: ${error.message} (code ${error.code})`,
         permanent,
         error.code,
       );
     }
     const message = error instanceof Error ? error.message : String(error);
-    return new NotificationError(`could not reach Discord for the ${path} message: ${message}`, false);
+    return new DeliveryError(`could not reach Discord for the ${path} message: ${message}`, false);
   }
 }
 
 function isTooLarge(error: unknown): boolean {
-  return error instanceof DiscordAPIError && (error.status === 413 || error.code === 40005);
+  return (
+    error instanceof DiscordAPIError &&
+    (error.status === 413 || error.code === RESTJSONErrorCodes.RequestEntityTooLarge)
+  );
 }

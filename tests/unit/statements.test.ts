@@ -1,21 +1,37 @@
 import pino from 'pino';
-import * as plans from '../../src/db/plans';
-import { RequestTrackingService } from '../../src/services/RequestTrackingService';
+import { createRequestStore } from '../../src/db/repositories';
+import * as announcements from '../../src/db/sql/announcements';
+import * as attempts from '../../src/db/sql/attempts';
+import * as leases from '../../src/db/sql/leases';
+import * as requests from '../../src/db/sql/requests';
+import type { Statement } from '../../src/db/sql/statement';
+import * as views from '../../src/db/sql/views';
+
+/** Every statement of the request model, by name (the SQL modules of src/db/sql). */
+const plans = Object.fromEntries(
+  [requests, leases, attempts, announcements, views].flatMap((module) =>
+    Object.entries(module).filter((entry): entry is [string, Statement<object>] => typeof entry[1] === 'object'),
+  ),
+) as Record<string, Statement<object>> &
+  typeof requests &
+  typeof leases &
+  typeof attempts &
+  typeof announcements &
+  typeof views;
 
 /** Whitespace-normalised SQL, for structure checks. */
 const norm = (sql: string): string => sql.replace(/\s+/g, ' ').trim();
 /** Highest $n placeholder used. */
 const maxParam = (sql: string): number => Math.max(0, ...[...sql.matchAll(/\$(\d+)/g)].map((m) => Number(m[1])));
 
-const statements = Object.entries(plans).filter(
-  (entry): entry is [string, () => string] => typeof entry[1] === 'function',
-);
+const statements = Object.entries(plans);
 
-describe('plans (SQL structure, no database)', () => {
-  it('exports one function per statement, each returning parameterised SQL', () => {
+describe('SQL statements (structure, no database)', () => {
+  it('exports one statement per query, each with parameterised SQL and one name per placeholder', () => {
     expect(statements.length).toBeGreaterThanOrEqual(25);
     for (const [name, plan] of statements) {
-      const sql = plan();
+      const sql = plan.text;
+      expect(plan.names.length).toBe(maxParam(sql));
       expect(typeof sql).toBe('string');
       expect(sql.length).toBeGreaterThan(20);
       // Never a JS template hole left unfilled, never a value interpolated as a quoted literal of user data.
@@ -26,8 +42,8 @@ describe('plans (SQL structure, no database)', () => {
     }
   });
 
-  describe('getIncompleteRequests (seed task 1)', () => {
-    const sql = norm(plans.getIncompleteRequests());
+  describe('getIncompleteRequests (R1)', () => {
+    const sql = norm(plans.getIncompleteRequests.text);
     it('selects pending and generating rows only', () => {
       expect(sql).toMatch(/^SELECT \* FROM video_requests WHERE/);
       expect(sql).toContain(`status IN ('pending', 'generating')`);
@@ -43,7 +59,7 @@ describe('plans (SQL structure, no database)', () => {
   });
 
   describe('claim', () => {
-    const sql = norm(plans.claim());
+    const sql = norm(plans.claim.text);
     it('is one UPDATE of a row picked with FOR UPDATE SKIP LOCKED, oldest first', () => {
       expect(sql).toMatch(/^WITH candidate AS \( SELECT .* FROM video_requests WHERE/);
       expect(sql).toContain('ORDER BY created_at LIMIT 1 FOR UPDATE SKIP LOCKED');
@@ -60,15 +76,14 @@ describe('plans (SQL structure, no database)', () => {
 
   describe('fenced transitions', () => {
     const fenced = {
-      markGenerating: plans.markGenerating(),
-      markCompleted: plans.markCompleted(),
-      markFinishedUnsuccessfully: plans.markFinishedUnsuccessfully(),
-      announcementSent: plans.announcementSent(),
-      announcementFailed: plans.announcementFailed(),
-      incrementAmbiguous: plans.incrementAmbiguous(),
-      releaseLease: plans.releaseLease(),
-      renewLease: plans.renewLease(),
-      insertSubmitAttempt: plans.insertSubmitAttempt(),
+      markGenerating: plans.markGenerating.text,
+      markCompleted: plans.markCompleted.text,
+      markFinishedUnsuccessfully: plans.markFinishedUnsuccessfully.text,
+      announcementSent: plans.announcementSent.text,
+      announcementFailed: plans.announcementFailed.text,
+      incrementAmbiguous: plans.incrementAmbiguous.text,
+      releaseLease: plans.releaseLease.text,
+      insertSubmitAttempt: plans.insertSubmitAttempt.text,
     };
     it.each(Object.entries(fenced))('%s is conditional on id, fence and lease owner and returns the row', (_n, raw) => {
       const sql = norm(raw);
@@ -76,7 +91,7 @@ describe('plans (SQL structure, no database)', () => {
       expect(sql).toContain('RETURNING');
     });
     it('terminal transitions set the announcement due in the same UPDATE, from expected statuses', () => {
-      for (const raw of [plans.markCompleted(), plans.markFinishedUnsuccessfully()]) {
+      for (const raw of [plans.markCompleted.text, plans.markFinishedUnsuccessfully.text]) {
         const sql = norm(raw);
         expect(sql).toContain(`announcement = 'due'`);
         expect(sql).toContain('completed_at = now()');
@@ -85,45 +100,45 @@ describe('plans (SQL structure, no database)', () => {
       }
     });
     it('the operation name is stored on the attempt without any fence', () => {
-      const sql = norm(plans.acceptAttempt());
+      const sql = norm(plans.acceptAttempt.text);
       expect(sql).toBe(
         `UPDATE video_request_attempts SET operation_name = $2, state = 'accepted', accepted_at = COALESCE(accepted_at, now()) WHERE id = $1::bigint RETURNING *`,
       );
     });
     it('admin and stale expiry bump the fence and clear the lease', () => {
-      for (const raw of [plans.expireRequests(), plans.expireStalePending()]) {
+      for (const raw of [plans.expireRequests.text, plans.expireStalePending.text]) {
         const sql = norm(raw);
         expect(sql).toMatch(/fence = (r\.)?fence \+ 1/);
         expect(sql).toContain('lease_owner = NULL');
         expect(sql).toContain(`status = 'timeout'`);
         expect(sql).toContain(`announcement = 'due'`);
       }
-      expect(norm(plans.expireStalePending())).toContain(`failure_kind = 'expired'`);
-      expect(norm(plans.expireRequests())).toContain(`failure_kind = 'admin'`);
+      expect(norm(plans.expireStalePending.text)).toContain(`failure_kind = 'expired'`);
+      expect(norm(plans.expireRequests.text)).toContain(`failure_kind = 'admin'`);
     });
   });
 
   it('quota counts failed/timeout rows only when user-caused', () => {
-    expect(norm(plans.countQuotaUsage())).toContain(
+    expect(norm(plans.countQuotaUsage.text)).toContain(
       `(status NOT IN ('failed', 'timeout') OR failure_kind IN ('filtered', 'invalid'))`,
     );
   });
 
   it('admin views are scoped to one guild', () => {
     for (const raw of [
-      plans.guildSummary(),
-      plans.listUnfinished(),
-      plans.countUnfinished(),
-      plans.findForGuild(),
-      plans.expireRequests(),
-      plans.countExpirable(),
+      plans.guildSummary.text,
+      plans.listUnfinished.text,
+      plans.countUnfinished.text,
+      plans.findForGuild.text,
+      plans.expireRequests.text,
+      plans.countExpirable.text,
     ]) {
       expect(norm(raw)).toMatch(/WHERE (r\.)?guild_id = \$1/);
     }
   });
 });
 
-describe('RequestTrackingService.getIncompleteRequests with a mocked database', () => {
+describe('RequestRepository.getIncompleteRequests with a mocked database', () => {
   it('runs the plan with maxAgeHours (default 24) and maps rows to camelCase', async () => {
     const created = new Date('2026-11-29T10:00:00Z');
     const query = jest.fn().mockResolvedValue({
@@ -153,10 +168,10 @@ describe('RequestTrackingService.getIncompleteRequests with a mocked database', 
     });
     const release = jest.fn().mockResolvedValue(undefined);
     const dataSource = { createQueryRunner: () => ({ query, release }) };
-    const service = new RequestTrackingService(dataSource as never, pino({ level: 'silent' }));
+    const service = createRequestStore(dataSource as never, pino({ level: 'silent' })).requests;
 
     const rows = await service.getIncompleteRequests();
-    expect(query).toHaveBeenCalledWith(plans.getIncompleteRequests(), [24], true);
+    expect(query).toHaveBeenCalledWith(plans.getIncompleteRequests.text, [24], true);
     expect(release).toHaveBeenCalledTimes(1);
     expect(rows).toHaveLength(1);
     expect(rows[0]).toMatchObject({
@@ -172,16 +187,16 @@ describe('RequestTrackingService.getIncompleteRequests with a mocked database', 
     });
 
     await service.getIncompleteRequests(6);
-    expect(query).toHaveBeenLastCalledWith(plans.getIncompleteRequests(), [6], true);
+    expect(query).toHaveBeenLastCalledWith(plans.getIncompleteRequests.text, [6], true);
   });
 
   it('throws database errors to the caller and still releases the connection', async () => {
     const query = jest.fn().mockRejectedValue(new Error('connection refused'));
     const release = jest.fn().mockResolvedValue(undefined);
-    const service = new RequestTrackingService(
+    const service = createRequestStore(
       { createQueryRunner: () => ({ query, release }) } as never,
       pino({ level: 'silent' }),
-    );
+    ).requests;
     await expect(service.getIncompleteRequests()).rejects.toThrow('connection refused');
     expect(release).toHaveBeenCalledTimes(1);
   });

@@ -1,8 +1,8 @@
 import type { SapphireClientOptions } from '@sapphire/framework';
 import { GatewayIntentBits, type ClientOptions } from 'discord.js';
 import type { Logger } from 'pino';
-import type { Config } from './config';
-import { SapphirePinoLogger } from './logger';
+import type { Config } from '../lib/config';
+import { SapphirePinoLogger } from '../lib/logger';
 
 /** Every SapphireClient option in one place. */
 export function buildClientOptions(

@@ -1,0 +1,297 @@
+import type { Logger } from 'pino';
+import type { EntityManager } from 'typeorm';
+import { DuplicateInteractionError, QuotaExceededError } from '../../domain/errors';
+import { ADMIN_EXPIRY_MESSAGE, processingErrorMessage, staleExpiryMessage, type Verdict } from '../../domain/policy';
+import {
+  isRequestId,
+  requestLogFields,
+  type CompletionInput,
+  type CreateRequestInput,
+  type ExpireFilter,
+  type FailureKind,
+  type Lease,
+  type LeasedRequest,
+  type RequestStatus,
+  type VideoRequestRow,
+} from '../../domain/request';
+import type { Metrics } from '../../lib/metrics';
+import { num, toRequestRow } from '../mapping';
+import * as sql from '../sql/requests';
+import { fenceValues, type SqlRunner } from './SqlRunner';
+
+/**
+ * Requests: creation (with the quota), reads, the terminal transitions and expiry. Every transition is one
+ * conditional UPDATE fenced by id + fence + lease owner (+ expected state); zero rows updated throws
+ * FencedWriteError. The one place that counts finished requests (`veobot_requests_finished_total`).
+ */
+export class RequestRepository {
+  public constructor(
+    private readonly sql: SqlRunner,
+    private readonly logger: Logger,
+    private readonly metrics?: Metrics,
+  ) {}
+
+  /**
+   * Inserts a `pending` row already leased by `owner` (fence 1). With `quota`, the user's usage is counted and the row
+   * inserted under a per-user lock in one transaction, so two simultaneous requests cannot both slip under the limit
+   * (QuotaExceededError otherwise).
+   */
+  public async createRequest(
+    input: CreateRequestInput,
+    owner: string,
+    leaseMs: number,
+    quota?: { limit: number; since: Date },
+  ): Promise<LeasedRequest> {
+    if (!quota) return this.insert(input, owner, leaseMs);
+    return this.sql.transaction(async (manager) => {
+      await this.sql.rows(sql.lockUserQuota, { userId: input.userId }, manager);
+      const usage = await this.sql.first(
+        sql.countQuotaUsage,
+        { userId: input.userId, since: quota.since, requestType: input.requestType ?? 'veo' },
+        manager,
+      );
+      const used = num(usage?.count ?? 0);
+      if (used >= quota.limit) throw new QuotaExceededError(used, quota.limit);
+      return this.insert(input, owner, leaseMs, manager);
+    });
+  }
+
+  private async insert(
+    input: CreateRequestInput,
+    owner: string,
+    leaseMs: number,
+    manager?: EntityManager,
+  ): Promise<LeasedRequest> {
+    const raw = await this.sql.first(
+      sql.insertRequest,
+      {
+        id: input.id ?? null,
+        userId: input.userId,
+        guildId: input.guildId,
+        channelId: input.channelId,
+        prompt: input.prompt,
+        durationSeconds: input.durationSeconds ?? null,
+        aspectRatio: input.aspectRatio,
+        resolution: input.resolution ?? null,
+        generateAudio: input.generateAudio === undefined ? true : input.generateAudio,
+        requestType: input.requestType ?? 'veo',
+        model: input.model ?? null,
+        negativePrompt: input.negativePrompt ?? null,
+        seed: input.seed ?? null,
+        attachmentSizeLimit: input.attachmentSizeLimit ?? null,
+        applicationId: input.applicationId ?? null,
+        interactionToken: input.interactionToken ?? null,
+        interactionExpiresAt: input.interactionExpiresAt ?? null,
+        owner,
+        leaseMs: Math.round(leaseMs),
+        interactionId: input.interactionId ?? null,
+      },
+      manager,
+    );
+    if (!raw) throw new DuplicateInteractionError(input.interactionId ?? '');
+    const row = toRequestRow(raw);
+    this.logger.info({ ...requestLogFields(row), user_id: row.userId, owner }, 'request created');
+    return { row, lease: { requestId: row.id, fence: row.fence, owner } };
+  }
+
+  /** The row, or null (also for an id that is not a uuid). */
+  public async getById(id: string): Promise<VideoRequestRow | null> {
+    if (!isRequestId(id)) return null;
+    const raw = await this.sql.first(sql.getById, { id });
+    return raw ? toRequestRow(raw) : null;
+  }
+
+  /** How many requests are pending and generating (any age), in one guild or all. */
+  public async countIncompleteRequests(guildId?: string): Promise<{ pending: number; generating: number }> {
+    const r = await this.sql.first(sql.countIncompleteRequests, { guildId: guildId ?? null });
+    return { pending: num(r?.pending ?? 0), generating: num(r?.generating ?? 0) };
+  }
+
+  /**
+   * R1: pending and generating requests created within `maxAgeHours`, oldest first. The resume itself claims rows one
+   * at a time (LeaseRepository.claimNext); this list is the requirement's read, for scripts and reports.
+   */
+  public async getIncompleteRequests(maxAgeHours: number = 24): Promise<VideoRequestRow[]> {
+    return (await this.sql.rows(sql.getIncompleteRequests, { maxAgeHours })).map(toRequestRow);
+  }
+
+  /** Rows whose status this version does not know; they are never claimed, paid for or announced. */
+  public async countUnknownStatuses(): Promise<{ status: string; count: number }[]> {
+    return (await this.sql.rows(sql.countUnknownStatuses, {})).map((r) => ({
+      status: String(r.status),
+      count: num(r.count),
+    }));
+  }
+
+  /**
+   * Records an unexpected error while driving the request and releases the lease; at `limit` errors the request fails
+   * with the reason (or its announcement is given up) instead of being retried by every sweep. null: lease not held.
+   */
+  public async recordProcessingError(lease: Lease, error: string, limit: number): Promise<VideoRequestRow | null> {
+    const message = processingErrorMessage(limit, error);
+    const raw = await this.sql.first(sql.processingError, { ...fenceValues(lease), message, limit });
+    if (!raw) return null;
+    const row = toRequestRow(raw);
+    const gaveUp = row.processingErrors >= limit;
+    if (gaveUp && row.status === 'failed' && row.failureKind === 'bot' && row.errorMessage === message) {
+      this.metrics?.requestsFinished.inc({ outcome: 'failed' });
+    }
+    this.logger[gaveUp ? 'error' : 'warn'](
+      { ...requestLogFields(row), errors: row.processingErrors, error },
+      'unexpected error while driving a request',
+    );
+    return row;
+  }
+
+  /**
+   * → completed from generating or pending (an ambiguous attempt's output may complete a pending row); `from` narrows
+   * the expected statuses.
+   */
+  public async markCompleted(
+    lease: Lease,
+    result: CompletionInput,
+    from: RequestStatus[] = ['generating', 'pending'],
+  ): Promise<VideoRequestRow> {
+    return this.complete(lease, result, from, 'markCompleted');
+  }
+
+  /** timeout → completed: the operation finished after its timeout; the announcement is due again. */
+  public async lateComplete(lease: Lease, result: CompletionInput): Promise<VideoRequestRow> {
+    return this.complete(lease, result, ['timeout'], 'lateComplete');
+  }
+
+  private async complete(
+    lease: Lease,
+    result: CompletionInput,
+    from: RequestStatus[],
+    action: string,
+  ): Promise<VideoRequestRow> {
+    const row = await this.sql.fenced(lease, action, from, sql.markCompleted, {
+      videoUrls: result.videoUrls,
+      gcsPrefix: result.gcsPrefix ?? null,
+      videoSizeBytes: result.videoSizeBytes ?? null,
+      from,
+    });
+    this.countFinished(from, 'completed');
+    this.logger.info(
+      { ...requestLogFields(row), duration_ms: row.durationMs, videos: row.videoUrls?.length ?? 0 },
+      'request completed',
+    );
+    return row;
+  }
+
+  /** Ends the request as a failure verdict says (policy.classify), from the `from` statuses. */
+  public async finish(lease: Lease, verdict: Verdict, from: RequestStatus[]): Promise<VideoRequestRow> {
+    return verdict.status === 'failed'
+      ? this.markFailed(lease, verdict.message, verdict.failureKind, from)
+      : this.markTimeout(lease, verdict.message, from, verdict.failureKind);
+  }
+
+  /** → failed from the `from` statuses, with the message and why. */
+  public async markFailed(
+    lease: Lease,
+    message: string,
+    failureKind: FailureKind,
+    from: RequestStatus[],
+  ): Promise<VideoRequestRow> {
+    return this.finishUnsuccessfully(lease, 'failed', message, failureKind, from);
+  }
+
+  /** → timeout from the `from` statuses (failure_kind defaults to 'google': the operation was lost or never ended). */
+  public async markTimeout(
+    lease: Lease,
+    message: string,
+    from: RequestStatus[],
+    failureKind: FailureKind = 'google',
+  ): Promise<VideoRequestRow> {
+    return this.finishUnsuccessfully(lease, 'timeout', message, failureKind, from);
+  }
+
+  private async finishUnsuccessfully(
+    lease: Lease,
+    status: 'failed' | 'timeout',
+    message: string,
+    failureKind: FailureKind,
+    from: RequestStatus[],
+  ): Promise<VideoRequestRow> {
+    const action = status === 'failed' ? 'markFailed' : 'markTimeout';
+    const row = await this.sql.fenced(lease, action, from, sql.markFinishedUnsuccessfully, {
+      status,
+      message,
+      failureKind,
+      from,
+    });
+    this.countFinished(from, status);
+    this.logger.info(
+      { ...requestLogFields(row), failure_kind: failureKind, error: message },
+      status === 'failed' ? 'request failed' : 'request timed out',
+    );
+    return row;
+  }
+
+  /** A request counts as finished when it leaves pending/generating (not when a late completion follows a timeout). */
+  private countFinished(from: RequestStatus[], outcome: 'completed' | 'failed' | 'timeout', n = 1): void {
+    if (n > 0 && from.some((s) => s === 'pending' || s === 'generating')) {
+      this.metrics?.requestsFinished.inc({ outcome }, n);
+    }
+  }
+
+  /**
+   * R9: pending rows older than `maxAgeHours` whose lease is empty or run out → timeout ("Request expired (>N hours
+   * old)", failure_kind 'expired'), announcement due, fence bumped. Rows with a `submitting` (ambiguous) attempt are
+   * left for the resume to reconcile first. `guildId` limits it to one guild.
+   */
+  public async expireStalePending(maxAgeHours: number, guildId?: string): Promise<VideoRequestRow[]> {
+    const rows = (
+      await this.sql.rows(sql.expireStalePending, {
+        maxAgeHours,
+        message: staleExpiryMessage(maxAgeHours),
+        guildId: guildId ?? null,
+      })
+    ).map(toRequestRow);
+    this.countFinished(['pending'], 'timeout', rows.length);
+    for (const row of rows)
+      this.logger.info({ ...requestLogFields(row), max_age_hours: maxAgeHours }, 'stale pending request expired');
+    return rows;
+  }
+
+  /**
+   * Admin expiry in one guild → timeout ("Expired by a server admin", expired_by, failure_kind 'admin'),
+   * announcement due, fence bumped and lease cleared (a live worker's later writes are refused). Idempotent.
+   */
+  public async expireRequests(filter: ExpireFilter & { adminId: string }): Promise<VideoRequestRow[]> {
+    const rows = (
+      await this.sql.rows(sql.expireRequests, {
+        ...expirable(filter),
+        adminId: filter.adminId,
+        message: ADMIN_EXPIRY_MESSAGE,
+      })
+    ).map(toRequestRow);
+    this.countFinished(['pending'], 'timeout', rows.length);
+    for (const row of rows)
+      this.logger.info({ ...requestLogFields(row), admin_id: filter.adminId }, 'request expired by an admin');
+    return rows;
+  }
+
+  /** How many rows expireRequests would change with the same filters. */
+  public async countExpirable(filter: ExpireFilter): Promise<number> {
+    return this.sql.count(sql.countExpirable, expirable(filter));
+  }
+
+  /**
+   * Requests of `userId` created since `since` that count against the quota (policy.countsAgainstQuota): all but
+   * failed/timeout rows, which count only when the user caused them.
+   */
+  public async countQuotaUsage(userId: string, since: Date, requestType: string = 'veo'): Promise<number> {
+    return this.sql.count(sql.countQuotaUsage, { userId, since, requestType });
+  }
+}
+
+function expirable(filter: ExpireFilter): sql.ExpirableValues {
+  return {
+    guildId: filter.guildId,
+    olderThanHours: filter.olderThanHours ?? 0,
+    includeGenerating: filter.includeGenerating ?? false,
+    requestId: filter.requestId ?? null,
+  };
+}

@@ -1,0 +1,32 @@
+import type { Logger } from 'pino';
+import type { DataSource } from 'typeorm';
+import type { Metrics } from '../../lib/metrics';
+import { AnnouncementRepository } from './AnnouncementRepository';
+import { AttemptRepository } from './AttemptRepository';
+import { LeaseRepository } from './LeaseRepository';
+import { RequestRepository } from './RequestRepository';
+import { RequestViews } from './RequestViews';
+import { SqlRunner } from './SqlRunner';
+
+export { AnnouncementRepository, AttemptRepository, LeaseRepository, RequestRepository, RequestViews, SqlRunner };
+
+/** Every repository of the request model, on one database. */
+export interface RequestStore {
+  requests: RequestRepository;
+  leases: LeaseRepository;
+  attempts: AttemptRepository;
+  announcements: AnnouncementRepository;
+  views: RequestViews;
+}
+
+export function createRequestStore(dataSource: DataSource, logger: Logger, metrics?: Metrics): RequestStore {
+  const log = logger.child({ component: 'store' });
+  const sql = new SqlRunner(dataSource, log);
+  return {
+    requests: new RequestRepository(sql, log, metrics),
+    leases: new LeaseRepository(sql, log),
+    attempts: new AttemptRepository(sql, log),
+    announcements: new AnnouncementRepository(sql, log),
+    views: new RequestViews(sql),
+  };
+}

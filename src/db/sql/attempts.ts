@@ -1,0 +1,78 @@
+/** Submit attempts: the write-ahead log of paid Veo submits (R3), and the move to `generating` once Veo accepted. */
+import { FENCE_NAMES, statement, type FenceValues } from './statement';
+import { ATTEMPTS, FENCED, REQUESTS } from './tables';
+
+/**
+ * Write-ahead submit attempt, one statement (so one transaction): fenced on the request being `pending`, increments
+ * `submit_attempts` and inserts attempt n+1 in state `submitting`. No row returned = refused.
+ */
+export const insertSubmitAttempt = statement<FenceValues & { outputPrefix: string }>(
+  [...FENCE_NAMES, 'outputPrefix'],
+  `WITH req AS (
+      UPDATE ${REQUESTS}
+        SET submit_attempts = submit_attempts + 1, updated_at = now()
+      WHERE ${FENCED} AND status = 'pending'
+      RETURNING id
+    )
+    INSERT INTO ${ATTEMPTS} (request_id, attempt, output_prefix, state)
+    SELECT req.id,
+      COALESCE((SELECT max(a.attempt) FROM ${ATTEMPTS} a WHERE a.request_id = req.id), 0) + 1,
+      $outputPrefix, 'submitting'
+    FROM req
+    RETURNING *`,
+);
+
+/** Veo accepted: store the operation name on the attempt, unconditionally (a paid operation's name is never lost). */
+export const acceptAttempt = statement<{ attemptId: number; operationName: string }>(
+  ['attemptId', 'operationName'],
+  `UPDATE ${ATTEMPTS}
+    SET operation_name = $operationName, state = 'accepted', accepted_at = COALESCE(accepted_at, now())
+    WHERE id = $attemptId::bigint
+    RETURNING *`,
+);
+
+/**
+ * Veo accepted: the request moves pending → generating (fenced), with the operation name, the model and the attempt's
+ * output folder.
+ */
+export const markGenerating = statement<
+  FenceValues & { operationName: string; model: string | null; attemptId: number }
+>(
+  [...FENCE_NAMES, 'operationName', 'model', 'attemptId'],
+  `UPDATE ${REQUESTS}
+    SET status = 'generating', operation_name = $operationName, model = COALESCE($model, model), started_at = now(),
+      gcs_prefix = COALESCE((SELECT a.output_prefix FROM ${ATTEMPTS} a WHERE a.id = $attemptId::bigint), gcs_prefix),
+      updated_at = now()
+    WHERE ${FENCED} AND status = 'pending'
+    RETURNING *`,
+);
+
+/** Veo refused a submit. Only a `submitting` attempt changes. */
+export const rejectAttempt = statement<{ attemptId: number; error: string }>(
+  ['attemptId', 'error'],
+  `UPDATE ${ATTEMPTS} SET state = 'rejected', error = $error
+    WHERE id = $attemptId::bigint AND state = 'submitting'
+    RETURNING *`,
+);
+
+/** An ambiguous attempt produced nothing within the grace period. */
+export const abandonAttempt = statement<{ attemptId: number; error: string | null }>(
+  ['attemptId', 'error'],
+  `UPDATE ${ATTEMPTS} SET state = 'abandoned', error = COALESCE($error, error)
+    WHERE id = $attemptId::bigint AND state = 'submitting'
+    RETURNING *`,
+);
+
+/** Count one more ambiguous attempt (fenced). */
+export const incrementAmbiguous = statement<FenceValues>(
+  FENCE_NAMES,
+  `UPDATE ${REQUESTS}
+    SET ambiguous_attempts = ambiguous_attempts + 1, updated_at = now()
+    WHERE ${FENCED}
+    RETURNING *`,
+);
+
+export const getAttempts = statement<{ requestId: string }>(
+  ['requestId'],
+  `SELECT * FROM ${ATTEMPTS} WHERE request_id = $requestId::uuid ORDER BY attempt ASC`,
+);

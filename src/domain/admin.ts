@@ -1,0 +1,54 @@
+/** Values of the admin actions behind `/resume` (docs/requirements.md R13). */
+import type { GenerationOutcome } from './outcomes';
+import type { GuildSummary, RequestStatus, UnfinishedRow } from './request';
+
+/** Rows per page of `/resume status`. */
+export const STATUS_PAGE_SIZE = 10;
+/** An expiry must be confirmed by the same admin within this time. */
+export const CONFIRMATION_TTL_MS = 60_000;
+
+/**
+ * An expiry waiting for its admin's confirmation. It travels inside the confirmation button itself, so whichever
+ * instance receives the press (even after a restart) can act on it.
+ */
+export interface PendingExpiry {
+  adminId: string;
+  olderThanHours: number;
+  includeGenerating: boolean;
+  requestId?: string;
+  /** epoch milliseconds */
+  expiresAt: number;
+}
+
+/** One page of `/resume status`. */
+export interface StatusPage {
+  summary: GuildSummary;
+  rows: UnfinishedRow[];
+  /** the page shown (0-based; the last page that still exists when rows finished meanwhile) */
+  page: number;
+  pages: number;
+  total: number;
+  resumeDisabled: boolean;
+  now: number;
+}
+
+/** What `/resume run` would do with each of a guild's unfinished requests. */
+export type DryRunAction = 'skip_live' | 'expire' | 'submit' | 'poll' | 'announce';
+
+export interface DryRunPlan {
+  items: { row: UnfinishedRow; action: DryRunAction; seconds: number }[];
+  /** unfinished rows in all (items holds the first of them) */
+  total: number;
+  /** video-seconds the submits would bill at most */
+  seconds: number;
+  maxAgeHours: number;
+  now: number;
+}
+
+/** The live state of a `/resume run`. */
+export interface RunProgress {
+  counts: { found: number; running: number; completed: number; failed: number; timeout: number };
+  /** each request claimed so far: its status when claimed, and its outcome once done (in claim order) */
+  requests: Map<string, { status: RequestStatus; outcome?: GenerationOutcome }>;
+  elapsedMs: number;
+}

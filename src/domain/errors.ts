@@ -1,0 +1,64 @@
+import type { AnnouncementState, RequestStatus } from './request';
+
+/** The user has used their quota (counted under a per-user lock, at insert time). */
+export class QuotaExceededError extends Error {
+  public constructor(
+    public readonly used: number,
+    public readonly limit: number,
+  ) {
+    super(`quota reached: ${used} of ${limit}`);
+    this.name = 'QuotaExceededError';
+  }
+}
+
+/** Another process already recorded a request for this Discord interaction (it handles it; this one must not). */
+export class DuplicateInteractionError extends Error {
+  public constructor(public readonly interactionId: string) {
+    super(`a request for interaction ${interactionId} is already recorded`);
+    this.name = 'DuplicateInteractionError';
+  }
+}
+
+/** A conditional update hit zero rows: the row moved on (claimed by someone else, finished, expired by an admin). */
+export class FencedWriteError extends Error {
+  public constructor(
+    public readonly requestId: string,
+    public readonly action: string,
+    /** what the write expected: statuses (or announcement states), fence and owner */
+    public readonly expected: { states: readonly string[]; fence: number; owner: string },
+    /** what the row holds now (null: the row does not exist; undefined: not looked up) */
+    public readonly actual?: {
+      status: RequestStatus;
+      fence: number;
+      leaseOwner: string | null;
+      announcement: AnnouncementState | null;
+    } | null,
+  ) {
+    const now =
+      actual === undefined
+        ? ''
+        : actual === null
+          ? '; the row does not exist'
+          : `; row has status ${actual.status}, fence ${actual.fence}, owner ${actual.leaseOwner ?? 'none'}, announcement ${actual.announcement ?? 'none'}`;
+    super(
+      `${action} refused for request ${requestId}: expected ${expected.states.join('|') || 'any state'} ` +
+        `at fence ${expected.fence} owned by ${expected.owner}${now}`,
+    );
+    this.name = 'FencedWriteError';
+  }
+}
+
+/**
+ * Telling a requester failed. `permanent`: sending the same message again can never work (missing permission, unknown
+ * channel); otherwise a later sweep tries again.
+ */
+export class DeliveryError extends Error {
+  public constructor(
+    message: string,
+    public readonly permanent: boolean,
+    public readonly code?: number | string,
+  ) {
+    super(message);
+    this.name = 'DeliveryError';
+  }
+}

@@ -1,0 +1,116 @@
+/**
+ * The rules of the bot in one place: how a failure is classified (and so whether it counts against the quota), how
+ * often things are retried, and the limits that end a request. docs/requirements.md names the requirement (R#) each
+ * rule serves.
+ */
+import type { FailureKind } from './request';
+import { formatDuration, HOUR_MS, MINUTE_MS } from './time';
+
+/** Unexpected errors (bugs, not Veo or Discord answers) a request may hit before it is failed with the reason. */
+export const MAX_PROCESSING_ERRORS = 5;
+/** A passing Discord failure of an announcement is retried by later sweeps this many times in all. */
+export const MAX_ANNOUNCEMENT_ATTEMPTS = 5;
+/** Writes of a paid operation's name are retried this often before the bot logs it for recovery by hand. */
+export const OPERATION_NAME_WRITE_TRIES = 5;
+/** Timed-out operations (paid for) are checked for this long after the request was made (late delivery)… */
+export const LATE_DELIVERY_WINDOW_HOURS = 24;
+/** …each at most this often… */
+export const LATE_CHECK_INTERVAL_MS = 5 * MINUTE_MS;
+/** …and at most this many per sweep. */
+export const LATE_CHECKS_PER_SWEEP = 20;
+
+/** The quota counts requests of a rolling window of this length. */
+export const QUOTA_WINDOW_MS = 24 * HOUR_MS;
+/**
+ * Failed and timed-out requests count against the quota only when the user caused them; the SQL of the quota count is
+ * built from this list.
+ */
+export const QUOTA_COUNTED_FAILURE_KINDS = ['filtered', 'invalid'] as const satisfies readonly FailureKind[];
+/** The quota rule as users read it. */
+export const QUOTA_RULE_TEXT = 'Failures caused by the bot or Google do not count';
+
+export function countsAgainstQuota(row: { status: string; failureKind: FailureKind | null }): boolean {
+  if (row.status !== 'failed' && row.status !== 'timeout') return true;
+  return (QUOTA_COUNTED_FAILURE_KINDS as readonly string[]).includes(row.failureKind ?? '');
+}
+
+/** Something ended a request without a video. */
+export type FailureEvent =
+  | { kind: 'submit_attempts_exhausted'; attempts: number }
+  | { kind: 'unsupported_ratio'; aspectRatio: string }
+  | { kind: 'unusable_row'; problem: string }
+  | { kind: 'veo_refused'; httpStatus?: number; message: string }
+  | { kind: 'veo_failed'; code?: number; message: string }
+  | { kind: 'filtered'; reasons: string[] }
+  | { kind: 'operation_gone' }
+  | { kind: 'deadline'; limitMs: number }
+  | { kind: 'no_operation' }
+  | { kind: 'no_video' };
+
+/** How a failure ends the request: its final status, why (for the quota) and the message stored for the requester. */
+export interface Verdict {
+  status: 'failed' | 'timeout';
+  failureKind: FailureKind;
+  message: string;
+}
+
+/** Google's status code 3 (INVALID_ARGUMENT) in a failed operation: the request itself was unusable. */
+const GOOGLE_INVALID_ARGUMENT = 3;
+
+/** The one classification of failures (R4, R6): user-caused ('filtered', 'invalid') or not ('google', 'bot'). */
+export function classify(event: FailureEvent): Verdict {
+  switch (event.kind) {
+    case 'submit_attempts_exhausted':
+      return failed('bot', `Gave up after ${event.attempts} submit attempts to Veo.`);
+    case 'unsupported_ratio':
+      // The original bot's table allows ratios Veo cannot make: say so rather than silently change the request.
+      return failed('invalid', `Veo cannot make ${event.aspectRatio} videos, only 16:9 and 9:16.`);
+    case 'unusable_row':
+      return failed('bot', `The request cannot be sent to Veo: ${event.problem}.`);
+    case 'veo_refused':
+      return failed(event.httpStatus === 400 ? 'invalid' : 'google', `Veo refused the request: ${event.message}`);
+    case 'veo_failed':
+      return failed(event.code === GOOGLE_INVALID_ARGUMENT ? 'invalid' : 'google', `Veo failed: ${event.message}`);
+    case 'filtered':
+      return failed('filtered', event.reasons.join('; ') || 'Blocked by safety filters.');
+    case 'operation_gone':
+      return {
+        status: 'timeout',
+        failureKind: 'google',
+        message: 'The Veo operation no longer exists (expired at Google).',
+      };
+    case 'deadline': {
+      const within =
+        event.limitMs % MINUTE_MS === 0 ? `${event.limitMs / MINUTE_MS} minute(s)` : formatDuration(event.limitMs);
+      return { status: 'timeout', failureKind: 'google', message: `Veo did not finish within ${within}.` };
+    }
+    case 'no_operation':
+      return failed('bot', 'The request was marked generating but has no Veo operation to check.');
+    case 'no_video':
+      return failed('google', 'Veo finished without a video.');
+  }
+}
+
+function failed(failureKind: FailureKind, message: string): Verdict {
+  return { status: 'failed', failureKind, message };
+}
+
+/** R9: a pending request older than RESUME_MAX_AGE_HOURS is expired instead of submitted. */
+export function staleExpiryMessage(maxAgeHours: number): string {
+  return `Request expired (>${maxAgeHours} hours old)`;
+}
+
+export const ADMIN_EXPIRY_MESSAGE = 'Expired by a server admin';
+
+/** The reason stored when a request keeps hitting unexpected errors (at most 1,000 characters). */
+export function processingErrorMessage(limit: number, lastError: string): string {
+  return `Gave up after ${limit} unexpected errors on the bot side; the last one: ${lastError}`.slice(0, 1000);
+}
+
+/**
+ * An announcement that failed is given up when Discord's refusal is permanent, or when this was the last allowed
+ * attempt; otherwise a later sweep tries again.
+ */
+export function giveUpAnnouncement(permanent: boolean, attemptsBefore: number): boolean {
+  return permanent || attemptsBefore + 1 >= MAX_ANNOUNCEMENT_ATTEMPTS;
+}
