@@ -1,5 +1,6 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
+import layers from './eslint/layers.mjs';
 
 export default tseslint.config(
   {
@@ -22,6 +23,12 @@ export default tseslint.config(
       '@typescript-eslint/no-explicit-any': 'warn',
       'no-console': 'error',
     },
+  },
+  {
+    // The layers of src/ (docs/architecture.md): domain at the bottom, the composition root at the top.
+    files: ['src/**/*.ts'],
+    plugins: { layers },
+    rules: { 'layers/imports': 'error' },
   },
   {
     // Emulators and tests handle raw wire JSON; `any` is the honest type there.
