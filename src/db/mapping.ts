@@ -75,6 +75,7 @@ export const toRequestRow = mapper<VideoRequestRow>({
   deliveredAs: ['delivered_as', 'value'],
   expiredBy: ['expired_by', 'value'],
   failureKind: ['failure_kind', 'value'],
+  failureReason: ['failure_reason', 'value'],
   submitAttempts: ['submit_attempts', 'number'],
   ambiguousAttempts: ['ambiguous_attempts', 'number'],
   updatedAt: ['updated_at', 'dateOrNull'],

@@ -1,20 +1,12 @@
 import { createHash } from 'node:crypto';
 import { openAsBlob } from 'node:fs';
-import {
-  DiscordAPIError,
-  RESTJSONErrorCodes,
-  Routes,
-  type APIEmbed,
-  type APIMessage,
-  type REST,
-  type RouteLike,
-} from 'discord.js';
+import { DiscordAPIError, RESTJSONErrorCodes, Routes, type APIMessage, type REST, type RouteLike } from 'discord.js';
 import type { Logger } from 'pino';
 import { DeliveryError } from '../domain/errors';
 import type { AnnouncementResult, Notifier, PreparedVideo, VideoDelivery } from '../domain/ports';
 import type { VideoRequestRow } from '../domain/request';
 import type { Metrics } from '../lib/metrics';
-import { isResultEmbed, pointerEmbed, resultEmbed } from './embeds';
+import { isResultEmbed, pointerEmbed, resultMessage } from './embeds';
 import { isTokenGone, tokenUsable } from './interactionToken';
 
 /** Discord error codes after which retrying the same message can never work. */
@@ -163,19 +155,12 @@ export class DiscordNotifier implements Notifier {
   }
 
   private payload(row: VideoRequestRow, context: { resumed: boolean }, video: PreparedVideo | undefined) {
-    const embed: APIEmbed = resultEmbed(row, {
+    const { content, embed } = resultMessage(row, {
       resumed: context.resumed,
-      link: video?.kind === 'link' ? video.url : undefined,
-      linkReason: video?.kind === 'link' ? video.reason : undefined,
+      link: video?.kind === 'link' ? { url: video.url, reason: video.reason, size: video.size } : undefined,
     });
     const files: VideoFile[] = video?.kind === 'attachment' ? [{ name: video.name, path: video.path }] : [];
-    const verb =
-      row.status === 'completed'
-        ? 'your video is ready'
-        : row.status === 'timeout'
-          ? 'your video request timed out'
-          : 'your video could not be made';
-    return { embed, files, content: `<@${row.userId}> ${verb}.` };
+    return { embed, files, content };
   }
 
   /**

@@ -1,10 +1,11 @@
 /** What `/resume` shows: the status page, the dry run, the live run and the expiry confirmation (data from ResumeAdminService). */
 import { ActionRowBuilder, ButtonBuilder, ButtonStyle, type APIEmbed } from 'discord.js';
-import type { DryRunPlan, PendingExpiry, RunProgress, StatusPage } from '../domain/admin';
+import type { DryRunPlan, LeaseHolder, PendingExpiry, RunProgress, StatusPage } from '../domain/admin';
 import type { GenerationOutcome } from '../domain/outcomes';
 import type { UnfinishedRow } from '../domain/request';
 import { formatDuration } from '../domain/time';
 import { RESUME_BUTTON } from './customIds';
+import { fitEmbed } from './limits';
 import { COLORS, displayText } from './text';
 
 export interface View {
@@ -36,9 +37,16 @@ function age(now: number, date: Date): string {
   return formatDuration(now - new Date(date).getTime());
 }
 
-function statusLine(r: UnfinishedRow, now: number): string {
+const HOLDER_TEXT: Record<LeaseHolder, string> = {
+  free: 'free',
+  this_bot: 'this bot',
+  other_alive: 'another instance (alive)',
+  other_not_responding: 'another instance (not responding)',
+};
+
+function statusLine(r: UnfinishedRow & { holder: LeaseHolder }, now: number): string {
   const state = r.status === 'pending' || r.status === 'generating' ? r.status : `${r.status}, announcement due`;
-  const lease = r.leaseOwner ? `${displayText(r.leaseOwner, 40)} ${r.leaseLive ? '(live)' : '(expired)'}` : 'free';
+  const lease = HOLDER_TEXT[r.holder];
   return (
     `\`${shortId(r.id)}\` **${state}** · ${age(now, r.createdAt)} ago · <@${r.userId}> · ` +
     `“${displayText(r.prompt, 60)}” · ${r.attemptCount} attempt(s) · op ${shortOperation(r.operationName)} · ${lease}`
@@ -48,7 +56,11 @@ function statusLine(r: UnfinishedRow, now: number): string {
 export function statusView(page: StatusPage): View {
   const { summary, now } = page;
   const lines = page.rows.map((r) => statusLine(r, now));
-  const embed: APIEmbed = {
+  const failures = page.recentFailures.map(
+    (r) =>
+      `\`${shortId(r.id)}\` ${r.status} · ${age(now, r.completedAt ?? r.createdAt)} ago · ${displayText(r.errorMessage ?? '—', 200)}`,
+  );
+  const embed: APIEmbed = fitEmbed({
     title: 'Unfinished video requests in this server',
     color: page.resumeDisabled ? COLORS.warning : COLORS.progress,
     description: [
@@ -66,24 +78,27 @@ export function statusView(page: StatusPage): View {
       { name: 'Failed (24 h)', value: String(summary.failed24h), inline: true },
       { name: 'Timed out (24 h)', value: String(summary.timeout24h), inline: true },
       { name: 'Video-seconds at risk', value: `${summary.videoSecondsAtRisk} s`, inline: true },
+      ...(failures.length > 0
+        ? [{ name: 'Latest failures (what Google or the bot said)', value: failures.join('\n') }]
+        : []),
     ],
     footer: {
       text: `Page ${page.page + 1} of ${page.pages} · ${page.total} unfinished · oldest ${summary.oldestUnfinishedAt ? age(now, summary.oldestUnfinishedAt) : '—'}`,
     },
-  };
+  });
   const current = page.page;
   const row = new ActionRowBuilder<ButtonBuilder>().addComponents(
     new ButtonBuilder()
-      .setCustomId(RESUME_BUTTON.statusPage(Math.max(0, current - 1)))
+      .setCustomId(RESUME_BUTTON.statusPage(Math.max(0, current - 1), 'newer'))
       .setLabel('◀ Newer')
       .setStyle(ButtonStyle.Secondary)
       .setDisabled(current === 0),
     new ButtonBuilder()
-      .setCustomId(RESUME_BUTTON.statusPage(current))
+      .setCustomId(RESUME_BUTTON.statusPage(current, 'refresh'))
       .setLabel('Refresh')
       .setStyle(ButtonStyle.Primary),
     new ButtonBuilder()
-      .setCustomId(RESUME_BUTTON.statusPage(current + 1))
+      .setCustomId(RESUME_BUTTON.statusPage(Math.min(current + 1, page.pages - 1), 'older'))
       .setLabel('Older ▶')
       .setStyle(ButtonStyle.Secondary)
       .setDisabled(current >= page.pages - 1),
@@ -114,7 +129,7 @@ export function dryRunEmbed(plan: DryRunPlan): APIEmbed {
     }
     return `\`${shortId(r.id)}\` ${r.status} · ${age(plan.now, r.createdAt)} ago → ${action}`;
   });
-  return {
+  return fitEmbed({
     title: 'Dry run: what /resume run would do',
     color: COLORS.progress,
     description:
@@ -126,7 +141,7 @@ export function dryRunEmbed(plan: DryRunPlan): APIEmbed {
         value: `${plan.seconds} s (at most; ambiguous submits are checked first)`,
       },
     ],
-  };
+  });
 }
 
 export function runEmbed(progress: RunProgress, final: boolean): APIEmbed {
@@ -136,7 +151,7 @@ export function runEmbed(progress: RunProgress, final: boolean): APIEmbed {
       : `\`${shortId(id)}\` ${state.status} → running`,
   );
   const { counts } = progress;
-  return {
+  return fitEmbed({
     title: final ? 'Resume finished' : 'Resuming this server’s requests…',
     color: final ? COLORS.success : COLORS.progress,
     description: lines.slice(-20).join('\n') || 'Nothing to resume.',
@@ -148,7 +163,7 @@ export function runEmbed(progress: RunProgress, final: boolean): APIEmbed {
       { name: 'Timed out', value: String(counts.timeout), inline: true },
       { name: 'Elapsed', value: formatDuration(progress.elapsedMs), inline: true },
     ],
-  };
+  });
 }
 
 /** The one-minute confirmation of an expiry: the buttons carry the whole filter. */

@@ -3,6 +3,7 @@ import type { APIEmbed } from 'discord.js';
 import type { Phase } from '../domain/ports';
 import type { VideoRequestRow } from '../domain/request';
 import { formatDuration } from '../domain/time';
+import { clip, fitEmbed, LIMITS } from './limits';
 import { COLORS, displayText, requestMarker } from './text';
 
 export function describeSettings(
@@ -38,7 +39,7 @@ const PHASE_TEXT: Record<Phase, string> = {
 };
 
 export function progressEmbed(row: VideoRequestRow, phase: Phase, elapsedMs: number): APIEmbed {
-  return {
+  return fitEmbed({
     title: '🎬 Making your video',
     color: COLORS.progress,
     description: `> ${displayText(row.prompt)}`,
@@ -49,16 +50,61 @@ export function progressEmbed(row: VideoRequestRow, phase: Phase, elapsedMs: num
       { name: 'Settings', value: describeSettings(row) },
     ],
     footer: { text: requestMarker(row.id) },
-  };
+  });
 }
 
 export interface ResultOptions {
   resumed: boolean;
-  link?: string;
-  linkReason?: 'too_large' | 'download_failed';
+  /** a completed video that was not attached: where to fetch it, and why it is a link */
+  link?: { url: string; reason: 'too_large' | 'download_failed'; size: number };
 }
 
-/** The embed that tells the requester how their request ended. */
+/** The message that tells the requester how their request ended: its content (the mention) and its embed. */
+export interface ResultMessage {
+  content: string;
+  embed: APIEmbed;
+}
+
+const MiB = 1024 * 1024;
+
+/**
+ * The result message. A link to a video too large to attach goes into the message content (a signed URL runs to
+ * 1,100 characters or more, past an embed field's 1,024; content allows 2,000), or, were it longer still, into the
+ * embed description (4,096): never cut, since a cut link is a lost video.
+ */
+export function resultMessage(row: VideoRequestRow, options: ResultOptions): ResultMessage {
+  const verb =
+    row.status === 'completed'
+      ? 'your video is ready'
+      : row.status === 'timeout'
+        ? 'your video request timed out'
+        : 'your video could not be made';
+  const mention = `<@${row.userId}> ${verb}.`;
+  const embed = resultEmbed(row, options);
+  const link = options.link;
+  if (!link) return { content: mention, embed: fitEmbed(embed) };
+  const withLink = `<@${row.userId}> ${verb}: ${link.url}`;
+  if (withLink.length <= LIMITS.content) return { content: withLink, embed: fitEmbed(embed) };
+  const description = `${embed.description ?? ''}\n\n${link.url}`;
+  if (link.url.length + 2 > LIMITS.description)
+    throw new Error(`a download link of ${link.url.length} characters fits nowhere in a Discord message`);
+  const room = LIMITS.description - link.url.length - 2;
+  return {
+    content: mention,
+    embed: fitEmbed(
+      {
+        ...embed,
+        description:
+          description.length <= LIMITS.description
+            ? description
+            : `${clip(embed.description ?? '', room)}\n\n${link.url}`,
+      },
+      LIMITS.embedTotal,
+    ),
+  };
+}
+
+/** The embed that tells the requester how their request ended (its link, if any, travels in the message: resultMessage). */
 export function resultEmbed(row: VideoRequestRow, options: ResultOptions): APIEmbed {
   const footer = [options.resumed ? 'Resumed after bot restart' : null, requestMarker(row.id)]
     .filter(Boolean)
@@ -72,23 +118,25 @@ export function resultEmbed(row: VideoRequestRow, options: ResultOptions): APIEm
     const fields = [settings];
     if (row.durationMs) fields.push({ name: 'Took', value: formatDuration(row.durationMs) });
     if (options.link) {
+      const size = `${(options.link.size / MiB).toFixed(1)} MB`;
       fields.push({
         name: 'Video',
         value:
-          options.linkReason === 'too_large'
-            ? `Too large to attach here, so here is a link: ${options.link}`
-            : `Download: ${options.link}`,
+          options.link.reason === 'too_large'
+            ? `Too large to attach here (${size}), so here is a link: it is in the message above.`
+            : `It could not be attached, so here is a link: it is in the message above (${size}).`,
       });
     }
     return { ...base, title: resultTitle('completed'), color: COLORS.success, fields };
   }
+  const why = { name: 'Why', value: `${plainReason(row)} (reference \`${row.id.slice(0, 8)}\`)` };
   if (row.status === 'timeout') {
     return {
       ...base,
       title: resultTitle('timeout'),
       color: COLORS.warning,
       fields: [
-        { name: 'Why', value: displayText(row.errorMessage ?? 'It took too long.', 1000) },
+        why,
         settings,
         {
           name: 'What now',
@@ -104,18 +152,61 @@ export function resultEmbed(row: VideoRequestRow, options: ResultOptions): APIEm
     ...base,
     title: resultTitle('failed'),
     color: COLORS.failure,
-    fields: [
-      { name: 'Why', value: displayText(explainFailure(row), 1000) },
-      settings,
-      { name: 'What now', value: retryHint(row) },
-    ],
+    fields: [why, settings, { name: 'What now', value: retryHint(row) }],
   };
 }
 
-function explainFailure(row: VideoRequestRow): string {
-  const message = row.errorMessage ?? 'Unknown error.';
-  if (row.failureKind === 'filtered') return `Veo's safety filters blocked this prompt. ${message}`;
-  return message;
+/**
+ * What happened, in plain words chosen by the failure's code, never Google's own text (it can name projects, resource
+ * paths and quotas): that stays in the logs and in `/resume status` for admins.
+ */
+export function plainReason(
+  row: Pick<VideoRequestRow, 'status' | 'failureKind' | 'failureReason' | 'errorMessage'>,
+): string {
+  switch (row.failureReason) {
+    case 'submit_attempts_exhausted':
+      return 'Veo could not be reached after several tries.';
+    case 'unsupported_ratio':
+      return 'Veo cannot make this aspect ratio (only 16:9 and 9:16).';
+    case 'unusable_row':
+      return 'This request was stored in a form the bot cannot send to Veo.';
+    case 'veo_refused':
+      return row.failureKind === 'invalid'
+        ? 'Veo refused this prompt or these settings.'
+        : "Google's video service refused the request; the problem is on Google's side.";
+    case 'model_unavailable':
+      return 'The Veo model this request was made with is no longer available.';
+    case 'veo_failed':
+      return row.failureKind === 'invalid'
+        ? 'Veo could not use this prompt or these settings.'
+        : "Google's video service failed while making the video.";
+    case 'filtered':
+      return "Veo's safety filters blocked this video.";
+    case 'operation_gone':
+      return 'Google no longer has this video job (it expired there).';
+    case 'deadline':
+      // Worded by the bot itself ("Veo did not finish within 10 minute(s).").
+      return displayText(row.errorMessage ?? 'Veo did not finish in time.', 200);
+    case 'no_operation':
+      return "The bot lost track of this request's Veo job.";
+    case 'no_video':
+      return 'Veo finished without a video.';
+    case 'processing_errors':
+      return 'The bot kept hitting an error on its side.';
+    case 'expired':
+      return displayText(row.errorMessage ?? 'The request waited too long and expired.', 200);
+    case 'admin':
+      return 'A server admin stopped this request.';
+    default:
+      // Rows finished before the reason was recorded: worded by their kind alone.
+      if (row.failureKind === 'filtered') return "Veo's safety filters blocked this video.";
+      if (row.failureKind === 'invalid') return 'Veo could not use this prompt or these settings.';
+      if (row.failureKind === 'google') return "Google's video service had a problem.";
+      if (row.failureKind === 'admin') return 'A server admin stopped this request.';
+      if (row.failureKind === 'expired') return 'The request waited too long and expired.';
+      if (row.status === 'timeout') return 'It took too long.';
+      return 'The bot hit a problem on its side.';
+  }
 }
 
 function retryHint(row: VideoRequestRow): string {
@@ -128,12 +219,12 @@ function retryHint(row: VideoRequestRow): string {
 /** Replaces a resumed request's stale progress embed: the result itself was posted as a new message. */
 export function pointerEmbed(row: VideoRequestRow, messageLink: string): APIEmbed {
   // Deliberately not a result title: the result is the new message, this only points to it.
-  return {
+  return fitEmbed({
     title: '↪️ Finished after a bot restart',
     color: row.status === 'completed' ? COLORS.success : row.status === 'timeout' ? COLORS.warning : COLORS.failure,
     description: `> ${displayText(row.prompt)}\n\nThe bot restarted while working on this, so the result was posted as a new message: ${messageLink}`,
     footer: { text: requestMarker(row.id) },
-  };
+  });
 }
 
 /** The title of the embed that tells how a request ended (one per final status). */

@@ -1,6 +1,6 @@
 /** Values of the admin actions behind `/resume` (docs/requirements.md R13). */
 import type { GenerationOutcome } from './outcomes';
-import type { GuildSummary, RequestStatus, UnfinishedRow } from './request';
+import type { GuildSummary, RequestStatus, UnfinishedRow, VideoRequestRow } from './request';
 
 /** Rows per page of `/resume status`. */
 export const STATUS_PAGE_SIZE = 10;
@@ -20,10 +20,15 @@ export interface PendingExpiry {
   expiresAt: number;
 }
 
+/** Who holds a request, as an admin may see it (never a host name or a process id). */
+export type LeaseHolder = 'free' | 'this_bot' | 'other_alive' | 'other_not_responding';
+
 /** One page of `/resume status`. */
 export interface StatusPage {
   summary: GuildSummary;
-  rows: UnfinishedRow[];
+  rows: (UnfinishedRow & { holder: LeaseHolder })[];
+  /** the guild's latest failed or timed-out requests (24 h), with the detail Google or the bot gave */
+  recentFailures: VideoRequestRow[];
   /** the page shown (0-based; the last page that still exists when rows finished meanwhile) */
   page: number;
   pages: number;

@@ -3,7 +3,7 @@
  * often things are retried, and the limits that end a request. docs/requirements.md names the requirement (R#) each
  * rule serves.
  */
-import type { FailureKind } from './request';
+import type { FailureKind, FailureReason } from './request';
 import { formatDuration, HOUR_MS, MINUTE_MS } from './time';
 
 /** Unexpected errors (bugs, not Veo or Discord answers) a request may hit before it is failed with the reason. */
@@ -40,6 +40,7 @@ export type FailureEvent =
   | { kind: 'unsupported_ratio'; aspectRatio: string }
   | { kind: 'unusable_row'; problem: string }
   | { kind: 'veo_refused'; httpStatus?: number; message: string }
+  | { kind: 'model_unavailable'; model: string; message: string }
   | { kind: 'veo_failed'; code?: number; message: string }
   | { kind: 'filtered'; reasons: string[] }
   | { kind: 'operation_gone' }
@@ -51,6 +52,8 @@ export type FailureEvent =
 export interface Verdict {
   status: 'failed' | 'timeout';
   failureKind: FailureKind;
+  reason: FailureReason;
+  /** the detail, for logs and admins (may hold Google's own words) */
   message: string;
 }
 
@@ -59,6 +62,10 @@ const GOOGLE_INVALID_ARGUMENT = 3;
 
 /** The one classification of failures (R4, R6): user-caused ('filtered', 'invalid') or not ('google', 'bot'). */
 export function classify(event: FailureEvent): Verdict {
+  return { ...judge(event), reason: event.kind };
+}
+
+function judge(event: FailureEvent): Omit<Verdict, 'reason'> {
   switch (event.kind) {
     case 'submit_attempts_exhausted':
       return failed('bot', `Gave up after ${event.attempts} submit attempts to Veo.`);
@@ -69,6 +76,9 @@ export function classify(event: FailureEvent): Verdict {
       return failed('bot', `The request cannot be sent to Veo: ${event.problem}.`);
     case 'veo_refused':
       return failed(event.httpStatus === 400 ? 'invalid' : 'google', `Veo refused the request: ${event.message}`);
+    case 'model_unavailable':
+      // Never switched silently to another (differently billed) model: the request fails with the reason.
+      return failed('google', `Veo refused the request: ${event.message}`);
     case 'veo_failed':
       return failed(event.code === GOOGLE_INVALID_ARGUMENT ? 'invalid' : 'google', `Veo failed: ${event.message}`);
     case 'filtered':
@@ -91,7 +101,7 @@ export function classify(event: FailureEvent): Verdict {
   }
 }
 
-function failed(failureKind: FailureKind, message: string): Verdict {
+function failed(failureKind: FailureKind, message: string): Omit<Verdict, 'reason'> {
   return { status: 'failed', failureKind, message };
 }
 

@@ -11,6 +11,25 @@ export type AnnouncementState = 'due' | 'sent' | 'gave_up';
 export type FailureKind = 'filtered' | 'google' | 'bot' | 'expired' | 'admin' | 'invalid';
 export type DeliveredAs = 'attachment' | 'link';
 export type AttemptState = 'submitting' | 'accepted' | 'rejected' | 'abandoned';
+/**
+ * What ended a request without a video, as a code (policy.classify): users are told in plain words chosen by it, while
+ * `errorMessage` keeps the detail (Google's own text included) for logs and admins.
+ */
+export type FailureReason =
+  | 'submit_attempts_exhausted'
+  | 'unsupported_ratio'
+  | 'unusable_row'
+  | 'veo_refused'
+  | 'model_unavailable'
+  | 'veo_failed'
+  | 'filtered'
+  | 'operation_gone'
+  | 'deadline'
+  | 'no_operation'
+  | 'no_video'
+  | 'processing_errors'
+  | 'expired'
+  | 'admin';
 
 /** Statuses a worker drives (R1): submitted or polled until they end. */
 export const UNFINISHED_STATUSES = ['pending', 'generating'] as const satisfies readonly RequestStatus[];
@@ -71,6 +90,8 @@ export interface VideoRequestRow {
   deliveredAs: DeliveredAs | null;
   expiredBy: string | null;
   failureKind: FailureKind | null;
+  /** null on rows finished before it was recorded, and on completed rows */
+  failureReason: FailureReason | null;
   submitAttempts: number;
   ambiguousAttempts: number;
   updatedAt: Date | null;

@@ -3,16 +3,19 @@ import {
   CONFIRMATION_TTL_MS,
   STATUS_PAGE_SIZE,
   type DryRunPlan,
+  type LeaseHolder,
   type PendingExpiry,
   type RunProgress,
   type StatusPage,
 } from '../domain/admin';
 import { outcomeBucket } from '../domain/outcomes';
-import type { ExpireFilter, VideoRequestRow } from '../domain/request';
+import type { ExpireFilter, UnfinishedRow, VideoRequestRow } from '../domain/request';
 import { HOUR_MS } from '../domain/time';
 import type { Config } from '../lib/config';
 import type { ResumeSummary, TaskResumeService } from './TaskResumeService';
 
+/** Failed and timed-out requests `/resume status` shows with their detail. */
+const RECENT_FAILURES = 3;
 /** Rows the dry run looks at (and sums video-seconds over). */
 const DRY_RUN_ROWS = 50;
 
@@ -28,7 +31,7 @@ export class ResumeAdminService {
       requests: RequestRepository;
       views: RequestViews;
       resume: TaskResumeService;
-      config: Pick<Config, 'resume'>;
+      config: Pick<Config, 'resume' | 'instanceId'>;
       now?: () => number;
     },
   ) {
@@ -50,15 +53,23 @@ export class ResumeAdminService {
         offset: current * STATUS_PAGE_SIZE,
         limit: STATUS_PAGE_SIZE,
       }));
+    const recentFailures = await views.recentFailures(guildId, RECENT_FAILURES);
     return {
       summary,
-      rows,
+      rows: rows.map((row) => ({ ...row, holder: this.holderOf(row) })),
+      recentFailures,
       page: current,
       pages,
       total,
       resumeDisabled: config.resume.disabled,
       now: this.now(),
     };
+  }
+
+  private holderOf(row: UnfinishedRow): LeaseHolder {
+    if (!row.leaseOwner) return 'free';
+    if (row.leaseOwner === this.deps.config.instanceId) return 'this_bot';
+    return row.leaseLive ? 'other_alive' : 'other_not_responding';
   }
 
   /** What `/resume run` would do, without doing it. */

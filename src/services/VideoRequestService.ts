@@ -62,7 +62,10 @@ export class VideoRequestService {
   public checkChannel(channelId: string): Admission {
     const allowed = this.deps.config.video.allowedChannelIds;
     if (allowed.length > 0 && !allowed.includes(channelId)) {
-      return { ok: false, reason: `Videos can only be made in ${allowed.map((id) => `<#${id}>`).join(', ')}.` };
+      // A long allow-list would overflow the reply (2,000 characters): name the first few.
+      const shown = allowed.slice(0, 10).map((id) => `<#${id}>`);
+      const more = allowed.length > shown.length ? ` and ${allowed.length - shown.length} more channels` : '';
+      return { ok: false, reason: `Videos can only be made in ${shown.join(', ')}${more}.` };
     }
     return { ok: true };
   }

@@ -111,7 +111,7 @@ describe('bad rows beside healthy ones (real bot process, real PostgreSQL)', () 
     expect(world.google.submits.filter((s) => s.model === 'veo-2.0-generate-001')).toEqual([]);
     const [message] = resultMessages(world, ids.retiredModel!);
     expect(message!.embeds[0].fields.find((f: { name: string }) => f.name === 'Why').value).toMatch(
-      /retired or unknown/,
+      /model this request was made with is no longer available/,
     );
   });
 

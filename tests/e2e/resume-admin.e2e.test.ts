@@ -203,7 +203,12 @@ describe('/resume (real bot, emulated Discord and Google, real PostgreSQL)', () 
       announcement: 'due',
       ageHours: 1,
     });
-    await seed({ prompt: 'failed today', status: 'failed', announcement: 'sent' });
+    const failedToday = await seed({ prompt: 'failed today', status: 'failed', announcement: 'sent' });
+    const googleText = 'Quota exceeded for aiplatform.googleapis.com/online_prediction_requests_per_base_model';
+    await sql(`UPDATE video_requests SET error_message = $2, failure_kind = 'google' WHERE id = $1`, [
+      failedToday,
+      `Veo failed: ${googleText}`,
+    ]);
     await seed({ prompt: 'timed out today', status: 'timeout', announcement: 'sent' });
     await seed({ prompt: 'timed out too', status: 'timeout', announcement: 'sent' });
     await seed({ prompt: 'long done', status: 'completed', announcement: 'sent' });
@@ -231,8 +236,15 @@ describe('/resume (real bot, emulated Discord and Google, real PostgreSQL)', () 
     expect(lines[1]).toContain(`<@${MEMBER2}>`);
     expect(lines[1]).toMatch(/2 attempt\(s\)/);
     expect(lines[1]).toContain('op …abcdef12');
-    expect(lines[1]).toContain('instance-b (live)');
-    expect(lines[2]).toContain('instance-dead (expired)');
+    // Who holds a request, without naming hosts or processes: this bot, or another instance and whether it answers.
+    expect(lines[1]).toMatch(/· another instance \(alive\)$/);
+    expect(lines[2]).toMatch(/· another instance \(not responding\)$/);
+    expect(JSON.stringify(reply.raw)).not.toMatch(/instance-b|instance-dead/);
+    // Google's own words, kept from the requester, are shown to the admin (this reply is private to them).
+    expect(field(embed, 'Latest failures (what Google or the bot said)')).toContain(
+      `\`${failedToday.slice(0, 8)}\` failed`,
+    );
+    expect(field(embed, 'Latest failures (what Google or the bot said)')).toContain(googleText.replace(/_/g, '\\_'));
     expect(lines[3]).toMatch(/completed, announcement due/);
 
     // Nothing of the other guild: not its row, not its prompt, not its count.

@@ -32,8 +32,9 @@ describe('/video outcomes and the daily quota (end to end)', () => {
     const reply = await waitForResult(handle);
 
     expect(reply.embeds[0].title).toMatch(/could not be made/);
-    expect(field(reply, 'Why')).toContain("Veo's safety filters blocked this prompt");
-    expect(field(reply, 'Why')).toContain('Try rephrasing the prompt');
+    expect(field(reply, 'Why')).toContain("Veo's safety filters blocked this video");
+    // Google's own words stay in the logs and in /resume status; the requester gets plain words and a reference.
+    expect(field(reply, 'Why')).not.toContain('Try rephrasing the prompt');
     expect(field(reply, 'What now')).toMatch(/Rephrase the prompt .* run `\/video` again/);
     expect(field(reply, 'What now')).not.toMatch(/does not count/);
     expect(reply.attachments).toHaveLength(0);
@@ -49,7 +50,8 @@ describe('/video outcomes and the daily quota (end to end)', () => {
     const reply = await waitForResult(handle);
 
     expect(reply.embeds[0].title).toMatch(/could not be made/);
-    expect(field(reply, 'Why')).toContain('Internal error encountered.');
+    expect(field(reply, 'Why')).toContain("Google's video service failed while making the video.");
+    expect(field(reply, 'Why')).not.toContain('Internal error encountered.');
     expect(field(reply, 'What now')).toContain('does not count against your daily limit');
 
     const [row] = await world.waitForRow((rows) => rows[0]?.announcement === 'sent', user);

@@ -1,6 +1,6 @@
 import type { EmulatedMessage, InteractionHandle } from '../emulators/discord';
 
-/** Titles of the embeds that end a request (see src/lib/messages.ts `resultEmbed`). */
+/** Titles of the embeds that end a request (see src/discord/embeds.ts `resultEmbed`). */
 export const RESULT_TITLE = /ready|could not be made|timed out/;
 
 export function isResult(m: EmulatedMessage): boolean {

@@ -49,6 +49,7 @@ export class VideoRequest {
   @Column({ name: 'delivered_as', type: 'text', nullable: true }) deliveredAs!: string | null;
   @Column({ name: 'expired_by', type: 'text', nullable: true }) expiredBy!: string | null;
   @Column({ name: 'failure_kind', type: 'text', nullable: true }) failureKind!: string | null;
+  @Column({ name: 'failure_reason', type: 'text', nullable: true }) failureReason!: string | null;
   @Column({ name: 'submit_attempts', type: 'integer', default: 0 }) submitAttempts!: number;
   @Column({ name: 'ambiguous_attempts', type: 'integer', default: 0 }) ambiguousAttempts!: number;
   @Column({ name: 'updated_at', type: 'timestamptz', nullable: true, default: () => 'now()' }) updatedAt!: Date | null;

@@ -1,6 +1,12 @@
 import { Baseline1764400000000 } from './1764400000000-Baseline';
 import { ResumeTracking1764400000001 } from './1764400000001-ResumeTracking';
 import { InteractionIdAndErrors1764400000002 } from './1764400000002-InteractionIdAndErrors';
+import { FailureReason1764400000010 } from './1764400000010-FailureReason';
 
 /** Every migration, in order. Add new ones at the end. */
-export const migrations = [Baseline1764400000000, ResumeTracking1764400000001, InteractionIdAndErrors1764400000002];
+export const migrations = [
+  Baseline1764400000000,
+  ResumeTracking1764400000001,
+  InteractionIdAndErrors1764400000002,
+  FailureReason1764400000010,
+];

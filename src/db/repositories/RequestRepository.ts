@@ -9,6 +9,7 @@ import {
   type CreateRequestInput,
   type ExpireFilter,
   type FailureKind,
+  type FailureReason,
   type Lease,
   type LeasedRequest,
   type RequestStatus,
@@ -182,9 +183,7 @@ export class RequestRepository {
 
   /** Ends the request as a failure verdict says (policy.classify), from the `from` statuses. */
   public async finish(lease: Lease, verdict: Verdict, from: RequestStatus[]): Promise<VideoRequestRow> {
-    return verdict.status === 'failed'
-      ? this.markFailed(lease, verdict.message, verdict.failureKind, from)
-      : this.markTimeout(lease, verdict.message, from, verdict.failureKind);
+    return this.finishUnsuccessfully(lease, verdict.status, verdict.message, verdict.failureKind, from, verdict.reason);
   }
 
   /** → failed from the `from` statuses, with the message and why. */
@@ -213,6 +212,7 @@ export class RequestRepository {
     message: string,
     failureKind: FailureKind,
     from: RequestStatus[],
+    reason: FailureReason | null = null,
   ): Promise<VideoRequestRow> {
     const action = status === 'failed' ? 'markFailed' : 'markTimeout';
     const row = await this.sql.fenced(lease, action, from, sql.markFinishedUnsuccessfully, {
@@ -220,6 +220,7 @@ export class RequestRepository {
       message,
       failureKind,
       from,
+      reason,
     });
     this.countFinished(from, status);
     this.logger.info(

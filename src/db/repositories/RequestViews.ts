@@ -56,6 +56,11 @@ export class RequestViews {
     };
   }
 
+  /** The guild's latest failed or timed-out requests (24 h), newest first. */
+  public async recentFailures(guildId: string, limit: number): Promise<VideoRequestRow[]> {
+    return (await this.sql.rows(sql.recentFailures, { guildId, limit })).map(toRequestRow);
+  }
+
   /** Autocomplete: the guild's requests whose id starts with `idPrefix`, newest first (`unfinishedOnly`: pending and generating). */
   public async findForGuild(
     guildId: string,

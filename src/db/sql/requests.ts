@@ -97,6 +97,7 @@ export const processingError = (() => {
       status = CASE WHEN ${giveUp} AND ${unfinished} THEN 'failed' ELSE status END,
       error_message = CASE WHEN ${giveUp} AND ${unfinished} THEN $message ELSE error_message END,
       failure_kind = CASE WHEN ${giveUp} AND ${unfinished} THEN 'bot' ELSE failure_kind END,
+      failure_reason = CASE WHEN ${giveUp} AND ${unfinished} THEN 'processing_errors' ELSE failure_reason END,
       completed_at = CASE WHEN ${giveUp} AND ${unfinished} THEN now() ELSE completed_at END,
       announcement = CASE
         WHEN NOT (${giveUp}) THEN announcement
@@ -120,7 +121,7 @@ export const markCompleted = statement<
   [...FENCE_NAMES, 'videoUrls', 'gcsPrefix', 'videoSizeBytes', 'from'],
   `UPDATE ${REQUESTS}
     SET status = 'completed', video_urls = $videoUrls::text[], gcs_prefix = COALESCE($gcsPrefix, gcs_prefix),
-      video_size_bytes = $videoSizeBytes::bigint, error_message = NULL, failure_kind = NULL,
+      video_size_bytes = $videoSizeBytes::bigint, error_message = NULL, failure_kind = NULL, failure_reason = NULL,
       completed_at = now(), duration_ms = ${DURATION_MS},
       announcement = 'due', notification_error = NULL, updated_at = now()
     WHERE ${FENCED} AND status = ANY($from::text[])
@@ -129,11 +130,17 @@ export const markCompleted = statement<
 
 /** → failed or timeout from the `from` statuses, with the message and why, announcement due. */
 export const markFinishedUnsuccessfully = statement<
-  FenceValues & { status: 'failed' | 'timeout'; message: string; failureKind: string; from: string[] }
+  FenceValues & {
+    status: 'failed' | 'timeout';
+    message: string;
+    failureKind: string;
+    from: string[];
+    reason: string | null;
+  }
 >(
-  [...FENCE_NAMES, 'status', 'message', 'failureKind', 'from'],
+  [...FENCE_NAMES, 'status', 'message', 'failureKind', 'from', 'reason'],
   `UPDATE ${REQUESTS}
-    SET status = $status, error_message = $message, failure_kind = $failureKind,
+    SET status = $status, error_message = $message, failure_kind = $failureKind, failure_reason = $reason,
       completed_at = now(), duration_ms = ${DURATION_MS},
       announcement = 'due', updated_at = now()
     WHERE ${FENCED} AND status = ANY($from::text[])
@@ -148,7 +155,7 @@ export const markFinishedUnsuccessfully = statement<
 export const expireStalePending = statement<{ maxAgeHours: number; message: string; guildId: string | null }>(
   ['maxAgeHours', 'message', 'guildId'],
   `UPDATE ${REQUESTS} r
-    SET status = 'timeout', error_message = $message, failure_kind = 'expired',
+    SET status = 'timeout', error_message = $message, failure_kind = 'expired', failure_reason = 'expired',
       completed_at = now(), duration_ms = ${DURATION_MS},
       announcement = 'due', fence = r.fence + 1, lease_owner = NULL, lease_expires_at = NULL, updated_at = now()
     WHERE r.status = 'pending'
@@ -180,6 +187,7 @@ export const expireRequests = statement<ExpirableValues & { adminId: string; mes
   [...EXPIRABLE_NAMES, 'adminId', 'message'],
   `UPDATE ${REQUESTS}
     SET status = 'timeout', error_message = $message, expired_by = $adminId, failure_kind = 'admin',
+      failure_reason = 'admin',
       completed_at = now(), duration_ms = ${DURATION_MS},
       announcement = 'due', fence = fence + 1, lease_owner = NULL, lease_expires_at = NULL, updated_at = now()
     WHERE ${EXPIRABLE}

@@ -31,6 +31,16 @@ export const guildSummary = statement<{ guildId: string }>(
     WHERE guild_id = $guildId`,
 );
 
+/** The guild's latest failed or timed-out requests of the last 24 hours, newest first. */
+export const recentFailures = statement<{ guildId: string; limit: number }>(
+  ['guildId', 'limit'],
+  `SELECT * FROM ${REQUESTS}
+    WHERE guild_id = $guildId AND status IN ('failed', 'timeout')
+      AND COALESCE(completed_at, created_at) >= now() - interval '24 hours'
+    ORDER BY COALESCE(completed_at, created_at) DESC
+    LIMIT $limit`,
+);
+
 /** The guild's claimable rows with lease liveness and attempt count, oldest first. */
 export const listUnfinished = statement<{ guildId: string; limit: number; offset: number }>(
   ['guildId', 'limit', 'offset'],

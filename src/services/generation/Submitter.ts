@@ -109,7 +109,11 @@ export class Submitter {
         await attemptLog.recordAttemptRejected(attempt.id, message);
         log.warn({ err: error, attempt: attemptNo }, 'Veo refused the request');
         const httpStatus = error instanceof VeoError ? error.status : undefined;
-        return requests.finish(lease, classify({ kind: 'veo_refused', httpStatus, message }), ['pending']);
+        const event =
+          httpStatus === 404
+            ? ({ kind: 'model_unavailable', model: params.model, message } as const)
+            : ({ kind: 'veo_refused', httpStatus, message } as const);
+        return requests.finish(lease, classify(event), ['pending']);
       }
       metrics.veoSubmits.inc({ result: 'accepted' });
       metrics.billedVideoSeconds.inc({ model: params.model }, params.durationSeconds);
