@@ -20,6 +20,7 @@ import { RequestTrackingService, type VideoRequestRow } from '../../src/services
 import { StorageService } from '../../src/services/StorageService';
 import { TaskResumeService, type ResumeSummary } from '../../src/services/TaskResumeService';
 import { VeoService } from '../../src/services/VeoService';
+import { TrafficWatch } from '../conformance';
 import { DiscordEmulator, WORLD, type EmulatedMessage } from '../emulators/discord';
 import { GoogleEmulator, type Fate } from '../emulators/google';
 import { startGoogle } from '../emulators/google/testKit';
@@ -51,6 +52,8 @@ describe('TaskResumeService (real database, Veo/Storage and Discord REST against
   let veo: VeoService;
   let storage: StorageService;
   let h: Harness;
+  /** What the resume service sent, checked against Discord's and Google's published specs after all cases. */
+  const traffic = new TrafficWatch();
 
   /** The services wired by createServices (as src/lib/app.ts does), with settings suited to a quick test. */
   function build(overrides: Partial<Config['resume']> = {}, dataSource: DataSource = ds): Harness {
@@ -97,6 +100,7 @@ describe('TaskResumeService (real database, Veo/Storage and Discord REST against
     google = kit.emu;
     baseConfig = kit.config;
     [discord, db] = await Promise.all([DiscordEmulator.start(), createTestDatabase('postgres')]);
+    traffic.watchDiscord(discord).watchGoogle(google);
     ds = db.database.dataSource;
     rest = new REST({ api: discord.apiUrl }).setToken(discord.token);
     veo = VeoService.create(baseConfig.google, silentLogger());
@@ -108,6 +112,7 @@ describe('TaskResumeService (real database, Veo/Storage and Discord REST against
     rest?.clearHandlerSweeper();
     await Promise.allSettled([discord?.close(), db?.drop()]);
     await kit?.stop();
+    traffic.assertConforming();
   });
 
   beforeEach(async () => {
