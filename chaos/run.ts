@@ -21,6 +21,7 @@ import { Client } from 'pg';
 import { CRASH_POINTS } from '../src/lib/crashPoints';
 import { DiscordEmulator, WORLD, type InteractionHandle } from '../tests/emulators/discord';
 import { GoogleEmulator } from '../tests/emulators/google';
+import { conformanceReportFile } from '../tests/conformance';
 import { BotProcess } from '../tests/helpers/botProcess';
 import { createEmptyPostgres, serverUrl } from '../tests/helpers/db';
 import { ensureBuilt } from '../sandbox/build';
@@ -165,6 +166,9 @@ async function main(): Promise<number> {
 
   const [discord, google] = await Promise.all([DiscordEmulator.start(), GoogleEmulator.start()]);
   cleanups.push(() => Promise.allSettled([discord.close(), google.close()]));
+  // VEOBOT_CONFORMANCE_REPORT=file: what the bots sent, checked against Discord's and Google's published specs.
+  const conformance = conformanceReportFile(discord, google);
+  cleanups.push(async () => conformance.write());
   google.setDefaultFate({ kind: 'done', afterMs: 2_000, videoBytes: 24_000 });
   google.fateForPrompt('[slow]', { kind: 'done', afterMs: 6_000, videoBytes: 24_000 });
   google.fateForPrompt('[fails]', { kind: 'failed', code: 13, message: 'internal error', afterMs: 1_500 });

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { DiscordEmulator, WORLD, type InteractionHandle } from '../tests/emulators/discord';
 import { GoogleEmulator } from '../tests/emulators/google';
+import { conformanceReportFile } from '../tests/conformance';
 import { BotProcess, type LogLine } from '../tests/helpers/botProcess';
 import { ensureBuilt } from './build';
 import { DiscordTranscript, formatBytes, terminalStyle } from './transcript';
@@ -147,10 +148,13 @@ async function main(): Promise<number> {
     return bot;
   };
   let env: Record<string, string> = {};
+  // VEOBOT_CONFORMANCE_REPORT=file: what the bot sent, checked against Discord's and Google's published specs.
+  let conformance: ReturnType<typeof conformanceReportFile> | undefined;
 
   try {
     scene('setting up');
     [discord, google] = await Promise.all([DiscordEmulator.start(), GoogleEmulator.start()]);
+    conformance = conformanceReportFile(discord, google);
     const keyFile = google.writeServiceAccountKey(tempDir);
     google.setDefaultFate({ kind: 'done', afterMs: VEO_OPERATION_MS, videoBytes: VIDEO_BYTES });
     env = {
@@ -316,6 +320,7 @@ async function main(): Promise<number> {
     clearInterval(echoTimer);
     await Promise.allSettled(bots.map((b) => b.kill()));
     await Promise.allSettled([discord?.close(), google?.close()]);
+    conformance?.write();
     rmSync(tempDir, { recursive: true, force: true });
   }
 }

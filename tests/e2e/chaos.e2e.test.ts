@@ -5,7 +5,10 @@
  */
 import { testRedisUrl } from '../helpers/redis';
 import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { assertConformingReport } from '../conformance';
 
 jest.setTimeout(300_000);
 
@@ -17,14 +20,14 @@ interface Run {
   stderr: string;
 }
 
-function runChaos(args: string[]): Promise<Run> {
+function runChaos(args: string[], extraEnv: Record<string, string> = {}): Promise<Run> {
   return new Promise((resolve, reject) => {
     const child = spawn(
       process.execPath,
       ['--enable-source-maps', '-r', './sandbox/register.js', 'chaos/run.ts', ...args],
       {
         cwd: ROOT,
-        env: { ...process.env, CHAOS_REDIS_URL: process.env.CHAOS_REDIS_URL || testRedisUrl(8) },
+        env: { ...process.env, CHAOS_REDIS_URL: process.env.CHAOS_REDIS_URL || testRedisUrl(8), ...extraEnv },
         stdio: ['ignore', 'pipe', 'pipe'],
       },
     );
@@ -47,10 +50,20 @@ function runChaos(args: string[]): Promise<Run> {
 
 describe('npm run chaos (short run)', () => {
   it('25 s of random kills and restarts of two instances: nothing lost, submitted twice or announced twice', async () => {
-    const run = await runChaos(['--seconds', '25', '--instances', '2', '--rate', '2']);
+    const reportDir = mkdtempSync(join(tmpdir(), 'veobot-chaos-conformance-'));
+    const report = join(reportDir, 'conformance.json');
+    const run = await runChaos(['--seconds', '25', '--instances', '2', '--rate', '2'], {
+      VEOBOT_CONFORMANCE_REPORT: report,
+    });
     const line = run.stdout.split('\n').find((l) => l.startsWith('CHAOS_RESULT '));
     if (run.code !== 0 || !line)
       throw new Error(`chaos exited ${run.code}\nstdout:\n${run.stdout}\nstderr:\n${run.stderr}`);
+    // What the bots sent during the run, against Discord's and Google's published specs (tests/conformance).
+    try {
+      assertConformingReport(report);
+    } finally {
+      rmSync(reportDir, { recursive: true, force: true });
+    }
     const result = JSON.parse(line.slice('CHAOS_RESULT '.length)) as Record<string, number> & { problems: string[] };
 
     expect(result).toMatchObject({ lost: 0, duplicateMessages: 0, problems: [] });

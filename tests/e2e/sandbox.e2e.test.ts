@@ -1,6 +1,8 @@
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { assertConformingReport } from '../conformance';
 
 jest.setTimeout(150_000);
 
@@ -45,12 +47,21 @@ function pidAlive(pid: number): boolean {
 describe('npm run sandbox (emulators + the real bot on its embedded database, no settings)', () => {
   it('plays the story: killed mid-generation, resumed, Bob told once with his video, admin status, clean exit', async () => {
     // A shell that has a database and Redis configured (CI does) must not pull the sandbox off its embedded defaults.
+    const reportDir = mkdtempSync(join(tmpdir(), 'veobot-sandbox-conformance-'));
+    const report = join(reportDir, 'conformance.json');
     const run = await runSandbox({
       DATABASE_URL: 'postgres://nobody@127.0.0.1:1/not-a-database',
       REDIS_URL: 'redis://127.0.0.1:1',
+      VEOBOT_CONFORMANCE_REPORT: report,
     });
     const out = run.stdout;
     if (run.code !== 0) throw new Error(`sandbox exited ${run.code}\nstdout:\n${out}\nstderr:\n${run.stderr}`);
+    // What the bot sent during the story, against Discord's and Google's published specs (tests/conformance).
+    try {
+      assertConformingReport(report);
+    } finally {
+      rmSync(reportDir, { recursive: true, force: true });
+    }
 
     // In the order a user would see it.
     const steps = [

@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
+import { TrafficWatch } from '../conformance';
 import { startGoogle } from '../emulators/google/testKit';
 import { StorageService } from '../../src/services/StorageService';
 import { VideoAttachmentService } from '../../src/services/VideoAttachmentService';
@@ -20,10 +21,16 @@ const gc = runInNewContext('gc') as () => void;
  */
 describe('delivering a 19 MiB video as an attachment', () => {
   let google: Awaited<ReturnType<typeof startGoogle>>;
+  const traffic = new TrafficWatch();
   beforeAll(async () => {
     google = await startGoogle();
+    traffic.watchGoogle(google.emu);
   });
-  afterAll(async () => google?.stop());
+  afterAll(async () => {
+    await google?.stop();
+    // What StorageService sent, against the Cloud Storage discovery document (tests/conformance).
+    traffic.assertConforming();
+  });
 
   it('downloads it whole and intact to a temporary file, and reports the memory it took', async () => {
     const data = Buffer.alloc(SIZE);

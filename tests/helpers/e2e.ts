@@ -3,12 +3,22 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createRequestStore, type RequestStore } from '../../src/db/repositories';
 import type { VideoRequestRow } from '../../src/domain/request';
+import { assertConformingTraffic, TrafficWatch } from '../conformance';
 import { DiscordEmulator, WORLD, type EmulatedMessage, type InteractionHandle } from '../emulators/discord';
 import { GoogleEmulator } from '../emulators/google';
 import { BotProcess } from './botProcess';
 import { createTestDatabase, silentLogger, type TestDatabase } from './db';
 
 export { WORLD };
+
+/**
+ * Every world this test file starts. After all of the file's own clean-up hooks (a root-level afterAll runs last),
+ * what the bot sent in them is checked against Discord's and Google's published specs; the file fails with each
+ * route and field that departs from them (tests/conformance/README.md). Not thrown from close(), so a failing check
+ * never skips the clean-up that follows close() in a test's own hook.
+ */
+const worlds: TrafficWatch[] = [];
+if (typeof afterAll === 'function') afterAll(() => assertConformingTraffic(worlds.splice(0)));
 
 /** Settings that make an end-to-end run fast without changing what the bot does. */
 export const FAST_SETTINGS: Record<string, string> = {
@@ -27,6 +37,8 @@ export const FAST_SETTINGS: Record<string, string> = {
 export class E2EWorld {
   public readonly bots: BotProcess[] = [];
   public readonly tracking: RequestStore;
+  /** Everything the bot sends; checked against Discord's and Google's published specs after the test file. */
+  public readonly traffic = new TrafficWatch();
 
   private constructor(
     public readonly discord: DiscordEmulator,
@@ -36,6 +48,8 @@ export class E2EWorld {
     private readonly tempDir: string,
   ) {
     this.tracking = createRequestStore(db.database.dataSource, silentLogger());
+    this.traffic.watchDiscord(discord).watchGoogle(google);
+    worlds.push(this.traffic);
   }
 
   public static async start(): Promise<E2EWorld> {

@@ -10,7 +10,7 @@ import type { GoogleEmulator } from '../emulators/google';
 /** Titles of the embeds that tell a requester how their request ended (success, failure, timeout). */
 export const RESULT_TITLE = /Your video (is ready|could not be made|request timed out)/;
 
-/** The marker every embed about a request carries in its footer (src/lib/messages.ts `requestMarker`). */
+/** The marker every embed about a request carries in its footer (src/discord/text.ts `requestMarker`). */
 export const requestMarker = (requestId: string): string => `Request ${requestId}`;
 
 /** A reply edited into a short note that links to the message holding the result (it shows no result itself). */

@@ -1,11 +1,10 @@
 /**
  * R11 (docs/requirements.md): TaskResumeService with real parts. A fresh PostgreSQL database behind the real
- * RequestTrackingService, the real GenerationService, VeoService and StorageService (@google/genai and
- * @google-cloud/storage) against the Google emulator, and NotificationService on a real discord.js REST pointed at the
- * Discord emulator. Rows are written the way a crashed bot leaves them (lease run out), then one sweep resumes them.
+ * repositories, the real GenerationService, VeoService and StorageService (@google/genai and @google-cloud/storage)
+ * against the Google emulator, and DiscordNotifier on a real discord.js REST pointed at the Discord emulator. Rows are written the way a crashed bot leaves them (lease run out), then one sweep resumes them.
  *
  *   npm test -- task-resume.service.spec.ts
- *   npx jest tests/unit/task-resume.service.spec.ts --coverage --collectCoverageFrom=src/services/TaskResumeService.ts
+ *   npx jest tests/integration/task-resume.service.spec.ts --coverage --collectCoverageFrom=src/services/TaskResumeService.ts
  */
 import { Writable } from 'node:stream';
 import { REST } from 'discord.js';
@@ -21,6 +20,7 @@ import type { VideoRequestRow } from '../../src/domain/request';
 import { StorageService } from '../../src/services/StorageService';
 import { TaskResumeService, type ResumeSummary } from '../../src/services/TaskResumeService';
 import { VeoService } from '../../src/services/VeoService';
+import { TrafficWatch } from '../conformance';
 import { DiscordEmulator, WORLD, type EmulatedMessage } from '../emulators/discord';
 import { GoogleEmulator, type Fate } from '../emulators/google';
 import { startGoogle } from '../emulators/google/testKit';
@@ -52,6 +52,8 @@ describe('TaskResumeService (real database, Veo/Storage and Discord REST against
   let veo: VeoService;
   let storage: StorageService;
   let h: Harness;
+  /** What the resume service sent, checked against Discord's and Google's published specs after all cases. */
+  const traffic = new TrafficWatch();
 
   /** The services wired by createServices (as src/lib/app.ts does), with settings suited to a quick test. */
   function build(overrides: Partial<Config['resume']> = {}, dataSource: DataSource = ds): Harness {
@@ -98,6 +100,7 @@ describe('TaskResumeService (real database, Veo/Storage and Discord REST against
     google = kit.emu;
     baseConfig = kit.config;
     [discord, db] = await Promise.all([DiscordEmulator.start(), createTestDatabase('postgres')]);
+    traffic.watchDiscord(discord).watchGoogle(google);
     ds = db.database.dataSource;
     rest = new REST({ api: discord.apiUrl }).setToken(discord.token);
     veo = VeoService.create(baseConfig.google, silentLogger());
@@ -109,6 +112,7 @@ describe('TaskResumeService (real database, Veo/Storage and Discord REST against
     rest?.clearHandlerSweeper();
     await Promise.allSettled([discord?.close(), db?.drop()]);
     await kit?.stop();
+    traffic.assertConforming();
   });
 
   beforeEach(async () => {

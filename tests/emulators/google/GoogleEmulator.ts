@@ -4,7 +4,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { FakeServiceAccount } from './credentials';
-import { FakeGcs, fakeMp4, type StoredObject } from './gcs';
+import { FakeGcs, fakeMp4, parseMultipart, type StoredObject } from './gcs';
 import { readBody, sendGoogleError, sendJson } from './http';
 
 /**
@@ -63,10 +63,43 @@ export interface SubmitRecord {
 export interface RequestRecord {
   route: 'submit' | 'poll' | 'storage' | 'url' | 'other';
   method: string;
+  /** The URL path (percent-encoding as sent), without the query. */
   path: string;
   /** 0 when the socket was dropped or the request hung. */
   status: number;
+  /** Query parameters in the order sent, repeats kept. */
+  query: [string, string][];
+  /** The headers a conformance check reads (lower-case names, see RECORDED_HEADERS); `authorization` is only its scheme. */
+  headers: Record<string, string>;
+  /** Body size in bytes (filled in once the body has arrived). */
+  bodyBytes: number;
+  /** The parsed body when it was sent as JSON. */
+  body?: unknown;
+  /** The parts of a multipart body: their headers, sizes, and parsed JSON for JSON parts. */
+  parts?: RecordedPart[];
+  /** Why a body that said it was JSON (or multipart) could not be parsed. */
+  bodyError?: string;
 }
+
+export interface RecordedPart {
+  headers: Record<string, string>;
+  bytes: number;
+  json?: unknown;
+}
+
+/** Headers kept in RequestRecord.headers; never credentials (Authorization is reduced to its scheme). */
+const RECORDED_HEADERS = [
+  'content-type',
+  'content-length',
+  'content-range',
+  'content-encoding',
+  'range',
+  'x-upload-content-type',
+  'x-upload-content-length',
+  'x-goog-hash',
+  'x-goog-user-project',
+  'x-goog-api-client',
+];
 
 export interface GoogleEmulatorOptions {
   project?: string;
@@ -356,11 +389,32 @@ export class GoogleEmulator {
   }
 
   private track(req: IncomingMessage, res: ServerResponse, route: RequestRecord['route'], path: string): void {
-    const rec: RequestRecord = { route, method: req.method ?? 'GET', path, status: 0 };
+    const headers: Record<string, string> = {};
+    for (const name of RECORDED_HEADERS) {
+      const v = req.headers[name];
+      if (v !== undefined) headers[name] = Array.isArray(v) ? v.join(', ') : v;
+    }
+    const auth = req.headers.authorization;
+    if (auth) headers.authorization = auth.split(' ')[0] ?? '';
+    const url = new URL(req.url ?? '/', this.baseUrl);
+    const rec: RequestRecord = {
+      route,
+      method: req.method ?? 'GET',
+      path,
+      status: 0,
+      query: [...url.searchParams],
+      headers,
+      bodyBytes: 0,
+    };
     this.requests.push(rec);
     res.on('finish', () => {
       rec.status = res.statusCode;
     });
+    // The body is memoised by readBody, so the handlers still get it; a body that never arrives leaves these empty.
+    readBody(req).then(
+      (body) => recordBody(rec, body),
+      () => undefined,
+    );
   }
 
   private takeFault(route: FaultRoute): Fault | undefined {
@@ -546,6 +600,38 @@ export class GoogleEmulator {
       op.outputs.push(`gs://${bucket}/${name}`);
     }
     op.state = 'done';
+  }
+}
+
+/** Fills in what a conformance check needs of the body: JSON parsed, multipart split, media only counted. */
+function recordBody(rec: RequestRecord, body: Buffer): void {
+  rec.bodyBytes = body.length;
+  if (!body.length) return;
+  const type = (rec.headers['content-type'] ?? '').toLowerCase();
+  const isJson = (t: string) => /^application\/(?:[\w.+-]+\+)?json\b/.test(t);
+  if (isJson(type)) {
+    try {
+      rec.body = JSON.parse(body.toString('utf8'));
+    } catch (e) {
+      rec.bodyError = `invalid JSON: ${e instanceof Error ? e.message : String(e)}`;
+    }
+  } else if (type.startsWith('multipart/')) {
+    const parts = parseMultipart(rec.headers['content-type'] ?? '', body);
+    if (!parts) {
+      rec.bodyError = 'unparseable multipart body';
+      return;
+    }
+    rec.parts = parts.map((p) => {
+      const part: RecordedPart = { headers: p.headers, bytes: p.body.length };
+      if (isJson((p.headers['content-type'] ?? '').toLowerCase())) {
+        try {
+          part.json = JSON.parse(p.body.toString('utf8'));
+        } catch (e) {
+          rec.bodyError = `invalid JSON in a multipart part: ${e instanceof Error ? e.message : String(e)}`;
+        }
+      }
+      return part;
+    });
   }
 }
 

@@ -499,7 +499,10 @@ export class FakeGcs {
   }
 }
 
-function parseMultipart(contentType: string, body: Buffer): { headers: Record<string, string>; body: Buffer }[] | null {
+export function parseMultipart(
+  contentType: string,
+  body: Buffer,
+): { headers: Record<string, string>; body: Buffer }[] | null {
   const bm = /boundary="?([^";]+)"?/i.exec(contentType);
   if (!bm) return null;
   const delim = Buffer.from(`--${bm[1]}`);

@@ -35,13 +35,24 @@ const GCS_REASONS: Record<number, string> = {
   503: 'backendError',
 };
 
+const bodies = new WeakMap<IncomingMessage, Promise<Buffer>>();
+
+/**
+ * The whole request body. Memoised per request, so the request recorder and a route handler can both read it (a
+ * stream can be consumed only once).
+ */
 export function readBody(req: IncomingMessage): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => resolve(Buffer.concat(chunks)));
-    req.on('error', reject);
-  });
+  let body = bodies.get(req);
+  if (!body) {
+    body = new Promise((resolve, reject) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => resolve(Buffer.concat(chunks)));
+      req.on('error', reject);
+    });
+    bodies.set(req, body);
+  }
+  return body;
 }
 
 export function sendJson(

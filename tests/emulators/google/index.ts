@@ -6,6 +6,7 @@ export type {
   GoogleEmulatorOptions,
   OperationRecord,
   OperationState,
+  RecordedPart,
   RequestRecord,
   SubmitRecord,
 } from './GoogleEmulator';
