@@ -28,6 +28,7 @@ import type {
   StoredMessage,
   Timings,
 } from './types';
+import { validateMessage } from './validation/message';
 import * as W from './world';
 
 const MiB = 1024 * 1024;
@@ -304,7 +305,7 @@ export class Interactions {
     let message: StoredMessage | undefined;
     if (type === Cb.ChannelMessageWithSource || type === Cb.DeferredChannelMessageWithSource) {
       const reply = type === Cb.ChannelMessageWithSource;
-      store.checkBody(data, ctx.files, reply);
+      validateMessage({ body: data, files: reply ? ctx.files : [], prefix: ['data'], deferred: !reply });
       message = store.create({
         channelId: it.channelId,
         guild,
@@ -320,7 +321,7 @@ export class Interactions {
       it.originalMessageId = message.raw.id;
     } else if (type === Cb.UpdateMessage) {
       message = this.originalOf(it);
-      store.edit(message, data, ctx.files);
+      store.edit(message, data, ctx.files, ['data']);
     } else if (type === Cb.ApplicationCommandAutocompleteResult) {
       it.autocompleteChoices = data.choices ?? [];
     } else if (type === Cb.Modal) {

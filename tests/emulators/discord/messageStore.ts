@@ -8,8 +8,9 @@ import {
   PermissionFlagsBits as P,
 } from 'discord-api-types/v10';
 import type { Clock, SnowflakeFactory } from './clock';
-import { E, fail, formError } from './errors';
+import { E, fail } from './errors';
 import type { EmulatedMessage, MessageKind, Pinged, StoredInteraction, StoredMessage, Timings, Upload } from './types';
+import { uploadIndex, validateMessage } from './validation/message';
 import * as W from './world';
 
 export const noPings = (): Pinged => ({ users: [], roles: [], everyone: false });
@@ -119,40 +120,6 @@ export class MessageStore {
     };
   }
 
-  checkBody(body: any, files: Upload[], creating: boolean): void {
-    const am = body?.allowed_mentions;
-    if (am) {
-      for (const k of ['users', 'roles'] as const) {
-        if (am.parse?.includes(k) && am[k]?.length) {
-          formError(
-            'allowed_mentions',
-            'MESSAGE_ALLOWED_MENTIONS_PARSE_EXCLUSIVE',
-            `parse:["${k}"] and ${k}: [ids...] are mutually exclusive.`,
-          );
-        }
-        if ((am[k]?.length ?? 0) > 100)
-          formError('allowed_mentions', 'BASE_TYPE_MAX_LENGTH', `${k} must have at most 100 items.`);
-      }
-    }
-    if (typeof body?.content === 'string' && body.content.length > 2000)
-      formError('content', 'BASE_TYPE_MAX_LENGTH', 'Must be 2000 or fewer in length.');
-    if ((body?.embeds?.length ?? 0) > 10) formError('embeds', 'BASE_TYPE_MAX_LENGTH', 'Must be 10 or fewer in length.');
-    if (typeof body?.nonce === 'string' && body.nonce.length > 25)
-      formError('nonce', 'BASE_TYPE_MAX_LENGTH', 'Must be 25 or fewer in length.');
-    if (files.length > 10) formError('files', 'BASE_TYPE_MAX_LENGTH', 'Must be 10 or fewer in length.');
-    if (
-      creating &&
-      !body?.content &&
-      !body?.embeds?.length &&
-      !files.length &&
-      !body?.components?.length &&
-      !body?.sticker_ids?.length &&
-      !body?.poll
-    ) {
-      fail(400, E.CannotSendAnEmptyMessage, 'Cannot send an empty message');
-    }
-  }
-
   /** Per-file limit (since 2025-04-03 per attachment, not per message): 413 40005. */
   checkUploadLimit(files: Upload[], limit: number): void {
     if (files.some((f) => f.size > limit)) fail(413, E.RequestEntityTooLarge, 'Request entity too large');
@@ -189,7 +156,7 @@ export class MessageStore {
 
   private buildAttachments(files: Upload[], meta: any[] | undefined, channelId: string): any[] {
     return files.map((f, i) => {
-      const index = /^files\[(\d+)\]$/.exec(f.field)?.[1] ?? String(i);
+      const index = uploadIndex(f, i);
       const m = meta?.find((a) => String(a.id) === index) ?? {};
       const id = this.ids.next();
       const filename: string = m.filename ?? f.name;
@@ -302,9 +269,13 @@ export class MessageStore {
     return m;
   }
 
-  /** Edits never ping (their editLog entry has no pings). An edit ends the loading state of a deferred reply. */
-  edit(m: StoredMessage, body: any, files: Upload[]): any {
-    this.checkBody(body, files, false);
+  /**
+   * Validates (as an edit: only the fields sent, then the result must not be empty) and applies an edit. `prefix`:
+   * where the message sits in the request body (`['data']` for UPDATE_MESSAGE). Edits never ping (their editLog
+   * entry has no pings). An edit ends the loading state of a deferred reply.
+   */
+  edit(m: StoredMessage, body: any, files: Upload[], prefix?: string[]): any {
+    validateMessage({ body, files, existing: m.raw, prefix });
     this.applyBody(m.raw, body, files, false);
     m.raw.flags &= ~MessageFlags.Loading;
     m.raw.edited_timestamp = new Date(this.clock.now()).toISOString();

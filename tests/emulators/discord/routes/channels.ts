@@ -4,6 +4,7 @@
 import { MessageFlags, PermissionFlagsBits as P } from 'discord-api-types/v10';
 import { E, fail } from '../errors';
 import type { StoredMessage } from '../types';
+import { validateMessage } from '../validation/message';
 import * as W from '../world';
 import type { RouteDeps } from '.';
 
@@ -45,7 +46,7 @@ export function channelRoutes({ router, world: w, store }: RouteDeps): void {
     if (!(perms & P.SendMessages)) fail(403, E.MissingPermissions, 'Missing Permissions');
     if (ctx.files.length && !(perms & P.AttachFiles)) fail(403, E.MissingPermissions, 'Missing Permissions');
     const body = ctx.body ?? {};
-    store.checkBody(body, ctx.files, true);
+    validateMessage({ body, files: ctx.files });
     if (body.enforce_nonce && body.nonce !== undefined) {
       const first = store.byNonce(w.botUserId, body.nonce);
       if (first) return { status: 200, body: first.raw };

@@ -5,6 +5,7 @@ import { MessageFlags } from 'discord-api-types/v10';
 import { E, fail } from '../errors';
 import type { Ctx } from '../router';
 import type { StoredInteraction, StoredMessage } from '../types';
+import { validateMessage } from '../validation/message';
 import * as W from '../world';
 import type { RouteDeps } from '.';
 
@@ -58,7 +59,7 @@ export function webhookRoutes({ router, world: w, store, interactions }: RouteDe
         store.edit(original, body, ctx.files);
         m = original;
       } else {
-        store.checkBody(body, ctx.files, true);
+        validateMessage({ body, files: ctx.files });
         m = store.create({
           channelId: it.channelId,
           guild: W.findGuild(w, it.guildId),
