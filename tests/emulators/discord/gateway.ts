@@ -1,6 +1,9 @@
 // Gateway side of the emulator: HELLO, IDENTIFY → READY + GUILD_CREATE, heartbeats, RESUME with replay, op 7 / op 9.
+// Opcodes and close codes: discord-api-docs developers/topics/opcodes-and-status-codes.mdx (Gateway Opcodes, Gateway
+// Close Event Codes); the exchange: developers/events/gateway.mdx.
 import { randomBytes } from 'node:crypto';
 import type { Server } from 'node:http';
+import { GatewayCloseCodes as Close, GatewayOpcodes as Op } from 'discord-api-types/v10';
 import { WebSocket, WebSocketServer } from 'ws';
 import type { Clock } from './clock';
 
@@ -42,7 +45,20 @@ export interface GatewayHooks {
   onChange: () => void;
 }
 
+// A client closing with 1000/1001 ends its session (gateway.mdx, "Initiating a Disconnect").
 const NON_RESUMABLE_CLIENT_CLOSE = new Set([1000, 1001]);
+// Server close codes that end the session: "Reconnect: false" (4004, 4010-4014) and "start a new session" (4007,
+// 4009) in opcodes-and-status-codes.mdx, "Gateway Close Event Codes".
+const NOT_RESUMABLE_CLOSE = new Set<number>([
+  Close.AuthenticationFailed,
+  Close.InvalidSeq,
+  Close.SessionTimedOut,
+  Close.InvalidShard,
+  Close.ShardingRequired,
+  Close.InvalidAPIVersion,
+  Close.InvalidIntents,
+  Close.DisallowedIntents,
+]);
 
 export class Gateway {
   readonly sessions: GatewaySession[] = [];
@@ -64,30 +80,30 @@ export class Gateway {
 
   private onConnection(ws: WebSocket): void {
     let session: GatewaySession | undefined;
-    this.send(ws, { op: 10, s: null, t: null, d: { heartbeat_interval: this.heartbeatInterval } });
+    this.send(ws, { op: Op.Hello, s: null, t: null, d: { heartbeat_interval: this.heartbeatInterval } });
     ws.on('message', (raw) => {
-      let msg: { op: number; d: any };
+      let msg: { op: Op; d: any };
       try {
         msg = JSON.parse(raw.toString());
       } catch {
-        ws.close(4002, 'Decode error');
+        ws.close(Close.DecodeError, 'Decode error');
         return;
       }
       switch (msg.op) {
-        case 1:
+        case Op.Heartbeat:
           if (session) session.heartbeats++;
-          this.send(ws, { op: 11, s: null, t: null, d: null });
+          this.send(ws, { op: Op.HeartbeatAck, s: null, t: null, d: null });
           break;
-        case 2:
-          if (session) return ws.close(4005, 'Already authenticated');
-          if (msg.d?.token !== this.hooks.token()) return ws.close(4004, 'Authentication failed');
+        case Op.Identify:
+          if (session) return ws.close(Close.AlreadyAuthenticated, 'Already authenticated');
+          if (msg.d?.token !== this.hooks.token()) return ws.close(Close.AuthenticationFailed, 'Authentication failed');
           session = this.identify(ws, msg.d);
           break;
-        case 6: {
+        case Op.Resume: {
           const found = this.sessions.find((x) => x.sessionId === msg.d?.session_id);
-          if (msg.d?.token !== this.hooks.token()) return ws.close(4004, 'Authentication failed');
+          if (msg.d?.token !== this.hooks.token()) return ws.close(Close.AuthenticationFailed, 'Authentication failed');
           if (!found || found.invalidated) {
-            this.send(ws, { op: 9, s: null, t: null, d: false });
+            this.send(ws, { op: Op.InvalidSession, s: null, t: null, d: false });
             return;
           }
           session = found;
@@ -142,7 +158,7 @@ export class Gateway {
     session.ws = ws;
     session.connected = true;
     session.resumes++;
-    for (const p of session.dispatches) if (p.s > seq) this.send(ws, { op: 0, ...p });
+    for (const p of session.dispatches) if (p.s > seq) this.send(ws, { op: Op.Dispatch, ...p });
     this.dispatch(session, 'RESUMED', null);
     this.hooks.onChange();
   }
@@ -151,7 +167,7 @@ export class Gateway {
   dispatch(session: GatewaySession, t: string, d: unknown): void {
     const p: GatewayDispatch = { s: ++session.seq, t, d };
     session.dispatches.push(p);
-    if (session.connected) this.send(session.ws, { op: 0, ...p });
+    if (session.connected) this.send(session.ws, { op: Op.Dispatch, ...p });
   }
 
   /** Sessions that can receive dispatches right now. */
@@ -167,20 +183,20 @@ export class Gateway {
 
   /** Op 7: the client closes with 4200 and RESUMEs on resume_gateway_url. */
   sendReconnect(index?: number): void {
-    this.send(this.resolve(index).ws, { op: 7, s: null, t: null, d: null });
+    this.send(this.resolve(index).ws, { op: Op.Reconnect, s: null, t: null, d: null });
   }
 
   /** Op 9. `resumable: false` ends the session, so the client re-identifies (a new session). */
   invalidateSession(index?: number, resumable = false): void {
     const session = this.resolve(index);
     if (!resumable) session.invalidated = true;
-    this.send(session.ws, { op: 9, s: null, t: null, d: resumable });
+    this.send(session.ws, { op: Op.InvalidSession, s: null, t: null, d: resumable });
   }
 
   /** Server-side close. Codes such as 4000 are resumable; 4004 and 4010-4014 make discord.js give up. */
-  closeSession(index?: number, code = 4000, reason = 'emulator close'): void {
+  closeSession(index?: number, code: number = Close.UnknownError, reason = 'emulator close'): void {
     const session = this.resolve(index);
-    if (code === 4004 || code === 4007 || code === 4009 || (code >= 4010 && code <= 4014)) session.invalidated = true;
+    if (NOT_RESUMABLE_CLOSE.has(code)) session.invalidated = true;
     session.ws?.close(code, reason);
   }
 

@@ -1,6 +1,16 @@
 // Fixture world of the Discord emulator: users, guilds, roles, channels with overwrites, members, and the
 // permission arithmetic Discord (and discord.js's cache) use. Everything here is plain data so tests can read ids.
-import { PermissionFlagsBits as P } from 'discord-api-types/v10';
+import {
+  ChannelType,
+  GuildDefaultMessageNotifications,
+  GuildExplicitContentFilter,
+  GuildMFALevel,
+  GuildNSFWLevel,
+  GuildPremiumTier,
+  GuildVerificationLevel,
+  OverwriteType,
+  PermissionFlagsBits as P,
+} from 'discord-api-types/v10';
 
 export interface WorldUser {
   id: string;
@@ -18,14 +28,14 @@ export interface WorldRole {
 }
 export interface WorldOverwrite {
   id: string;
-  type: 0 | 1;
+  type: OverwriteType;
   allow: string;
   deny: string;
 }
 export interface WorldChannel {
   id: string;
   name: string;
-  type: 0;
+  type: ChannelType.GuildText;
   position: number;
   overwrites: WorldOverwrite[];
 }
@@ -108,21 +118,27 @@ export const WORLD: World = Object.freeze({
         bot: role('1300000000000001003', 'veobot', BOT_ROLE_PERMS, 1, true),
       },
       channels: {
-        general: { id: '1300000000000001011', name: 'general', type: 0, position: 0, overwrites: [] },
-        videos: { id: '1300000000000001012', name: 'videos', type: 0, position: 1, overwrites: [] },
+        general: {
+          id: '1300000000000001011',
+          name: 'general',
+          type: ChannelType.GuildText,
+          position: 0,
+          overwrites: [],
+        },
+        videos: { id: '1300000000000001012', name: 'videos', type: ChannelType.GuildText, position: 1, overwrites: [] },
         locked: {
           id: '1300000000000001013',
           name: 'locked',
-          type: 0,
+          type: ChannelType.GuildText,
           position: 2,
-          overwrites: [{ id: APP, type: 1, allow: '0', deny: s(P.SendMessages) }],
+          overwrites: [{ id: APP, type: OverwriteType.Member, allow: '0', deny: s(P.SendMessages) }],
         },
         hidden: {
           id: '1300000000000001014',
           name: 'hidden',
-          type: 0,
+          type: ChannelType.GuildText,
           position: 3,
-          overwrites: [{ id: APP, type: 1, allow: '0', deny: s(P.ViewChannel) }],
+          overwrites: [{ id: APP, type: OverwriteType.Member, allow: '0', deny: s(P.ViewChannel) }],
         },
       },
       members: [
@@ -144,7 +160,13 @@ export const WORLD: World = Object.freeze({
         bot: role('1300000000000002003', 'veobot', BOT_ROLE_PERMS, 1, true),
       },
       channels: {
-        general: { id: '1300000000000002011', name: 'general', type: 0, position: 0, overwrites: [] },
+        general: {
+          id: '1300000000000002011',
+          name: 'general',
+          type: ChannelType.GuildText,
+          position: 0,
+          overwrites: [],
+        },
       },
       members: [
         { userId: APP, roles: ['1300000000000002003'], joinedAt: JOINED },
@@ -187,20 +209,20 @@ export function channelPermissions(g: WorldGuild, c: WorldChannel, userId: strin
   if (perms === ALL_PERMISSIONS) return perms;
   const member = findMember(g, userId);
   if (!member) return 0n;
-  const ow = (id: string, type: 0 | 1) => c.overwrites.find((o) => o.id === id && o.type === type);
-  const everyone = ow(g.id, 0);
+  const ow = (id: string, type: OverwriteType) => c.overwrites.find((o) => o.id === id && o.type === type);
+  const everyone = ow(g.id, OverwriteType.Role);
   if (everyone) perms = (perms & ~BigInt(everyone.deny)) | BigInt(everyone.allow);
   let allow = 0n;
   let deny = 0n;
   for (const r of member.roles) {
-    const o = ow(r, 0);
+    const o = ow(r, OverwriteType.Role);
     if (o) {
       allow |= BigInt(o.allow);
       deny |= BigInt(o.deny);
     }
   }
   perms = (perms & ~deny) | allow;
-  const mine = ow(userId, 1);
+  const mine = ow(userId, OverwriteType.Member);
   if (mine) perms = (perms & ~BigInt(mine.deny)) | BigInt(mine.allow);
   return perms & P.ViewChannel ? perms : 0n;
 }
@@ -289,11 +311,11 @@ export function guildPayload(w: World, g: WorldGuild) {
     owner_id: g.ownerId,
     afk_channel_id: null,
     afk_timeout: 300,
-    verification_level: 0,
-    default_message_notifications: 1,
-    explicit_content_filter: 0,
-    mfa_level: 0,
-    nsfw_level: 0,
+    verification_level: GuildVerificationLevel.None,
+    default_message_notifications: GuildDefaultMessageNotifications.OnlyMentions,
+    explicit_content_filter: GuildExplicitContentFilter.Disabled,
+    mfa_level: GuildMFALevel.None,
+    nsfw_level: GuildNSFWLevel.Default,
     features: [],
     premium_tier: g.premiumTier,
     premium_subscription_count: 0,
@@ -331,8 +353,13 @@ export function guildCreatePayload(w: World, g: WorldGuild) {
   };
 }
 
-/** Per-file upload limit of plain channel sends in a guild of the given boost tier. */
+/**
+ * Per-file upload limit of plain channel sends in a guild of the given boost tier: 20 MiB by default (reference.mdx
+ * "Uploading Files", raised from 10 MiB by discord-api-docs PR #8578); the docs give no per-tier numbers, so tiers 2
+ * and 3 use the 50 / 100 MB of third-party pages (discord-emulation.md §4).
+ */
 export function guildUploadLimit(g: WorldGuild | undefined): number {
   const MiB = 1024 * 1024;
-  return g?.premiumTier === 3 ? 100 * MiB : g?.premiumTier === 2 ? 50 * MiB : 20 * MiB;
+  if (g?.premiumTier === GuildPremiumTier.Tier3) return 100 * MiB;
+  return g?.premiumTier === GuildPremiumTier.Tier2 ? 50 * MiB : 20 * MiB;
 }

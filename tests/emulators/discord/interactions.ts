@@ -1,0 +1,348 @@
+// Interactions: INTERACTION_CREATE dispatch (slash commands, autocomplete, components), tokens on the emulator clock
+// (3 s to acknowledge, 15 min of webhook use), the callback and the `@original` / follow-up lookups.
+// Timing and errors: discord-api-docs developers/interactions/receiving-and-responding.mdx ("Responding to an
+// Interaction", "Followup Messages"); 10062 / 40060 / 50027 as in /work/shared/reference/discord-emulation.md §3.
+import { randomBytes } from 'node:crypto';
+import {
+  ApplicationCommandOptionType as Opt,
+  ApplicationCommandType,
+  ApplicationIntegrationType,
+  ComponentType,
+  InteractionContextType,
+  InteractionResponseType as Cb,
+  InteractionType,
+  MessageFlags,
+} from 'discord-api-types/v10';
+import type { Clock, SnowflakeFactory } from './clock';
+import { E, fail, formError } from './errors';
+import type { Gateway, GatewaySession } from './gateway';
+import { type MessageStore, noPings } from './messageStore';
+import type { Ctx, Result } from './router';
+import type {
+  EmulatedInteractionType,
+  EmulatedMessage,
+  InteractionHandle,
+  PushComponentOptions,
+  PushInteractionOptions,
+  StoredInteraction,
+  StoredMessage,
+  Timings,
+} from './types';
+import { validateMessage } from './validation/message';
+import * as W from './world';
+
+const MiB = 1024 * 1024;
+
+/** Registered application commands: `global`, and per guild (`guild(id)` creates the guild's empty list). */
+export interface CommandRegistry {
+  global: any[];
+  guilds: Map<string, any[]>;
+  guild(guildId: string): any[];
+}
+
+export interface InteractionDeps {
+  world: W.World;
+  clock: Clock;
+  ids: SnowflakeFactory;
+  timings: Timings;
+  store: MessageStore;
+  gateway: Gateway;
+  commands: CommandRegistry;
+  waitFor: <T>(predicate: () => T | undefined | null | false, timeoutMs: number, what: string) => Promise<T>;
+  onChange: () => void;
+}
+
+// Callback types each interaction type accepts (receiving-and-responding.mdx, "Interaction Callback Type").
+const ALLOWED_CALLBACKS: Record<EmulatedInteractionType, Cb[]> = {
+  [InteractionType.ApplicationCommand]: [Cb.ChannelMessageWithSource, Cb.DeferredChannelMessageWithSource, Cb.Modal],
+  [InteractionType.MessageComponent]: [
+    Cb.ChannelMessageWithSource,
+    Cb.DeferredChannelMessageWithSource,
+    Cb.DeferredMessageUpdate,
+    Cb.UpdateMessage,
+    Cb.Modal,
+  ],
+  [InteractionType.ApplicationCommandAutocomplete]: [Cb.ApplicationCommandAutocompleteResult],
+};
+
+export class Interactions {
+  private roundRobin = 0;
+
+  constructor(
+    /** Every interaction dispatched, oldest first (the emulator's public `interactions`). */
+    readonly list: StoredInteraction[],
+    private readonly d: InteractionDeps,
+  ) {}
+
+  /** A slash command (type 2), or with `focused` an autocomplete (type 4), for a registered or made-up command. */
+  pushCommand(
+    type: InteractionType.ApplicationCommand | InteractionType.ApplicationCommandAutocomplete,
+    opts: PushInteractionOptions,
+    focused?: string,
+  ): InteractionHandle {
+    const guildId = opts.guildId ?? this.d.world.guilds.main.id;
+    const cmd = [...this.d.commands.guild(guildId), ...this.d.commands.global].find(
+      (c) => c.name === opts.name && (c.type ?? ApplicationCommandType.ChatInput) === ApplicationCommandType.ChatInput,
+    );
+    let defs: any[] = cmd?.options ?? [];
+    const resolved: Record<string, Record<string, unknown>> = {};
+    const guild = W.findGuild(this.d.world, guildId);
+    const leaf = Object.entries(opts.options ?? {}).map(([name, value]) => {
+      const def = defs.find((o) => o.name === name);
+      const type: Opt =
+        def?.type ??
+        (typeof value === 'boolean'
+          ? Opt.Boolean
+          : typeof value === 'number'
+            ? Number.isInteger(value)
+              ? Opt.Integer
+              : Opt.Number
+            : Opt.String);
+      this.resolveOption(type, String(value), guild, resolved);
+      return { name, type, value, ...(focused === name ? { focused: true } : {}) };
+    });
+    let options: any[] = leaf;
+    if (opts.subcommandGroup) defs = defs.find((o) => o.name === opts.subcommandGroup)?.options ?? [];
+    if (opts.subcommand) options = [{ name: opts.subcommand, type: Opt.Subcommand, options: leaf }];
+    if (opts.subcommandGroup) options = [{ name: opts.subcommandGroup, type: Opt.SubcommandGroup, options }];
+    const data: any = {
+      id: cmd?.id ?? this.d.ids.next(),
+      name: opts.name,
+      type: ApplicationCommandType.ChatInput,
+      options,
+    };
+    if (cmd?.guild_id) data.guild_id = cmd.guild_id;
+    if (Object.keys(resolved).length) data.resolved = resolved;
+    return this.dispatch(type, { ...opts, guildId, data, name: opts.name });
+  }
+
+  pushComponent(opts: PushComponentOptions): InteractionHandle {
+    const id = typeof opts.message === 'string' ? opts.message : opts.message.id;
+    const msg = this.d.store.get(id) ?? fail(404, E.UnknownMessage, `pushComponent: unknown message ${id}`);
+    const data: any = { custom_id: opts.customId, component_type: opts.componentType ?? ComponentType.Button };
+    if (opts.values) data.values = opts.values;
+    return this.dispatch(InteractionType.MessageComponent, {
+      guildId: msg.guildId ?? this.d.world.guilds.main.id,
+      channelId: msg.channelId,
+      userId: opts.userId ?? this.d.world.users.member.id,
+      locale: opts.locale,
+      sessionIndex: opts.sessionIndex,
+      data,
+      extra: { message: msg.raw },
+      customId: opts.customId,
+      sourceMessageId: msg.raw.id,
+    });
+  }
+
+  /** Fills `data.resolved` for user, channel, role and mentionable options. */
+  private resolveOption(
+    type: Opt,
+    value: string,
+    guild: W.WorldGuild | undefined,
+    out: Record<string, Record<string, unknown>>,
+  ) {
+    const put = (k: string, v: unknown) => ((out[k] ??= {})[value] = v);
+    if (type === Opt.User || type === Opt.Mentionable) {
+      const user = W.findUser(this.d.world, value);
+      const member = guild && W.findMember(guild, value);
+      if (user) put('users', W.userPayload(user));
+      if (guild && member) {
+        const { user: _u, ...rest } = W.memberPayload(this.d.world, guild, member);
+        put('members', rest);
+      }
+    }
+    if ((type === Opt.Role || type === Opt.Mentionable) && guild) {
+      const role = W.findRole(guild, value);
+      if (role) put('roles', W.rolePayload(role));
+    }
+    if (type === Opt.Channel) {
+      const loc = W.findChannel(this.d.world, value);
+      if (loc) put('channels', { ...W.channelPayload(loc.guild, loc.channel), permissions: '0' });
+    }
+  }
+
+  private dispatch(
+    type: EmulatedInteractionType,
+    o: {
+      guildId: string;
+      channelId?: string;
+      userId?: string;
+      locale?: string;
+      sessionIndex?: number;
+      attachmentSizeLimit?: number;
+      data: any;
+      extra?: object;
+      name?: string;
+      customId?: string;
+      sourceMessageId?: string;
+    },
+  ): InteractionHandle {
+    const { world, gateway } = this.d;
+    const guild = W.findGuild(world, o.guildId) ?? fail(404, E.UnknownGuild, `unknown guild ${o.guildId}`);
+    const channel = o.channelId
+      ? (Object.values(guild.channels).find((c) => c.id === o.channelId) ??
+        fail(404, E.UnknownChannel, `channel ${o.channelId} not in guild`))
+      : guild.channels.general;
+    const userId = o.userId ?? world.users.member.id;
+    const member =
+      W.findMember(guild, userId) ?? fail(404, E.UnknownMember, `user ${userId} is not a member of ${guild.id}`);
+    const live = gateway.live();
+    let session: GatewaySession;
+    if (o.sessionIndex !== undefined) session = gateway.resolve(o.sessionIndex);
+    else {
+      if (!live.length) throw new Error('pushInteraction: no connected, ready gateway session');
+      session = live[this.roundRobin++ % live.length];
+    }
+    if (session.invalidated) throw new Error(`pushInteraction: session ${session.index} is invalidated`);
+    const id = this.d.ids.next();
+    const token = `aW50ZXJhY3Rpb246${id}:${randomBytes(48).toString('base64url')}`;
+    const attachmentSizeLimit = o.attachmentSizeLimit ?? 20 * MiB;
+    const payload = {
+      id,
+      application_id: world.applicationId,
+      type,
+      token,
+      version: 1,
+      guild_id: guild.id,
+      guild: { id: guild.id, locale: 'en-US', features: [] },
+      channel: {
+        ...W.channelPayload(guild, channel),
+        permissions: W.channelPermissions(guild, channel, userId).toString(),
+      },
+      channel_id: channel.id,
+      member: {
+        ...W.memberPayload(world, guild, member),
+        permissions: W.channelPermissions(guild, channel, userId).toString(),
+      },
+      app_permissions: W.channelPermissions(guild, channel, world.botUserId).toString(),
+      locale: o.locale ?? 'en-US',
+      guild_locale: 'en-US',
+      entitlements: [],
+      authorizing_integration_owners: { [ApplicationIntegrationType.GuildInstall]: guild.id },
+      context: InteractionContextType.Guild,
+      attachment_size_limit: attachmentSizeLimit,
+      data: o.data,
+      ...o.extra,
+    };
+    const it: StoredInteraction = {
+      id,
+      token,
+      type,
+      guildId: guild.id,
+      channelId: channel.id,
+      userId,
+      name: o.name,
+      customId: o.customId,
+      createdAt: this.d.clock.now(),
+      attachmentSizeLimit,
+      sessionIndex: session.index,
+      payload,
+      followUpIds: [],
+      sourceMessageId: o.sourceMessageId,
+    };
+    this.list.push(it);
+    gateway.dispatch(session, 'INTERACTION_CREATE', payload);
+    this.d.onChange();
+    return this.handleFor(it);
+  }
+
+  private handleFor(it: StoredInteraction): InteractionHandle {
+    const { store, waitFor } = this.d;
+    const message = (id: string | undefined) => {
+      const m = store.live(id);
+      return m ? store.snapshot(m) : undefined;
+    };
+    const original = () =>
+      message(it.type === InteractionType.MessageComponent ? it.sourceMessageId : it.originalMessageId);
+    const followUps = () => it.followUpIds.map(message).filter((m): m is EmulatedMessage => !!m);
+    const replies = () => [original(), ...followUps()].filter((m): m is EmulatedMessage => !!m);
+    return {
+      id: it.id,
+      token: it.token,
+      interaction: it,
+      original,
+      followUps,
+      replies,
+      waitForAck: (timeoutMs = 5_000) => waitFor(() => it.ackType, timeoutMs, `ack of interaction ${it.id}`),
+      waitForReply: (predicate = () => true, timeoutMs = 5_000) =>
+        waitFor(() => replies().find(predicate), timeoutMs, `a reply to interaction ${it.id}`),
+      autocompleteChoices: () => it.autocompleteChoices,
+    };
+  }
+
+  /** The interaction behind `/webhooks/{app}/{token}`: 404 10015 for another app, 401 50027 once the token expired. */
+  byToken(appId: string, token: string): StoredInteraction {
+    if (appId !== this.d.world.applicationId) fail(404, E.UnknownWebhook, 'Unknown Webhook');
+    const it = this.list.find((i) => i.token === token);
+    if (!it || this.d.clock.now() - it.createdAt > this.d.timings.tokenLifetimeMs)
+      fail(401, E.InvalidWebhookToken, 'Invalid Webhook Token');
+    return it!;
+  }
+
+  /** `@original`: the response message, or for a component interaction the message the component is on. */
+  originalOf(it: StoredInteraction): StoredMessage {
+    const id = it.type === InteractionType.MessageComponent ? it.sourceMessageId : it.originalMessageId;
+    return this.d.store.live(id) ?? fail(404, E.UnknownMessage, 'Unknown Message');
+  }
+
+  /** POST /interactions/{id}/{token}/callback. */
+  callback(ctx: Ctx): Result {
+    const { clock, timings, store, world } = this.d;
+    const it =
+      this.list.find((i) => i.id === ctx.params.iid && i.token === ctx.params.itoken) ??
+      fail(404, E.UnknownInteraction, 'Unknown interaction');
+    const age = clock.now() - it.createdAt;
+    if (age > timings.tokenLifetimeMs) fail(401, E.InvalidWebhookToken, 'Invalid Webhook Token');
+    if (it.ackType !== undefined)
+      fail(400, E.InteractionHasAlreadyBeenAcknowledged, 'Interaction has already been acknowledged.');
+    if (age > timings.ackDeadlineMs) fail(404, E.UnknownInteraction, 'Unknown interaction');
+    const type = Number(ctx.body?.type) as Cb;
+    const data = ctx.body?.data ?? {};
+    if (!ALLOWED_CALLBACKS[it.type].includes(type))
+      formError('type', 'INTERACTION_RESPONSE_TYPE_INVALID', 'Interaction callback type invalid for this interaction');
+    store.checkUploadLimit(ctx.files, it.attachmentSizeLimit);
+    const guild = W.findGuild(world, it.guildId);
+    let message: StoredMessage | undefined;
+    if (type === Cb.ChannelMessageWithSource || type === Cb.DeferredChannelMessageWithSource) {
+      const reply = type === Cb.ChannelMessageWithSource;
+      validateMessage({ body: data, files: reply ? ctx.files : [], prefix: ['data'], deferred: !reply });
+      message = store.create({
+        channelId: it.channelId,
+        guild,
+        authorId: world.botUserId,
+        kind: 'original',
+        interaction: it,
+        body: reply ? data : { flags: data.flags ?? 0 },
+        files: reply ? ctx.files : [],
+        defaultParse: ['users'],
+        extraFlags: reply ? 0 : MessageFlags.Loading,
+      });
+      if (!reply) message.pinged = noPings();
+      it.originalMessageId = message.raw.id;
+    } else if (type === Cb.UpdateMessage) {
+      message = this.originalOf(it);
+      store.edit(message, data, ctx.files, ['data']);
+    } else if (type === Cb.ApplicationCommandAutocompleteResult) {
+      it.autocompleteChoices = data.choices ?? [];
+    } else if (type === Cb.Modal) {
+      it.modal = data;
+    }
+    it.ackType = type;
+    it.ackedAt = clock.now();
+    if (ctx.query.get('with_response') !== 'true') return { status: 204 };
+    return {
+      status: 200,
+      body: {
+        interaction: {
+          id: it.id,
+          type: it.type,
+          activity_instance_id: null,
+          response_message_id: message?.raw.id ?? null,
+          response_message_loading: type === Cb.DeferredChannelMessageWithSource,
+          response_message_ephemeral: !!((message?.raw.flags ?? 0) & MessageFlags.Ephemeral),
+        },
+        resource: { type, ...(message ? { message: message.raw } : {}) },
+      },
+    };
+  }
+}
