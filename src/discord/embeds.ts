@@ -165,7 +165,7 @@ export function plainReason(
 ): string {
   switch (row.failureReason) {
     case 'submit_attempts_exhausted':
-      return 'Veo could not be reached after several tries.';
+      return 'The bot tried to send this to Veo several times without success.';
     case 'unsupported_ratio':
       return 'Veo cannot make this aspect ratio (only 16:9 and 9:16).';
     case 'unusable_row':

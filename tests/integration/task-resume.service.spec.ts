@@ -404,7 +404,10 @@ describe('TaskResumeService (real database, Veo/Storage and Discord REST against
       errorMessage: 'Gave up after 3 submit attempts to Veo.',
       announcement: 'sent',
     });
-    expect(JSON.stringify(expectResumedAnnouncement(id).embeds[0])).toContain('Gave up after 3 submit attempts');
+    // The requester reads plain words; the detail above stays on the row for logs and admins.
+    expect(JSON.stringify(expectResumedAnnouncement(id).embeds[0])).toContain(
+      'The bot tried to send this to Veo several times without success.',
+    );
     expect(summary.failures).toBe(1);
   });
 
