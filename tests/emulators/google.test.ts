@@ -119,6 +119,68 @@ describe('GoogleEmulator', () => {
       expect(emu.submits.length).toBe(before + 1);
     });
 
+    test('the per-project submit quota: 429 RESOURCE_EXHAUSTED with RetryInfo beyond the limit, then room again', async () => {
+      const ai = genai();
+      const submit = () =>
+        ai.models.generateVideos({
+          model: 'veo-3.1-fast-generate-001',
+          source: { prompt: 'a quota test' },
+          config: videoConfig(`gs://${emu.bucket}/quota/`),
+        });
+      const windowMs = 1_500;
+      // Submits of the tests before count as well (as at Google): let them leave the window first.
+      await new Promise((r) => setTimeout(r, windowMs));
+      try {
+        emu.setSubmitRateLimit({ limit: 2, windowMs, retryAfterHeader: true });
+        const before = emu.submits.length;
+        const accepted = await Promise.all([submit(), submit()]);
+        expect(accepted.every((op) => typeof op.name === 'string')).toBe(true);
+        const refused = await submit().then(
+          () => null,
+          (e: unknown) => e,
+        );
+        expect(refused).toBeInstanceOf(ApiError);
+        expect((refused as ApiError).status).toBe(429);
+        const body = JSON.parse((refused as ApiError).message) as {
+          error: { code: number; status: string; message: string; details: { '@type': string; retryDelay: string }[] };
+        };
+        expect(body.error).toMatchObject({ code: 429, status: 'RESOURCE_EXHAUSTED' });
+        expect(body.error.message).toMatch(
+          /^Quota exceeded for aiplatform\.googleapis\.com\/online_prediction_requests_per_base_model/,
+        );
+        const retry = body.error.details.find((d) => d['@type'] === 'type.googleapis.com/google.rpc.RetryInfo')!;
+        expect(retry.retryDelay).toMatch(/^\d+\.\d{3}s$/);
+        const delayMs = Number(retry.retryDelay.slice(0, -1)) * 1000;
+        expect(delayMs).toBeGreaterThan(0);
+        expect(delayMs).toBeLessThanOrEqual(windowMs);
+        const raw = await fetch(
+          `${emu.baseUrl}/v1/projects/${emu.project}/locations/${emu.location}/publishers/google/models/veo-3.1-fast-generate-001:predictLongRunning`,
+          {
+            method: 'POST',
+            body: JSON.stringify({ instances: [{ prompt: 'x' }], parameters: { storageUri: `gs://${emu.bucket}/q/` } }),
+            headers: { authorization: `Bearer ${emu.accessToken()}`, 'content-type': 'application/json' },
+          },
+        );
+        expect(raw.status).toBe(429);
+        expect(Number(raw.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+        // Refused submits created nothing and were not billed.
+        expect(emu.submits.length).toBe(before + 2);
+        expect(emu.rateLimited.length).toBeGreaterThanOrEqual(2);
+        // Once the oldest submit left the window, there is room again.
+        await new Promise((r) => setTimeout(r, delayMs + 50));
+        await expect(submit()).resolves.toHaveProperty('name');
+        expect(emu.submits.length).toBe(before + 3);
+
+        // Without RetryInfo: the bare shape some Vertex 429s have.
+        emu.setSubmitRateLimit({ limit: 0, windowMs, retryInfo: false });
+        const bare = (await submit().catch((e: unknown) => e)) as ApiError;
+        expect(bare.status).toBe(429);
+        expect(JSON.parse(bare.message).error.details).toBeUndefined();
+      } finally {
+        emu.setSubmitRateLimit(null);
+      }
+    });
+
     test('failed, filtered, never and unknown operations', async () => {
       const ai = genai();
       const submit = async (prompt: string) =>

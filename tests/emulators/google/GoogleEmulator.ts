@@ -101,7 +101,31 @@ const RECORDED_HEADERS = [
   'x-goog-api-client',
 ];
 
+/**
+ * The per-project submit quota (Veo 3.1: 50 requests per minute per project, /work/shared/reference/veo-vertex.md
+ * §1.3): submits beyond `limit` within any `windowMs` (a sliding window, counted when a submit arrives) are answered
+ * 429 RESOURCE_EXHAUSTED in Google's error shape, with the quota message Vertex AI gives
+ * ("Quota exceeded for aiplatform.googleapis.com/online_prediction_requests_per_base_model with base model: …").
+ * - `retryInfo` (default true): `details` carries `google.rpc.RetryInfo` with `retryDelay` (a protobuf Duration in
+ *   JSON, e.g. "12.5s"): the time until the oldest counted submit leaves the window. The shape is that of
+ *   googleapis/googleapis google/rpc/error_details.proto (RetryInfo: "Clients should wait until `retry_delay` amount of
+ *   time has passed since receiving the error response before retrying") as Google's generative APIs send it
+ *   (googleapis/python-genai issue #1875 quotes a 429 body with `"details": [{"@type":
+ *   "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "53s"}]`). Some Vertex 429s carry no details
+ *   (google-gemini/gemini-cli issue #14831): `retryInfo: false` answers that way.
+ * - `retryAfterHeader` (default false): also a `Retry-After` header in whole seconds (RFC 9110 §10.2.3).
+ * Refused submits create nothing and are not counted.
+ */
+export interface SubmitRateLimit {
+  limit: number;
+  windowMs: number;
+  retryInfo?: boolean;
+  retryAfterHeader?: boolean;
+}
+
 export interface GoogleEmulatorOptions {
+  /** the per-project submit quota (none by default) */
+  submitRateLimit?: SubmitRateLimit;
   project?: string;
   location?: string;
   bucket?: string;
@@ -160,6 +184,9 @@ export class GoogleEmulator {
   public billedSeconds = 0;
   /** Valid-JWT check failures (reasons only, never tokens). */
   public readonly authFailures: string[] = [];
+  /** Submits answered 429 because of the submit quota (SubmitRateLimit), with when. */
+  public readonly rateLimited: { at: Date; retryDelayMs: number }[] = [];
+  private rateLimit: SubmitRateLimit | undefined;
 
   private readonly gcs: FakeGcs;
   private readonly models: Set<string>;
@@ -183,6 +210,7 @@ export class GoogleEmulator {
     this.defaultFate = opts.defaultFate ?? { kind: 'done' };
     this.defaultVideoBytes = opts.defaultVideoBytes ?? 256 * 1024;
     this.nested = opts.nestedOutputFolder ?? true;
+    this.rateLimit = opts.submitRateLimit;
     this.account = new FakeServiceAccount(this.project);
     this.gcs = new FakeGcs(new Set([this.bucket]), () => this.baseUrl, this.account);
   }
@@ -248,6 +276,11 @@ export class GoogleEmulator {
 
   public setDefaultFate(fate: Fate): void {
     this.defaultFate = fate;
+  }
+
+  /** Sets (or with null removes) the per-project submit quota. */
+  public setSubmitRateLimit(limit: SubmitRateLimit | null): void {
+    this.rateLimit = limit ?? undefined;
   }
 
   /** Queues a fate for the next accepted submit (FIFO; one entry per submit). */
@@ -455,6 +488,7 @@ export class GoogleEmulator {
     }
     const invalid = validateSubmit(payload, this.gcs.buckets);
     if (invalid) return sendGoogleError(res, 400, invalid);
+    if (this.quotaExhausted(res, model)) return;
     const p = payload as { instances: Record<string, unknown>[]; parameters?: Record<string, unknown> };
     const instance = p.instances[0]!;
     const parameters = p.parameters ?? {};
@@ -484,6 +518,28 @@ export class GoogleEmulator {
       return;
     }
     sendJson(res, 200, { name });
+  }
+
+  /** Answers 429 when the submit quota is used up within its window (SubmitRateLimit); true when it did. */
+  private quotaExhausted(res: ServerResponse, model: string): boolean {
+    const limit = this.rateLimit;
+    if (!limit) return false;
+    const now = Date.now();
+    const inWindow = this.submits.filter((s) => now - s.at.getTime() < limit.windowMs);
+    if (inWindow.length < limit.limit) return false;
+    const retryDelayMs = Math.max(1, inWindow[0]!.at.getTime() + limit.windowMs - now);
+    this.rateLimited.push({ at: new Date(now), retryDelayMs });
+    const baseModel = model.replace(/-\d{3}$/, '');
+    sendGoogleError(
+      res,
+      429,
+      `Quota exceeded for aiplatform.googleapis.com/online_prediction_requests_per_base_model with base model: ${baseModel}. Please submit a quota increase request. https://cloud.google.com/vertex-ai/docs/generative-ai/quotas-genai.`,
+      limit.retryInfo === false
+        ? undefined
+        : [{ '@type': 'type.googleapis.com/google.rpc.RetryInfo', retryDelay: `${(retryDelayMs / 1000).toFixed(3)}s` }],
+      limit.retryAfterHeader ? { 'retry-after': String(Math.ceil(retryDelayMs / 1000)) } : {},
+    );
+    return true;
   }
 
   private pickFate(prompt: string | undefined): Fate {

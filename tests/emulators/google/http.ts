@@ -70,11 +70,31 @@ export function sendJson(
   res.end(text);
 }
 
-/** Google's JSON error shape (Vertex): `{"error":{"code":404,"message":"…","status":"NOT_FOUND"}}`. */
-export function sendGoogleError(res: ServerResponse, code: number, message?: string): void {
-  sendJson(res, code, {
-    error: { code, message: message ?? DEFAULT_MESSAGES[code] ?? 'Error', status: STATUS_NAMES[code] ?? 'UNKNOWN' },
-  });
+/**
+ * Google's JSON error shape (Vertex): `{"error":{"code":404,"message":"…","status":"NOT_FOUND"}}`, with `details`
+ * (google.rpc.Status details: `{"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "53s"}` …) and
+ * extra headers when given.
+ */
+export function sendGoogleError(
+  res: ServerResponse,
+  code: number,
+  message?: string,
+  details?: Record<string, unknown>[],
+  headers: Record<string, string> = {},
+): void {
+  sendJson(
+    res,
+    code,
+    {
+      error: {
+        code,
+        message: message ?? DEFAULT_MESSAGES[code] ?? 'Error',
+        status: STATUS_NAMES[code] ?? 'UNKNOWN',
+        ...(details ? { details } : {}),
+      },
+    },
+    headers,
+  );
 }
 
 /** Cloud Storage JSON API error shape: `{"error":{"code":404,"message":"…","errors":[{…}]}}`. */

@@ -8,6 +8,7 @@ export type {
   OperationState,
   RecordedPart,
   RequestRecord,
+  SubmitRateLimit,
   SubmitRecord,
 } from './GoogleEmulator';
 export { fakeMp4, crc32cOf, md5Of } from './gcs';
