@@ -3,7 +3,9 @@ import type { Logger } from 'pino';
 import type { Database } from '../db/dataSource';
 import type { Config } from '../lib/config';
 import type { Metrics } from '../lib/metrics';
+import type { GuildSettingsService } from '../services/GuildSettingsService';
 import type { ResumeAdminService } from '../services/ResumeAdminService';
+import type { SpendService } from '../services/SpendService';
 import type { TaskResumeService } from '../services/TaskResumeService';
 import type { VideoRequestService } from '../services/VideoRequestService';
 import type { HealthState } from './health';
@@ -20,6 +22,8 @@ declare module '@sapphire/pieces' {
     videoRequests: VideoRequestService;
     health: HealthState;
     resumeAdmin: ResumeAdminService;
+    guildSettings: GuildSettingsService;
+    spend: SpendService;
   }
 }
 

@@ -55,7 +55,7 @@ export async function createApp(config: Config, logger: Logger): Promise<App> {
     logger.info('scheduled tasks in-process (REDIS_URL unset): single-instance mode');
   }
 
-  const { store, leases, resume, videoRequests, resumeAdmin } = services;
+  const { store, leases, resume, videoRequests, resumeAdmin, queue, settings, spend } = services;
   Object.assign(container, {
     config,
     pino: logger,
@@ -66,6 +66,8 @@ export async function createApp(config: Config, logger: Logger): Promise<App> {
     resumeAdmin,
     videoRequests,
     health,
+    guildSettings: settings,
+    spend,
   });
 
   let healthServer: Server | undefined;
@@ -90,6 +92,11 @@ export async function createApp(config: Config, logger: Logger): Promise<App> {
               const counts = await store.views.countUnfinishedByState();
               metrics.unfinishedRequests.reset();
               for (const [state, count] of Object.entries(counts)) metrics.unfinishedRequests.set({ state }, count);
+              const waiting = await store.queue.stats();
+              metrics.submitQueueLength.set(waiting.length);
+              metrics.submitQueueOldestSeconds.set(
+                waiting.oldest ? Math.max(0, (Date.now() - waiting.oldest.getTime()) / 1000) : 0,
+              );
             },
           })
         ).server;
@@ -101,6 +108,8 @@ export async function createApp(config: Config, logger: Logger): Promise<App> {
       stopping ??= (async () => {
         logger.info({ reason }, 'shutting down: no new work; in-flight requests stop at a safe point');
         health.shuttingDown = true;
+        // Requests waiting for a submit permit stop waiting at once; their rows stay pending, in line, for any instance.
+        queue.stop();
         await Promise.allSettled([videoRequests.stop(), resume.stop()]);
         leases.stop();
         await scheduler.close();

@@ -8,9 +8,12 @@ import type { CrashPoints } from '../lib/crashPoints';
 import type { Metrics } from '../lib/metrics';
 import { AnnouncementService } from '../services/AnnouncementService';
 import { GenerationService } from '../services/generation/GenerationService';
+import { GuildSettingsService } from '../services/GuildSettingsService';
 import { LeaseManager } from '../services/LeaseManager';
 import { ResumeAdminService } from '../services/ResumeAdminService';
+import { SpendService } from '../services/SpendService';
 import { StorageService } from '../services/StorageService';
+import { SubmitQueue } from '../services/SubmitQueue';
 import { TaskResumeService } from '../services/TaskResumeService';
 import { VeoService } from '../services/VeoService';
 import { VideoAttachmentService } from '../services/VideoAttachmentService';
@@ -41,6 +44,9 @@ export interface Services {
   resume: TaskResumeService;
   videoRequests: VideoRequestService;
   resumeAdmin: ResumeAdminService;
+  queue: SubmitQueue;
+  settings: GuildSettingsService;
+  spend: SpendService;
 }
 
 /** Wires every service the one way the bot runs them (tests build them through this too). */
@@ -65,6 +71,7 @@ export function createServices(d: ServiceDependencies): Services {
     metrics,
     crashPoints,
   });
+  const queue = new SubmitQueue({ queue: store.queue, config, logger: log('queue'), metrics });
   const generation = new GenerationService({
     requests: store.requests,
     attempts: store.attempts,
@@ -72,6 +79,7 @@ export function createServices(d: ServiceDependencies): Services {
     veo,
     storage,
     announcements,
+    queue,
     config,
     logger: log('generation'),
     metrics,
@@ -89,6 +97,7 @@ export function createServices(d: ServiceDependencies): Services {
   });
   const videoRequests = new VideoRequestService({
     requests: store.requests,
+    budgets: store.budgets,
     generation,
     config,
     logger: log('video'),
@@ -96,6 +105,22 @@ export function createServices(d: ServiceDependencies): Services {
     crashPoints,
     instanceId: config.instanceId,
   });
-  const resumeAdmin = new ResumeAdminService({ requests: store.requests, views: store.views, resume, config });
-  return { store, leases, veo, storage, notifier, announcements, generation, resume, videoRequests, resumeAdmin };
+  const settings = new GuildSettingsService({ settings: store.settings, budgets: store.budgets, config });
+  const spend = new SpendService({ budgets: store.budgets, queue: store.queue, config });
+  const resumeAdmin = new ResumeAdminService({ requests: store.requests, views: store.views, resume, spend, config });
+  return {
+    store,
+    leases,
+    veo,
+    storage,
+    notifier,
+    announcements,
+    generation,
+    resume,
+    videoRequests,
+    resumeAdmin,
+    queue,
+    settings,
+    spend,
+  };
 }

@@ -3,10 +3,12 @@ import { Command, CommandOptionsRunTypeEnum } from '@sapphire/framework';
 import { ApplicationIntegrationType, InteractionContextType, MessageFlags, PermissionFlagsBits } from 'discord.js';
 import { interactionExpiresAt } from '../discord/interactionToken';
 import { LiveProgress } from '../discord/LiveProgress';
-import { DuplicateInteractionError, QuotaExceededError } from '../domain/errors';
+import { refusalMessage } from '../discord/spendViews';
+import { DuplicateInteractionError } from '../domain/errors';
 import { NEGATIVE_PROMPT_MAX_LENGTH, PROMPT_MAX_LENGTH, SEED_MAX, validateVideoInput } from '../domain/videoInput';
 
-const QUOTA_CHECK_TIMEOUT_MS = 2_000;
+/** The checks before the acknowledgement must leave time to acknowledge within Discord's 3 seconds. */
+const ADMISSION_CHECK_TIMEOUT_MS = 2_000;
 
 @ApplyOptions<Command.Options>({
   name: 'video',
@@ -66,7 +68,7 @@ export class VideoCommand extends Command {
     if (!interaction.inGuild() || !interaction.guildId) return ephemeral('Use /video in a server channel.');
     if (!videoRequests.accepting) return ephemeral('The bot is restarting. Try again in a minute.');
 
-    const validation = validateVideoInput({
+    const raw = {
       prompt: interaction.options.getString('prompt'),
       length: interaction.options.getInteger('length'),
       ratio: interaction.options.getString('ratio'),
@@ -74,31 +76,30 @@ export class VideoCommand extends Command {
       audio: interaction.options.getBoolean('audio'),
       negativePrompt: interaction.options.getString('negative_prompt'),
       seed: interaction.options.getInteger('seed'),
-    });
+    };
+    const validation = validateVideoInput(raw);
     if (!validation.ok) return ephemeral(validation.problems.join('\n'));
 
-    const channel = videoRequests.checkChannel(interaction.channelId);
-    if (!channel.ok) return ephemeral(channel.reason);
-
-    let quota;
+    const where = { guildId: interaction.guildId, channelId: interaction.channelId, userId: interaction.user.id };
+    let admission;
     try {
-      quota = await Promise.race([
-        videoRequests.checkQuota(interaction.user.id),
+      admission = await Promise.race([
+        videoRequests.admit(where, raw, validation.value),
         new Promise<never>((_, reject) =>
-          setTimeout(() => reject(new Error('quota check timed out')), QUOTA_CHECK_TIMEOUT_MS).unref(),
+          setTimeout(() => reject(new Error('admission check timed out')), ADMISSION_CHECK_TIMEOUT_MS).unref(),
         ),
       ]);
     } catch (error) {
-      pino.error({ err: error }, 'quota check failed');
+      pino.error({ err: error }, 'admission check failed');
       return ephemeral('The bot cannot reach its database right now, so nothing was started. Try again in a minute.');
     }
-    if (!quota.ok) return ephemeral(quota.reason);
+    if (!admission.ok) return ephemeral(refusalMessage(admission.refusal));
 
     // The row is written before the acknowledgement: once Discord shows "thinking…", a crash cannot lose the request
     // (a crash before the acknowledgement leaves a recorded request that is resumed and announced in the channel).
     let recorded;
     try {
-      recorded = await videoRequests.record(validation.value, {
+      recorded = await videoRequests.record(admission.value, {
         guildId: interaction.guildId,
         channelId: interaction.channelId,
         userId: interaction.user.id,
@@ -109,7 +110,8 @@ export class VideoCommand extends Command {
         attachmentSizeLimit: interaction.attachmentSizeLimit ?? null,
       });
     } catch (error) {
-      if (error instanceof QuotaExceededError) return ephemeral(videoRequests.quotaReason());
+      const refusal = videoRequests.refusalOf(error);
+      if (refusal) return ephemeral(refusalMessage(refusal));
       if (error instanceof DuplicateInteractionError) {
         // Every instance receives the interaction; the one that recorded it first answers and pays for it.
         pino.debug({ interaction_id: interaction.id }, '/video already recorded by another instance');

@@ -3,6 +3,7 @@
  * column once; TypeScript refuses a row type field without its column here.
  */
 import type { SubmitAttemptRow, VideoRequestRow } from '../domain/request';
+import type { GuildSettingsRow } from '../domain/spend';
 
 export type Raw = Record<string, unknown>;
 
@@ -92,6 +93,21 @@ export const toAttemptRow = mapper<SubmitAttemptRow>({
   error: ['error', 'value'],
   createdAt: ['created_at', 'date'],
   acceptedAt: ['accepted_at', 'dateOrNull'],
+  answeredAt: ['answered_at', 'dateOrNull'],
+  throttledUntil: ['throttled_until', 'dateOrNull'],
+});
+
+/** snake_case `guild_settings` row → GuildSettingsRow */
+export const toGuildSettingsRow = mapper<GuildSettingsRow>({
+  guildId: ['guild_id', 'value'],
+  allowedChannelIds: ['allowed_channel_ids', 'value'],
+  memberDailyQuota: ['member_daily_quota', 'numberOrNull'],
+  dailyVideoSeconds: ['daily_video_seconds', 'numberOrNull'],
+  allowHd: ['allow_hd', 'value'],
+  allowAudio: ['allow_audio', 'value'],
+  maxLengthSeconds: ['max_length_seconds', 'numberOrNull'],
+  updatedAt: ['updated_at', 'dateOrNull'],
+  updatedBy: ['updated_by', 'value'],
 });
 
 export function num(v: unknown): number {

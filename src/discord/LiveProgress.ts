@@ -2,6 +2,7 @@ import type { APIEmbed } from 'discord.js';
 import type { Logger } from 'pino';
 import type { Phase, ProgressObserver } from '../domain/ports';
 import type { VideoRequestRow } from '../domain/request';
+import type { QueueInfo } from '../domain/spend';
 import { progressEmbed } from './embeds';
 import { ThrottledEditor } from './ThrottledEditor';
 
@@ -11,6 +12,7 @@ import { ThrottledEditor } from './ThrottledEditor';
  */
 export class LiveProgress implements ProgressObserver {
   private phase: Phase = 'queued';
+  private queue: QueueInfo | undefined;
   private row: VideoRequestRow | undefined;
   private timer: NodeJS.Timeout | undefined;
   private readonly editor: ThrottledEditor<APIEmbed>;
@@ -30,9 +32,10 @@ export class LiveProgress implements ProgressObserver {
     );
   }
 
-  public async onPhase(phase: Phase, row: VideoRequestRow): Promise<void> {
+  public async onPhase(phase: Phase, row: VideoRequestRow, queue?: QueueInfo): Promise<void> {
     this.row = row;
     this.phase = phase;
+    this.queue = phase === 'queued' ? queue : undefined;
     if (phase === 'delivering') {
       // The result replaces this embed; no progress edit may land after it.
       await this.stop();
@@ -46,7 +49,7 @@ export class LiveProgress implements ProgressObserver {
   }
 
   private refresh(): void {
-    if (this.row) this.editor.push(progressEmbed(this.row, this.phase, this.now() - this.startedAt));
+    if (this.row) this.editor.push(progressEmbed(this.row, this.phase, this.now() - this.startedAt, this.queue));
   }
 
   public onEnd(): Promise<void> {

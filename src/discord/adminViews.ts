@@ -78,6 +78,26 @@ export function statusView(page: StatusPage): View {
       { name: 'Failed (24 h)', value: String(summary.failed24h), inline: true },
       { name: 'Timed out (24 h)', value: String(summary.timeout24h), inline: true },
       { name: 'Video-seconds at risk', value: `${summary.videoSecondsAtRisk} s`, inline: true },
+      ...(page.spend
+        ? [
+            {
+              name: 'Budget (24 h)',
+              value:
+                page.spend.budget.limit === null
+                  ? `${page.spend.budget.used} video-seconds (no cap)`
+                  : `${page.spend.budget.used} of ${page.spend.budget.limit} video-seconds`,
+              inline: true,
+            },
+            {
+              name: 'Waiting for Veo',
+              value:
+                page.spend.queueLength === 0
+                  ? 'nobody'
+                  : `${page.spend.queueLength} queued · oldest ${page.spend.oldestQueuedAt ? age(now, page.spend.oldestQueuedAt) : '—'}`,
+              inline: true,
+            },
+          ]
+        : []),
       ...(failures.length > 0
         ? [{ name: 'Latest failures (what Google or the bot said)', value: failures.join('\n') }]
         : []),

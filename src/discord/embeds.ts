@@ -1,9 +1,11 @@
 /** The embeds a requester sees: live progress, the result, and the pointer left on a stale progress reply. */
 import type { APIEmbed } from 'discord.js';
 import type { Phase } from '../domain/ports';
+import type { QueueInfo } from '../domain/spend';
 import type { VideoRequestRow } from '../domain/request';
 import { formatDuration } from '../domain/time';
 import { clip, fitEmbed, LIMITS } from './limits';
+import { queuedText } from './spendViews';
 import { COLORS, displayText, requestMarker } from './text';
 
 export function describeSettings(
@@ -38,15 +40,23 @@ const PHASE_TEXT: Record<Phase, string> = {
   delivering: 'Uploading to Discord',
 };
 
-export function progressEmbed(row: VideoRequestRow, phase: Phase, elapsedMs: number): APIEmbed {
+/**
+ * The live progress embed. While the request waits for a submit permit (`queued` with its place), the Status says
+ * "Queued · position 4 · about 2 min" and the bar stays empty: nothing is being made yet.
+ */
+export function progressEmbed(row: VideoRequestRow, phase: Phase, elapsedMs: number, queue?: QueueInfo): APIEmbed {
+  const queued = phase === 'queued' && queue !== undefined;
   return fitEmbed({
     title: '🎬 Making your video',
     color: COLORS.progress,
     description: `> ${displayText(row.prompt)}`,
     fields: [
-      { name: 'Status', value: PHASE_TEXT[phase], inline: true },
+      { name: 'Status', value: queued ? queuedText(queue) : PHASE_TEXT[phase], inline: true },
       { name: 'Elapsed', value: formatDuration(elapsedMs), inline: true },
-      { name: 'Progress (estimate)', value: `\`${progressBar(elapsedMs, row.durationSeconds)}\`` },
+      {
+        name: 'Progress (estimate)',
+        value: `\`${progressBar(phase === 'queued' ? 0 : elapsedMs, row.durationSeconds)}\``,
+      },
       { name: 'Settings', value: describeSettings(row) },
     ],
     footer: { text: requestMarker(row.id) },
@@ -117,6 +127,14 @@ export function resultEmbed(row: VideoRequestRow, options: ResultOptions): APIEm
   if (row.status === 'completed') {
     const fields = [settings];
     if (row.durationMs) fields.push({ name: 'Took', value: formatDuration(row.durationMs) });
+    if (row.expiredBy) {
+      // Point 1 of issue #13: an admin's expiry never hides a video that was already paid for.
+      fields.push({
+        name: 'Note',
+        value:
+          'A server admin had stopped waiting for this video, but it was already paid for and finished, so here it is.',
+      });
+    }
     if (options.link) {
       const size = `${(options.link.size / MiB).toFixed(1)} MB`;
       fields.push({
@@ -141,9 +159,11 @@ export function resultEmbed(row: VideoRequestRow, options: ResultOptions): APIEm
         {
           name: 'What now',
           value:
-            row.failureKind === 'admin' || row.failureKind === 'expired' || !row.operationName
+            !row.operationName || row.failureKind === 'expired'
               ? 'Run `/video` again.'
-              : 'Run `/video` again. If this video still finishes, it will be posted here.',
+              : row.failureKind === 'admin'
+                ? 'It had already been sent to Veo and paid for, so it counts against your daily limit; if it still finishes, it will be posted here.'
+                : 'Run `/video` again. If this video still finishes, it will be posted here.',
         },
       ],
     };

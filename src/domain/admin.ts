@@ -1,6 +1,7 @@
 /** Values of the admin actions behind `/resume` (docs/requirements.md R13). */
 import type { GenerationOutcome } from './outcomes';
 import type { GuildSummary, RequestStatus, UnfinishedRow, VideoRequestRow } from './request';
+import type { BudgetUse } from './spend';
 
 /** Rows per page of `/resume status`. */
 export const STATUS_PAGE_SIZE = 10;
@@ -26,6 +27,8 @@ export type LeaseHolder = 'free' | 'this_bot' | 'other_alive' | 'other_not_respo
 /** One page of `/resume status`. */
 export interface StatusPage {
   summary: GuildSummary;
+  /** the server's video-seconds budget (24 h) and its requests waiting for a submit permit */
+  spend?: { budget: BudgetUse; queueLength: number; oldestQueuedAt: Date | null };
   rows: (UnfinishedRow & { holder: LeaseHolder })[];
   /** the guild's latest failed or timed-out requests (24 h), with the detail Google or the bot gave */
   recentFailures: VideoRequestRow[];

@@ -5,9 +5,30 @@ export class QuotaExceededError extends Error {
   public constructor(
     public readonly used: number,
     public readonly limit: number,
+    /** when the oldest counted request leaves the 24-hour window (null: unknown, or a quota of 0) */
+    public readonly freesAt: Date | null = null,
   ) {
     super(`quota reached: ${used} of ${limit}`);
     this.name = 'QuotaExceededError';
+  }
+}
+
+/**
+ * A video-seconds budget (the server's or the whole bot's, per rolling 24 h) cannot fit the request: counted under the
+ * budget's lock when the row is written, so instances side by side can never overshoot it together.
+ */
+export class BudgetExceededError extends Error {
+  public constructor(
+    public readonly budget: 'guild' | 'global',
+    public readonly used: number,
+    public readonly limit: number,
+    /** video-seconds the request needed */
+    public readonly need: number,
+    /** when enough reservations leave the window for it (null: never, e.g. a budget smaller than the request) */
+    public readonly freesAt: Date | null,
+  ) {
+    super(`${budget} budget reached: ${used} of ${limit} video-seconds used, ${need} more needed`);
+    this.name = 'BudgetExceededError';
   }
 }
 

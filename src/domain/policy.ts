@@ -4,7 +4,7 @@
  * rule serves.
  */
 import type { FailureKind, FailureReason } from './request';
-import { formatDuration, HOUR_MS, MINUTE_MS } from './time';
+import { formatDuration, HOUR_MS, MINUTE_MS, SECOND_MS } from './time';
 
 /** Unexpected errors (bugs, not Veo or Discord answers) a request may hit before it is failed with the reason. */
 export const MAX_PROCESSING_ERRORS = 5;
@@ -16,22 +16,86 @@ export const OPERATION_NAME_WRITE_TRIES = 5;
 export const LATE_DELIVERY_WINDOW_HOURS = 24;
 /** …each at most this often… */
 export const LATE_CHECK_INTERVAL_MS = 5 * MINUTE_MS;
+/**
+ * …or, with a faster poll interval, every 30 polls: 5 minutes at the default VEO_POLL_INTERVAL_MS of 10 s, and a few
+ * seconds in tests that poll every 100 ms.
+ */
+export function lateCheckIntervalMs(pollIntervalMs: number): number {
+  return Math.min(LATE_CHECK_INTERVAL_MS, 30 * pollIntervalMs);
+}
 /** …and at most this many per sweep. */
 export const LATE_CHECKS_PER_SWEEP = 20;
 
-/** The quota counts requests of a rolling window of this length. */
+/** The quota and the budgets count requests of a rolling window of this length. */
 export const QUOTA_WINDOW_MS = 24 * HOUR_MS;
 /**
  * Failed and timed-out requests count against the quota only when the user caused them; the SQL of the quota count is
  * built from this list.
  */
 export const QUOTA_COUNTED_FAILURE_KINDS = ['filtered', 'invalid'] as const satisfies readonly FailureKind[];
+/**
+ * An admin's expiry counts against the requester's quota when the request may have been billed (it was submitted, or
+ * its submit is ambiguous): otherwise `/resume expire` would give unlimited paid generations.
+ */
+export const QUOTA_COUNTED_WHEN_BILLED_KINDS = ['admin'] as const satisfies readonly FailureKind[];
 /** The quota rule as users read it. */
 export const QUOTA_RULE_TEXT = 'Failures caused by the bot or Google do not count';
 
-export function countsAgainstQuota(row: { status: string; failureKind: FailureKind | null }): boolean {
+/** What the reservation and quota rules need to know of a request. */
+export interface SpendFacts {
+  status: string;
+  failureKind: FailureKind | null;
+  failureReason: FailureReason | null;
+  operationName: string | null;
+  /**
+   * Submit attempts that may have reached Veo and been accepted: any but those Veo refused (`rejected`, 429 included).
+   * An `abandoned` attempt (ambiguous, no output within the grace period) counts: it may still have been billed.
+   */
+  maybeBilledAttempts: number;
+}
+
+/** Veo may have billed this request: it has an operation, or an attempt Veo did not refuse. */
+export function maybeBilled(row: Pick<SpendFacts, 'operationName' | 'maybeBilledAttempts'>): boolean {
+  return row.operationName !== null || row.maybeBilledAttempts > 0;
+}
+
+export function countsAgainstQuota(row: SpendFacts): boolean {
   if (row.status !== 'failed' && row.status !== 'timeout') return true;
-  return (QUOTA_COUNTED_FAILURE_KINDS as readonly string[]).includes(row.failureKind ?? '');
+  const kind = row.failureKind ?? '';
+  if ((QUOTA_COUNTED_FAILURE_KINDS as readonly string[]).includes(kind)) return true;
+  return (QUOTA_COUNTED_WHEN_BILLED_KINDS as readonly string[]).includes(kind) && maybeBilled(row);
+}
+
+/**
+ * Veo generates one sample per request (VeoService `numberOfVideos`); a request reserves `durationSeconds × samples`
+ * video-seconds of every budget when it is recorded.
+ */
+export const SAMPLES_PER_REQUEST = 1;
+/** Rows of the original bot may lack a duration: Veo's default, 8 s, is what they were billed. */
+export const DEFAULT_DURATION_SECONDS = 8;
+
+export function reservedSeconds(durationSeconds: number | null): number {
+  return (durationSeconds ?? DEFAULT_DURATION_SECONDS) * SAMPLES_PER_REQUEST;
+}
+
+/**
+ * Failures that prove nothing was billed although the request was submitted: Google failed or filtered the operation.
+ * (`cancelled` is the kind of a request cancelled before any submit.) The SQL of the budgets is built from these lists.
+ */
+export const NOT_BILLED_FAILURE_KINDS = ['filtered', 'cancelled'] as const;
+export const NOT_BILLED_FAILURE_REASONS = ['veo_failed', 'filtered'] as const satisfies readonly FailureReason[];
+
+/**
+ * The one rule of every budget (and of late delivery's "paid for"): a request holds its reservation unless nothing was
+ * billed — it ended without ever reaching Veo (refused, invalid, cancelled or expired before any submit, or every
+ * submit refused, 429 included), or Google failed or filtered its operation. Unfinished and completed requests hold
+ * it; so does a request that timed out or was expired by an admin after its submit.
+ */
+export function holdsReservation(row: SpendFacts): boolean {
+  if (row.status !== 'failed' && row.status !== 'timeout') return true;
+  if ((NOT_BILLED_FAILURE_KINDS as readonly string[]).includes(row.failureKind ?? '')) return false;
+  if ((NOT_BILLED_FAILURE_REASONS as readonly string[]).includes(row.failureReason ?? '')) return false;
+  return maybeBilled(row);
 }
 
 /** Something ended a request without a video. */
@@ -40,6 +104,7 @@ export type FailureEvent =
   | { kind: 'unsupported_ratio'; aspectRatio: string }
   | { kind: 'unusable_row'; problem: string }
   | { kind: 'veo_refused'; httpStatus?: number; message: string }
+  | { kind: 'veo_busy'; waitedMs: number }
   | { kind: 'model_unavailable'; model: string; message: string }
   | { kind: 'veo_failed'; code?: number; message: string }
   | { kind: 'filtered'; reasons: string[] }
@@ -76,6 +141,9 @@ function judge(event: FailureEvent): Omit<Verdict, 'reason'> {
       return failed('bot', `The request cannot be sent to Veo: ${event.problem}.`);
     case 'veo_refused':
       return failed(event.httpStatus === 400 ? 'invalid' : 'google', `Veo refused the request: ${event.message}`);
+    case 'veo_busy':
+      // Google kept answering 429 (quota exhausted) for longer than RESUME_REQUEST_TIMEOUT_MS: nothing was billed.
+      return failed('google', `Veo kept answering "quota exhausted" (429) for ${formatDuration(event.waitedMs)}.`);
     case 'model_unavailable':
       // Never switched silently to another (differently billed) model: the request fails with the reason.
       return failed('google', `Veo refused the request: ${event.message}`);
@@ -103,6 +171,15 @@ function judge(event: FailureEvent): Omit<Verdict, 'reason'> {
 
 function failed(failureKind: FailureKind, message: string): Omit<Verdict, 'reason'> {
   return { status: 'failed', failureKind, message };
+}
+
+/**
+ * How long every submit waits after Google answered 429 (quota exhausted): the delay Google gave (RetryInfo or
+ * Retry-After), else 2 s doubling with each 429 of the last minutes, at most a minute; never more than an hour.
+ */
+export function throttleDelayMs(givenMs: number | undefined, recentThrottles: number): number {
+  if (givenMs !== undefined && Number.isFinite(givenMs) && givenMs >= 0) return Math.min(givenMs, HOUR_MS);
+  return Math.min(MINUTE_MS, 2 * SECOND_MS * 2 ** Math.max(0, Math.min(10, recentThrottles)));
 }
 
 /** R9: a pending request older than RESUME_MAX_AGE_HOURS is expired instead of submitted. */

@@ -3,12 +3,14 @@
  * Discord messages that tell them the result. src/discord implements these; src/app wires them in.
  */
 import type { DeliveredAs, VideoRequestRow } from './request';
+import type { QueueInfo } from './spend';
 
 export type Phase = 'queued' | 'submitting' | 'generating' | 'downloading' | 'delivering';
 
 /** Watches one request being driven (the live `/video` progress embed). */
 export interface ProgressObserver {
-  onPhase?(phase: Phase, row: VideoRequestRow): void | Promise<void>;
+  /** `queue`: with `queued`, where the request stands in the submit queue and about how long it will wait */
+  onPhase?(phase: Phase, row: VideoRequestRow, queue?: QueueInfo): void | Promise<void>;
   /** This worker stopped driving the request, for whatever reason (finished, lost lease, error): show no more progress. */
   onEnd?(): void | Promise<void>;
 }

@@ -20,6 +20,7 @@ export type FailureReason =
   | 'unsupported_ratio'
   | 'unusable_row'
   | 'veo_refused'
+  | 'veo_busy'
   | 'model_unavailable'
   | 'veo_failed'
   | 'filtered'
@@ -128,6 +129,10 @@ export interface SubmitAttemptRow {
   error: string | null;
   createdAt: Date;
   acceptedAt: Date | null;
+  /** when Veo's answer (acceptance or refusal) arrived; null while `submitting` */
+  answeredAt: Date | null;
+  /** Veo answered 429 (quota exhausted): no submit before this time (a refusal: nothing billed) */
+  throttledUntil: Date | null;
 }
 
 export interface CreateRequestInput {

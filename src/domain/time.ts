@@ -10,3 +10,4 @@ export function formatDuration(ms: number): string {
 
 export const MINUTE_MS = 60_000;
 export const HOUR_MS = 3_600_000;
+export const SECOND_MS = 1_000;

@@ -50,6 +50,21 @@ export interface Config {
     signedUrlExpiryHours: number;
     progressEditIntervalMs: number;
   };
+  /** Spend control (issue #13): the operator's caps, held across all instances in PostgreSQL. */
+  spend: {
+    /** servers where `/video` works (empty = all) */
+    allowedGuildIds: string[];
+    /** video-seconds all servers together may request per rolling 24 h (0 = no cap) */
+    globalDailyVideoSeconds: number;
+    /** video-seconds per server per rolling 24 h: the default and the most a server may set (0 = no cap) */
+    guildDailyVideoSeconds: number;
+    /** Veo submits per window across all instances (the project's quota) */
+    submitsPerMinute: number;
+    /** Veo operations generating at once across all instances (0 = no cap) */
+    maxInFlight: number;
+    /** the "minute" of submitsPerMinute, in ms (tests and the benchmark shorten it) */
+    submitWindowMs: number;
+  };
   httpPort: number | undefined;
   logLevel: string;
   instanceId: string;
@@ -213,6 +228,14 @@ export function loadConfig(env: Env = process.env): Config {
       linkMode: linkMode === 'public' ? 'public' : 'signed',
       signedUrlExpiryHours: r.int('SIGNED_URL_EXPIRY_HOURS', 24, 1, 168),
       progressEditIntervalMs: r.int('PROGRESS_EDIT_INTERVAL_MS', 5_000, 100, 60_000),
+    },
+    spend: {
+      allowedGuildIds: r.snowflakes('ALLOWED_GUILD_IDS'),
+      globalDailyVideoSeconds: r.int('GLOBAL_DAILY_VIDEO_SECONDS', 1800, 0, 100_000_000),
+      guildDailyVideoSeconds: r.int('GUILD_DAILY_VIDEO_SECONDS', 600, 0, 100_000_000),
+      submitsPerMinute: r.int('VEO_SUBMITS_PER_MINUTE', 50, 1, 100_000),
+      maxInFlight: r.int('VEO_MAX_IN_FLIGHT', 20, 0, 100_000),
+      submitWindowMs: r.int('VEO_SUBMIT_WINDOW_MS', 60_000, 1_000, 3_600_000),
     },
     httpPort,
     logLevel,

@@ -38,7 +38,7 @@ export class Metrics {
   });
   public readonly veoSubmits = new Counter({
     name: 'veobot_veo_submits_total',
-    help: 'Veo submit calls by result (accepted, rejected, ambiguous)',
+    help: 'Veo submit calls by result (accepted, rejected, ambiguous, throttled: answered 429)',
     labelNames: ['result'] as const,
     registers: [this.registry],
   });
@@ -84,6 +84,40 @@ export class Metrics {
   public readonly ambiguousAttempts = new Counter({
     name: 'veobot_veo_ambiguous_attempts_total',
     help: 'Submit attempts found without an operation name after a crash',
+    registers: [this.registry],
+  });
+
+  // Spend control (issue #13).
+  public readonly reservedVideoSeconds = new Counter({
+    name: 'veobot_reserved_video_seconds_total',
+    help: 'Video seconds reserved by recorded requests (duration x samples; freed when nothing was billed)',
+    registers: [this.registry],
+  });
+  public readonly submitQueueLength = new Gauge({
+    name: 'veobot_submit_queue_length',
+    help: 'Requests waiting for a Veo submit permit, all instances (sampled from the database)',
+    registers: [this.registry],
+  });
+  public readonly submitQueueOldestSeconds = new Gauge({
+    name: 'veobot_submit_queue_oldest_seconds',
+    help: 'Age of the oldest request waiting for a Veo submit permit, all instances (sampled from the database)',
+    registers: [this.registry],
+  });
+  public readonly submitQueueWait = new Histogram({
+    name: 'veobot_submit_queue_wait_seconds',
+    help: 'How long a request waited in this instance for a Veo submit permit',
+    buckets: [0.05, 0.5, 2, 5, 15, 30, 60, 120, 300, 600, 1800, 3600],
+    registers: [this.registry],
+  });
+  public readonly veoRateLimited = new Counter({
+    name: 'veobot_veo_rate_limited_total',
+    help: 'Veo submits answered 429 RESOURCE_EXHAUSTED (requeued, not billed)',
+    registers: [this.registry],
+  });
+  public readonly requestsRefused = new Counter({
+    name: 'veobot_requests_refused_total',
+    help: 'Video requests refused by a spend cap, by cap',
+    labelNames: ['cap'] as const,
     registers: [this.registry],
   });
 

@@ -12,6 +12,7 @@ import { outcomeBucket } from '../domain/outcomes';
 import type { ExpireFilter, UnfinishedRow, VideoRequestRow } from '../domain/request';
 import { HOUR_MS } from '../domain/time';
 import type { Config } from '../lib/config';
+import type { SpendService } from './SpendService';
 import type { ResumeSummary, TaskResumeService } from './TaskResumeService';
 
 /** Failed and timed-out requests `/resume status` shows with their detail. */
@@ -31,6 +32,8 @@ export class ResumeAdminService {
       requests: RequestRepository;
       views: RequestViews;
       resume: TaskResumeService;
+      /** the server's budget and submit queue, shown by `/resume status` */
+      spend?: SpendService;
       config: Pick<Config, 'resume' | 'instanceId'>;
       now?: () => number;
     },
@@ -54,8 +57,10 @@ export class ResumeAdminService {
         limit: STATUS_PAGE_SIZE,
       }));
     const recentFailures = await views.recentFailures(guildId, RECENT_FAILURES);
+    const spend = this.deps.spend ? await this.deps.spend.guildStatus(guildId) : undefined;
     return {
       summary,
+      spend,
       rows: rows.map((row) => ({ ...row, holder: this.holderOf(row) })),
       recentFailures,
       page: current,

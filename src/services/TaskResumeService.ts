@@ -2,9 +2,9 @@ import type { Logger } from 'pino';
 import type { RequestRepository } from '../db/repositories';
 import { outcomeBucket, type GenerationOutcome } from '../domain/outcomes';
 import {
-  LATE_CHECK_INTERVAL_MS,
   LATE_CHECKS_PER_SWEEP,
   LATE_DELIVERY_WINDOW_HOURS,
+  lateCheckIntervalMs,
   MAX_PROCESSING_ERRORS,
 } from '../domain/policy';
 import type { AnnouncementResult, Notifier } from '../domain/ports';
@@ -51,7 +51,7 @@ export interface TaskResumeServiceDeps {
   leases: LeaseManager;
   generation: GenerationService;
   notifier: Notifier;
-  config: Pick<Config, 'resume'>;
+  config: Pick<Config, 'resume' | 'veo'>;
   logger: Logger;
   metrics: Metrics;
   crashPoints: CrashPoints;
@@ -209,7 +209,7 @@ export class TaskResumeService {
     for (let i = 0; i < LATE_CHECKS_PER_SWEEP && !this.shutdown.signal.aborted; i++) {
       const claim = await this.deps.leases.claimLateDelivery({
         windowHours: LATE_DELIVERY_WINDOW_HOURS,
-        minIntervalMs: LATE_CHECK_INTERVAL_MS,
+        minIntervalMs: lateCheckIntervalMs(this.deps.config.veo.pollIntervalMs),
       });
       if (!claim) break;
       const outcome = await this.deps.generation.deliverIfFinishedLate(claim);

@@ -7,6 +7,7 @@ import {
 } from '@google/genai';
 import type { Logger } from 'pino';
 import type { Config } from '../lib/config';
+import { SAMPLES_PER_REQUEST } from '../domain/policy';
 import { isSeed, VEO_ASPECT_RATIOS, VEO_DURATIONS, VEO_RESOLUTIONS } from '../domain/videoInput';
 import { classifySubmitError, describe, errorSummary, googleMessage, RequestProbe, VeoError } from './veoErrors';
 
@@ -101,13 +102,17 @@ export class VeoService {
     return new VeoService({ client, logger });
   }
 
-  /** Submits one generation writing into `outputUri` (a gs:// folder); returns the operation name to persist. */
+  /**
+   * Submits one generation writing into `outputUri` (a gs:// folder); returns the operation name to persist. A 429
+   * throws VeoError('throttled') at once (the submit queue decides when to try again); 5xx and connection failures that
+   * prove nothing was created are retried here.
+   */
   public async startGeneration(params: VideoGenerationParams, outputUri: string): Promise<string> {
     validateParams(params);
     if (!GCS_URI.test(outputUri))
       throw new VeoError('rejected', `output folder ${JSON.stringify(outputUri)} is not a gs://bucket/folder/ URI`);
     const config: GenerateVideosConfig = {
-      numberOfVideos: 1,
+      numberOfVideos: SAMPLES_PER_REQUEST,
       outputGcsUri: outputUri,
       durationSeconds: params.durationSeconds,
       aspectRatio: params.aspectRatio,

@@ -1,14 +1,17 @@
 import type { Logger } from 'pino';
-import type { RequestRepository } from '../db/repositories';
+import type { BudgetRepository, RequestRepository } from '../db/repositories';
+import { BudgetExceededError, QuotaExceededError } from '../domain/errors';
 import type { GenerationOutcome } from '../domain/outcomes';
-import { QUOTA_RULE_TEXT, QUOTA_WINDOW_MS } from '../domain/policy';
+import { QUOTA_WINDOW_MS, reservedSeconds } from '../domain/policy';
+import { applyGuildOptions } from '../domain/spend';
 import type { ProgressObserver } from '../domain/ports';
 import type { LeasedRequest } from '../domain/request';
-import type { ValidVideoInput } from '../domain/videoInput';
+import type { ValidVideoInput, VideoCommandInput } from '../domain/videoInput';
 import type { Config } from '../lib/config';
 import type { CrashPoints } from '../lib/crashPoints';
 import type { Metrics } from '../lib/metrics';
 import type { GenerationService } from './generation/GenerationService';
+import { operatorCaps } from './GuildSettingsService';
 
 /** A `/video` request written to the database and leased by this instance, not yet started. */
 export type RecordedRequest = LeasedRequest;
@@ -28,12 +31,21 @@ export interface InteractionContext {
   attachmentSizeLimit: number | null;
 }
 
-export type Admission = { ok: true } | { ok: false; reason: string };
+/** Why a `/video` was refused before anything was written or paid (src/discord/spendViews words it). */
+export type Refusal =
+  | { cap: 'allowed_guilds' }
+  | { cap: 'channel'; allowedChannelIds: string[] }
+  | { cap: 'option'; problems: string[] }
+  | { cap: 'member_quota'; used: number; limit: number; freesAt: Date | null }
+  | { cap: 'guild_budget' | 'global_budget'; used: number; limit: number; need: number; freesAt: Date | null };
+
+export type Admission = { ok: true; value: ValidVideoInput } | { ok: false; refusal: Refusal };
 
 export interface VideoRequestServiceDeps {
   requests: RequestRepository;
+  budgets: BudgetRepository;
   generation: GenerationService;
-  config: Pick<Config, 'video' | 'resume' | 'google'>;
+  config: Pick<Config, 'video' | 'resume' | 'google' | 'spend'>;
   logger: Logger;
   metrics: Metrics;
   instanceId: string;
@@ -43,8 +55,9 @@ export interface VideoRequestServiceDeps {
 }
 
 /**
- * The `/video` flow behind the command: admission (channel allow-list, quota), the request row written before any
- * paid call and leased by this instance, then the generation itself in the background.
+ * The `/video` flow behind the command: admission (the servers and channels allowed, the server's options, the member
+ * quota and the video-seconds budgets), the request row written before any paid call and leased by this instance
+ * (the budgets checked again there, atomically), then the generation itself in the background.
  */
 export class VideoRequestService {
   private readonly shutdown = new AbortController();
@@ -59,28 +72,64 @@ export class VideoRequestService {
     return !this.shutdown.signal.aborted;
   }
 
-  public checkChannel(channelId: string): Admission {
-    const allowed = this.deps.config.video.allowedChannelIds;
-    if (allowed.length > 0 && !allowed.includes(channelId)) {
-      // A long allow-list would overflow the reply (2,000 characters): name the first few.
-      const shown = allowed.slice(0, 10).map((id) => `<#${id}>`);
-      const more = allowed.length > shown.length ? ` and ${allowed.length - shown.length} more channels` : '';
-      return { ok: false, reason: `Videos can only be made in ${shown.join(', ')}${more}.` };
+  /** Refuses (and counts) a request. */
+  private refuse(refusal: Refusal): Admission {
+    this.deps.metrics.requestsRefused.inc({ cap: refusal.cap });
+    return { ok: false, refusal };
+  }
+
+  /**
+   * Everything that can refuse a valid `/video` before it is recorded, cheapest first: ALLOWED_GUILD_IDS, the server's
+   * channels and options, then the quota and budgets as they stand (a quick read; `record` checks them again under
+   * their locks). Returns the input with the server's option limits applied.
+   */
+  public async admit(
+    where: { guildId: string; channelId: string; userId: string },
+    raw: Pick<VideoCommandInput, 'length' | 'hd' | 'audio'>,
+    valid: ValidVideoInput,
+  ): Promise<Admission> {
+    const caps = operatorCaps(this.deps.config);
+    if (caps.allowedGuildIds.length > 0 && !caps.allowedGuildIds.includes(where.guildId))
+      return this.refuse({ cap: 'allowed_guilds' });
+    const { budgets } = this.deps;
+    const limits = await budgets.limitsFor(where.guildId, caps);
+    if (limits.allowedChannelIds.length > 0 && !limits.allowedChannelIds.includes(where.channelId))
+      return this.refuse({ cap: 'channel', allowedChannelIds: limits.allowedChannelIds });
+    const options = applyGuildOptions(raw, valid, limits);
+    if (!options.ok) return this.refuse({ cap: 'option', problems: options.problems });
+    const since = this.quotaWindowStart();
+    const need = reservedSeconds(options.value.durationSeconds);
+    if (caps.globalDailySeconds > 0) {
+      const use = await budgets.globalUse(since, caps.globalDailySeconds, need);
+      if (use.used + need > caps.globalDailySeconds)
+        return this.refuse({ cap: 'global_budget', ...use, limit: caps.globalDailySeconds, need });
     }
-    return { ok: true };
+    if (limits.dailyVideoSeconds !== null) {
+      const use = await budgets.guildUse(where.guildId, since, limits.dailyVideoSeconds, need);
+      if (use.used + need > limits.dailyVideoSeconds)
+        return this.refuse({ cap: 'guild_budget', ...use, limit: limits.dailyVideoSeconds, need });
+    }
+    const quota = await budgets.quotaUse(where.userId, since, limits.memberDailyQuota);
+    if (quota.used >= limits.memberDailyQuota)
+      return this.refuse({ cap: 'member_quota', ...quota, limit: limits.memberDailyQuota });
+    return { ok: true, value: options.value };
   }
 
-  /** A quick check before acknowledging; `record` enforces the quota again, atomically. */
-  public async checkQuota(userId: string): Promise<Admission> {
-    const used = await this.deps.requests.countQuotaUsage(userId, this.quotaWindowStart());
-    return used >= this.deps.config.video.dailyQuota ? { ok: false, reason: this.quotaReason() } : { ok: true };
-  }
-
-  public quotaReason(): string {
-    const quota = this.deps.config.video.dailyQuota;
-    return quota === 0
-      ? 'Video generation is turned off on this bot.'
-      : `You have used your ${quota} videos for the last 24 hours. ${QUOTA_RULE_TEXT}; try again later.`;
+  /** The refusal a spend error of `record` stands for (the budgets moved between `admit` and the insert). */
+  public refusalOf(error: unknown): Refusal | null {
+    let refusal: Refusal | null = null;
+    if (error instanceof QuotaExceededError)
+      refusal = { cap: 'member_quota', used: error.used, limit: error.limit, freesAt: error.freesAt };
+    else if (error instanceof BudgetExceededError)
+      refusal = {
+        cap: error.budget === 'guild' ? 'guild_budget' : 'global_budget',
+        used: error.used,
+        limit: error.limit,
+        need: error.need,
+        freesAt: error.freesAt,
+      };
+    if (refusal) this.deps.metrics.requestsRefused.inc({ cap: refusal.cap });
+    return refusal;
   }
 
   private quotaWindowStart(): Date {
@@ -88,8 +137,8 @@ export class VideoRequestService {
   }
 
   /**
-   * Writes the pending row, leased by this instance, if the user is within their quota (QuotaExceededError
-   * otherwise). `/video` calls this before acknowledging the interaction, so a crash right after the acknowledgement
+   * Writes the pending row, leased by this instance, if it fits the member quota and the budgets, checked under their
+   * locks in the insert's transaction (QuotaExceededError or BudgetExceededError otherwise: `refusalOf`). `/video` calls this before acknowledging the interaction, so a crash right after the acknowledgement
    * can never leave a requester waiting on a request nobody recorded.
    */
   public async record(input: ValidVideoInput, context: InteractionContext): Promise<RecordedRequest> {
@@ -115,9 +164,10 @@ export class VideoRequestService {
       },
       instanceId,
       config.resume.leaseDurationMs,
-      { limit: config.video.dailyQuota, since: this.quotaWindowStart() },
+      { caps: operatorCaps(config), since: this.quotaWindowStart() },
     );
     metrics.requestsCreated.inc();
+    metrics.reservedVideoSeconds.inc(reservedSeconds(claim.row.durationSeconds));
     // Writing the row leased to this instance is the live path's claim.
     this.deps.crashPoints?.reach('after-claim');
     return claim;

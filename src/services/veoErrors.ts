@@ -9,18 +9,24 @@ import { ApiError } from '@google/genai';
  *   created; nothing is billed. `status` is the HTTP status when there was one.
  * - `ambiguous`: the submit may have reached Google and we never heard the answer (dropped socket, timeout, reset,
  *   unreadable success). An operation may exist and be billed: reconcile through the output folder, do not resubmit.
- * - `transient`: retries exhausted on answers that prove nothing was created (429/5xx, connection refused), or a
+ * - `transient`: retries exhausted on answers that prove nothing was created (5xx, connection refused), or a
  *   poll kept failing. Safe to try again later.
+ * - `throttled`: Google answered 429 RESOURCE_EXHAUSTED (the project's quota). Nothing was created; the request goes
+ *   back to the submit queue, which waits `retryAfterMs` when Google said how long. Never retried inside the call:
+ *   every retry would be one more request against the same exhausted quota.
  */
 export class VeoError extends Error {
   public override readonly name = 'VeoError';
+  /** throttled: the delay Google asked for (RetryInfo.retryDelay or Retry-After), when it gave one */
+  public readonly retryAfterMs?: number;
   public constructor(
-    public readonly kind: 'rejected' | 'ambiguous' | 'transient',
+    public readonly kind: 'rejected' | 'ambiguous' | 'transient' | 'throttled',
     message: string,
     public readonly status?: number,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; retryAfterMs?: number },
   ) {
     super(message, options);
+    if (options?.retryAfterMs !== undefined) this.retryAfterMs = options.retryAfterMs;
   }
 }
 
@@ -40,6 +46,8 @@ type FetchFn = typeof fetch;
 export class RequestProbe {
   public dispatched = false;
   public answeredStatus: number | undefined;
+  /** The answer's Retry-After header (ApiError keeps only the body). */
+  public retryAfter: string | null = null;
   /** What fetch itself threw (the SDK's retry wrapper may rewrap it and drop the cause). */
   public fetchError: unknown;
   public readonly fetch: FetchFn = async (input, init) => {
@@ -47,6 +55,7 @@ export class RequestProbe {
     try {
       const response = await fetch(input, init);
       this.answeredStatus = response.status;
+      this.retryAfter = response.headers.get('retry-after');
       return response;
     } catch (error) {
       this.fetchError = error;
@@ -61,7 +70,15 @@ export function classifySubmitError(error: unknown, probe: RequestProbe, model: 
   if (error instanceof ApiError) {
     const status = error.status;
     const msg = googleMessage(error);
-    if (status === 429) return { kind: 'retry', status, message: `Veo quota exhausted (429): ${msg}` };
+    if (status === 429) {
+      return {
+        kind: 'final',
+        error: new VeoError('throttled', `Veo quota exhausted (429): ${msg}`, status, {
+          cause: error,
+          retryAfterMs: retryDelayMs(error.message, probe.retryAfter),
+        }),
+      };
+    }
     if (status >= 500) return { kind: 'retry', status, message: `Veo server error (${status}): ${msg}` };
     if (status === 408) {
       // A request timeout reported by a proxy: the request may have been forwarded.
@@ -121,6 +138,33 @@ export function classifySubmitError(error: unknown, probe: RequestProbe, model: 
       { cause: error },
     ),
   };
+}
+
+/**
+ * The delay a 429 asks for, in ms: `google.rpc.RetryInfo.retryDelay` in the error's `details` (a protobuf Duration in
+ * JSON, e.g. "53s" or "58.934310785s"; googleapis/googleapis google/rpc/error_details.proto: "Clients should wait until
+ * `retry_delay` amount of time has passed since receiving the error response before retrying"), else the standard
+ * Retry-After header (RFC 9110 §10.2.3: seconds, or an HTTP date). undefined when neither is there or usable.
+ */
+export function retryDelayMs(body: string, retryAfter: string | null, now = Date.now()): number | undefined {
+  try {
+    const parsed = JSON.parse(body) as { error?: { details?: unknown } };
+    const details = Array.isArray(parsed?.error?.details) ? (parsed.error.details as Record<string, unknown>[]) : [];
+    for (const d of details) {
+      if (d?.['@type'] !== 'type.googleapis.com/google.rpc.RetryInfo') continue;
+      const m = /^(\d+(?:\.\d{1,9})?)s$/.exec(String(d.retryDelay ?? ''));
+      if (m) return Math.round(Number(m[1]) * 1000);
+    }
+  } catch {
+    // not JSON: fall through to the header
+  }
+  if (retryAfter) {
+    const text = retryAfter.trim();
+    if (/^\d+$/.test(text)) return Number(text) * 1000;
+    const at = Date.parse(text);
+    if (!Number.isNaN(at)) return Math.max(0, at - now);
+  }
+  return undefined;
 }
 
 /** The `error.message` inside Google's JSON error (ApiError.message is the raw body). */

@@ -59,7 +59,7 @@ describe('/video outcomes and the daily quota (end to end)', () => {
     expect(await world.tracking.requests.countQuotaUsage(user, new Date(Date.now() - 3600_000))).toBe(0);
   });
 
-  it('retries a 429 from Veo and pays for exactly one submit', async () => {
+  it('puts the request back in the queue on a 429 from Veo and pays for exactly one submit', async () => {
     const user = WORLD.users.owner.id;
     const submitsBefore = world.google.submits.length;
     const callsBefore = world.google.submitCalls;
@@ -80,12 +80,17 @@ describe('/video outcomes and the daily quota (end to end)', () => {
     expect(billed[0]!.instance.prompt).toBe('a paper boat on a river after the rain');
 
     const [row] = await world.waitForRow((rows) => rows[0]?.announcement === 'sent', user);
+    // Two attempts: the one Veo answered 429 (refused, nothing billed, with the gate it set) and the accepted one.
     expect(row).toMatchObject({
       status: 'completed',
-      submitAttempts: 1,
+      submitAttempts: 2,
       operationName: billed[0]!.operationName,
       deliveredAs: 'attachment',
     });
+    const attempts = await world.tracking.attempts.getAttempts(row!.id);
+    expect(attempts.map((a) => a.state)).toEqual(['rejected', 'accepted']);
+    expect(attempts[0]!.throttledUntil).not.toBeNull();
+    expect(attempts[1]!.createdAt.getTime()).toBeGreaterThanOrEqual(attempts[0]!.throttledUntil!.getTime());
   });
 
   it('refuses the request over the quota ephemerally; filtered ones count, failures at Google do not', async () => {

@@ -127,15 +127,42 @@ describe('VeoService against the Google emulator', () => {
     expect(await veo.pollOperation(filtered)).toEqual({ state: 'not_found', message: expect.stringContaining('400') });
   });
 
-  test('429 then success: retried, one billed submit', async () => {
+  test('429 is answered at once as throttled (never retried inside the call), nothing billed', async () => {
     const veo = service();
     emu.injectFault({ route: 'submit', status: 429, times: 2 });
     const calls = emu.submitCalls;
     const billed = emu.submits.length;
-    const name = await veo.startGeneration(params(), out());
-    expect(emu.submitCalls - calls).toBe(3);
-    expect(emu.submits.length - billed).toBe(1);
-    expect(emu.submits.at(-1)!.operationName).toBe(name);
+    const err = (await veo.startGeneration(params(), out()).catch((e: unknown) => e)) as VeoError;
+    expect(err).toBeInstanceOf(VeoError);
+    expect(err.kind).toBe('throttled');
+    expect(err.status).toBe(429);
+    // Google gave no delay in this answer: the submit queue picks its own backoff.
+    expect(err.retryAfterMs).toBeUndefined();
+    expect(emu.submitCalls - calls).toBe(1);
+    expect(emu.submits.length).toBe(billed);
+    emu.clearFaults();
+  });
+
+  test("429 over the project's quota carries Google's retry delay (RetryInfo, or Retry-After)", async () => {
+    const veo = service();
+    await new Promise((r) => setTimeout(r, 1_100)); // earlier submits leave the window
+    try {
+      emu.setSubmitRateLimit({ limit: 1, windowMs: 1_000 });
+      await veo.startGeneration(params(), out());
+      const err = (await veo.startGeneration(params(), out()).catch((e: unknown) => e)) as VeoError;
+      expect(err.kind).toBe('throttled');
+      expect(err.retryAfterMs).toBeGreaterThan(0);
+      expect(err.retryAfterMs).toBeLessThanOrEqual(1_000);
+
+      await new Promise((r) => setTimeout(r, 1_100));
+      emu.setSubmitRateLimit({ limit: 1, windowMs: 1_000, retryInfo: false, retryAfterHeader: true });
+      await veo.startGeneration(params(), out());
+      const byHeader = (await veo.startGeneration(params(), out()).catch((e: unknown) => e)) as VeoError;
+      expect(byHeader.kind).toBe('throttled');
+      expect(byHeader.retryAfterMs).toBe(1_000); // Retry-After: 1 (whole seconds)
+    } finally {
+      emu.setSubmitRateLimit(null);
+    }
   });
 
   test('500 and 503 are retried', async () => {
@@ -149,17 +176,18 @@ describe('VeoService against the Google emulator', () => {
     expect(emu.submits.length - billed).toBe(1);
   });
 
-  test('429 on every try: transient after the configured attempts, nothing billed', async () => {
+  test('5xx on every try: transient after the configured attempts, nothing billed', async () => {
     const veo = service();
-    emu.injectFault({ route: 'submit', status: 429, times: 10 });
+    emu.injectFault({ route: 'submit', status: 503, times: 10 });
     const calls = emu.submitCalls;
     const billed = emu.submits.length;
     const err = (await veo.startGeneration(params(), out()).catch((e: unknown) => e)) as VeoError;
     expect(err).toBeInstanceOf(VeoError);
     expect(err.kind).toBe('transient');
-    expect(err.status).toBe(429);
+    expect(err.status).toBe(503);
     expect(emu.submitCalls - calls).toBe(fast.attempts);
     expect(emu.submits.length).toBe(billed);
+    emu.clearFaults();
   });
 
   test('400 is final: rejected, exactly one call', async () => {

@@ -2,14 +2,17 @@ import pino from 'pino';
 import { createRequestStore } from '../../src/db/repositories';
 import * as announcements from '../../src/db/sql/announcements';
 import * as attempts from '../../src/db/sql/attempts';
+import * as budgets from '../../src/db/sql/budgets';
 import * as leases from '../../src/db/sql/leases';
+import * as queue from '../../src/db/sql/queue';
 import * as requests from '../../src/db/sql/requests';
+import * as settings from '../../src/db/sql/settings';
 import type { Statement } from '../../src/db/sql/statement';
 import * as views from '../../src/db/sql/views';
 
 /** Every statement of the request model, by name (the SQL modules of src/db/sql). */
 const plans = Object.fromEntries(
-  [requests, leases, attempts, announcements, views].flatMap((module) =>
+  [requests, leases, attempts, announcements, views, budgets, queue, settings].flatMap((module) =>
     Object.entries(module).filter((entry): entry is [string, Statement<object>] => typeof entry[1] === 'object'),
   ),
 ) as Record<string, Statement<object>> &
@@ -17,7 +20,10 @@ const plans = Object.fromEntries(
   typeof leases &
   typeof attempts &
   typeof announcements &
-  typeof views;
+  typeof views &
+  typeof budgets &
+  typeof queue &
+  typeof settings;
 
 /** Whitespace-normalised SQL, for structure checks. */
 const norm = (sql: string): string => sql.replace(/\s+/g, ' ').trim();
@@ -102,7 +108,7 @@ describe('SQL statements (structure, no database)', () => {
     it('the operation name is stored on the attempt without any fence', () => {
       const sql = norm(plans.acceptAttempt.text);
       expect(sql).toBe(
-        `UPDATE video_request_attempts SET operation_name = $2, state = 'accepted', accepted_at = COALESCE(accepted_at, now()) WHERE id = $1::bigint RETURNING *`,
+        `UPDATE video_request_attempts SET operation_name = $2, state = 'accepted', accepted_at = COALESCE(accepted_at, now()), answered_at = COALESCE(answered_at, now()) WHERE id = $1::bigint RETURNING *`,
       );
     });
     it('admin and stale expiry bump the fence and clear the lease', () => {
@@ -118,9 +124,11 @@ describe('SQL statements (structure, no database)', () => {
     });
   });
 
-  it('quota counts failed/timeout rows only when user-caused', () => {
-    expect(norm(plans.countQuotaUsage.text)).toContain(
-      `(status NOT IN ('failed', 'timeout') OR failure_kind IN ('filtered', 'invalid'))`,
+  it('quota counts failed/timeout rows only when user-caused, or expired by an admin after a submit', () => {
+    const sql = norm(plans.countQuotaUsage.text);
+    expect(sql).toContain(`(r.status NOT IN ('failed', 'timeout') OR r.failure_kind IN ('filtered', 'invalid')`);
+    expect(sql).toContain(
+      `OR (r.failure_kind IN ('admin') AND (r.operation_name IS NOT NULL OR EXISTS (SELECT 1 FROM video_request_attempts billed_a WHERE billed_a.request_id = r.id AND billed_a.state <> 'rejected'))))`,
     );
   });
 

@@ -12,4 +12,6 @@ export class VideoRequestAttempt {
   @Column({ type: 'text', nullable: true }) error!: string | null;
   @Column({ name: 'created_at', type: 'timestamptz', default: () => 'now()' }) createdAt!: Date;
   @Column({ name: 'accepted_at', type: 'timestamptz', nullable: true }) acceptedAt!: Date | null;
+  @Column({ name: 'answered_at', type: 'timestamptz', nullable: true }) answeredAt!: Date | null;
+  @Column({ name: 'throttled_until', type: 'timestamptz', nullable: true }) throttledUntil!: Date | null;
 }

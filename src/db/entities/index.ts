@@ -1,5 +1,6 @@
+import { GuildSettingChange, GuildSettings } from './GuildSettings';
 import { VideoRequest } from './VideoRequest';
 import { VideoRequestAttempt } from './VideoRequestAttempt';
 
-export { VideoRequest, VideoRequestAttempt };
-export const entities = [VideoRequest, VideoRequestAttempt];
+export { GuildSettingChange, GuildSettings, VideoRequest, VideoRequestAttempt };
+export const entities = [VideoRequest, VideoRequestAttempt, GuildSettings, GuildSettingChange];

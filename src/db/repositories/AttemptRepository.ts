@@ -81,6 +81,24 @@ export class AttemptRepository {
     return raw ? toAttemptRow(raw) : null;
   }
 
+  /**
+   * Veo answered 429: the attempt was refused (nothing billed) and no permit is granted for `delayMs` (the queue's
+   * gate). Only a `submitting` attempt changes; null otherwise.
+   */
+  public async recordAttemptThrottled(
+    attemptId: number,
+    error: string,
+    delayMs: number,
+  ): Promise<SubmitAttemptRow | null> {
+    const raw = await this.sql.first(sql.throttleAttempt, { attemptId, error, delayMs: Math.round(delayMs) });
+    return raw ? toAttemptRow(raw) : null;
+  }
+
+  /** 429 answers of the last ten minutes, all requests together. */
+  public async countRecentThrottles(): Promise<number> {
+    return this.sql.count(sql.countRecentThrottles, {});
+  }
+
   /** An ambiguous attempt showed no output within the grace period. Only a `submitting` attempt changes. */
   public async markAttemptAbandoned(attemptId: number, error?: string): Promise<SubmitAttemptRow | null> {
     const raw = await this.sql.first(sql.abandonAttempt, { attemptId, error: error ?? null });

@@ -15,9 +15,11 @@ import {
   type RequestStatus,
   type VideoRequestRow,
 } from '../../domain/request';
+import type { OperatorCaps } from '../../domain/spend';
 import type { Metrics } from '../../lib/metrics';
 import { num, toRequestRow } from '../mapping';
 import * as sql from '../sql/requests';
+import { BudgetRepository } from './BudgetRepository';
 import { fenceValues, type SqlRunner } from './SqlRunner';
 
 /**
@@ -26,33 +28,44 @@ import { fenceValues, type SqlRunner } from './SqlRunner';
  * FencedWriteError. The one place that counts finished requests (`veobot_requests_finished_total`).
  */
 export class RequestRepository {
+  private readonly budgets: BudgetRepository;
+
   public constructor(
     private readonly sql: SqlRunner,
     private readonly logger: Logger,
     private readonly metrics?: Metrics,
-  ) {}
+  ) {
+    this.budgets = new BudgetRepository(sql);
+  }
 
   /**
    * Inserts a `pending` row already leased by `owner` (fence 1). With `quota`, the user's usage is counted and the row
    * inserted under a per-user lock in one transaction, so two simultaneous requests cannot both slip under the limit
-   * (QuotaExceededError otherwise).
+   * (QuotaExceededError otherwise). With `quota.caps` (the operator's caps), the bot's and the server's video-seconds
+   * budgets and the server's member quota are checked as well, under the global, server and user locks, in that order
+   * (BudgetExceededError or QuotaExceededError).
    */
   public async createRequest(
     input: CreateRequestInput,
     owner: string,
     leaseMs: number,
-    quota?: { limit: number; since: Date },
+    quota?: { limit: number; since: Date } | { caps: OperatorCaps; since: Date },
   ): Promise<LeasedRequest> {
     if (!quota) return this.insert(input, owner, leaseMs);
+    const requestType = input.requestType ?? 'veo';
     return this.sql.transaction(async (manager) => {
-      await this.sql.rows(sql.lockUserQuota, { userId: input.userId }, manager);
-      const usage = await this.sql.first(
-        sql.countQuotaUsage,
-        { userId: input.userId, since: quota.since, requestType: input.requestType ?? 'veo' },
-        manager,
-      );
-      const used = num(usage?.count ?? 0);
-      if (used >= quota.limit) throw new QuotaExceededError(used, quota.limit);
+      if ('caps' in quota) {
+        await this.budgets.enforce(
+          manager,
+          { ...input, requestType, durationSeconds: input.durationSeconds ?? null },
+          quota.caps,
+          quota.since,
+        );
+      } else {
+        await this.sql.rows(sql.lockUserQuota, { userId: input.userId }, manager);
+        const use = await this.budgets.quotaUse(input.userId, quota.since, quota.limit, requestType, manager);
+        if (use.used >= quota.limit) throw new QuotaExceededError(use.used, quota.limit, use.freesAt);
+      }
       return this.insert(input, owner, leaseMs, manager);
     });
   }

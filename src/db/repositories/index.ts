@@ -3,12 +3,25 @@ import type { DataSource } from 'typeorm';
 import type { Metrics } from '../../lib/metrics';
 import { AnnouncementRepository } from './AnnouncementRepository';
 import { AttemptRepository } from './AttemptRepository';
+import { BudgetRepository } from './BudgetRepository';
+import { GuildSettingsRepository } from './GuildSettingsRepository';
 import { LeaseRepository } from './LeaseRepository';
+import { QueueRepository } from './QueueRepository';
 import { RequestRepository } from './RequestRepository';
 import { RequestViews } from './RequestViews';
 import { SqlRunner } from './SqlRunner';
 
-export { AnnouncementRepository, AttemptRepository, LeaseRepository, RequestRepository, RequestViews, SqlRunner };
+export {
+  AnnouncementRepository,
+  AttemptRepository,
+  BudgetRepository,
+  GuildSettingsRepository,
+  LeaseRepository,
+  QueueRepository,
+  RequestRepository,
+  RequestViews,
+  SqlRunner,
+};
 
 /** Every repository of the request model, on one database. */
 export interface RequestStore {
@@ -17,6 +30,9 @@ export interface RequestStore {
   attempts: AttemptRepository;
   announcements: AnnouncementRepository;
   views: RequestViews;
+  budgets: BudgetRepository;
+  queue: QueueRepository;
+  settings: GuildSettingsRepository;
 }
 
 export function createRequestStore(dataSource: DataSource, logger: Logger, metrics?: Metrics): RequestStore {
@@ -28,5 +44,8 @@ export function createRequestStore(dataSource: DataSource, logger: Logger, metri
     attempts: new AttemptRepository(sql, log),
     announcements: new AnnouncementRepository(sql, log),
     views: new RequestViews(sql),
+    budgets: new BudgetRepository(sql),
+    queue: new QueueRepository(sql, log),
+    settings: new GuildSettingsRepository(sql, log),
   };
 }

@@ -1,6 +1,6 @@
 /** Submit attempts: the write-ahead log of paid Veo submits (R3), and the move to `generating` once Veo accepted. */
 import { FENCE_NAMES, statement, type FenceValues } from './statement';
-import { ATTEMPTS, FENCED, REQUESTS } from './tables';
+import { ATTEMPTS, FENCED, MS, REQUESTS } from './tables';
 
 /**
  * Write-ahead submit attempt, one statement (so one transaction): fenced on the request being `pending`, increments
@@ -26,7 +26,8 @@ export const insertSubmitAttempt = statement<FenceValues & { outputPrefix: strin
 export const acceptAttempt = statement<{ attemptId: number; operationName: string }>(
   ['attemptId', 'operationName'],
   `UPDATE ${ATTEMPTS}
-    SET operation_name = $operationName, state = 'accepted', accepted_at = COALESCE(accepted_at, now())
+    SET operation_name = $operationName, state = 'accepted', accepted_at = COALESCE(accepted_at, now()),
+      answered_at = COALESCE(answered_at, now())
     WHERE id = $attemptId::bigint
     RETURNING *`,
 );
@@ -50,9 +51,28 @@ export const markGenerating = statement<
 /** Veo refused a submit. Only a `submitting` attempt changes. */
 export const rejectAttempt = statement<{ attemptId: number; error: string }>(
   ['attemptId', 'error'],
-  `UPDATE ${ATTEMPTS} SET state = 'rejected', error = $error
+  `UPDATE ${ATTEMPTS} SET state = 'rejected', error = $error, answered_at = now()
     WHERE id = $attemptId::bigint AND state = 'submitting'
     RETURNING *`,
+);
+
+/**
+ * Veo answered 429 (quota exhausted): the attempt was refused (nothing billed) and no permit is granted to anyone for
+ * `delayMs` (the submit queue's gate). Only a `submitting` attempt changes.
+ */
+export const throttleAttempt = statement<{ attemptId: number; error: string; delayMs: number }>(
+  ['attemptId', 'error', 'delayMs'],
+  `UPDATE ${ATTEMPTS}
+    SET state = 'rejected', error = $error, answered_at = now(), throttled_until = now() + $delayMs::bigint ${MS}
+    WHERE id = $attemptId::bigint AND state = 'submitting'
+    RETURNING *`,
+);
+
+/** 429 answers of the last ten minutes (the backoff when Google gave no retry delay). */
+export const countRecentThrottles = statement<Record<string, never>>(
+  [],
+  `SELECT count(*)::integer AS count FROM ${ATTEMPTS}
+    WHERE throttled_until IS NOT NULL AND answered_at > now() - interval '10 minutes'`,
 );
 
 /** An ambiguous attempt produced nothing within the grace period. */

@@ -1,6 +1,6 @@
 /** Leases: claiming a request (one worker each), keeping the claim alive and giving it back. */
 import { FENCE_NAMES, statement, type FenceValues } from './statement';
-import { CLAIMABLE, FENCED, HOURS, LEASE_FREE, MS, REQUESTS } from './tables';
+import { ATTEMPTS, CLAIMABLE, FENCED, HOURS, LEASE_FREE, MS, REQUESTS } from './tables';
 
 /**
  * Leases the row a `candidate` query (id, previous_lease_owner; locked with SKIP LOCKED) picked: sets owner and
@@ -43,8 +43,11 @@ export const claim = statement<{
 );
 
 /**
- * Claim one timed-out request whose Veo operation may still finish (it was paid for): created within `windowHours`,
- * not checked for `minIntervalMs` (claiming stamps updated_at), lease free, nothing left to announce.
+ * Claim one timed-out request whose Veo operation may still finish (it was paid for): timed out waiting for Veo, or
+ * expired by an admin after its submit (with an operation on the row or on an attempt accepted after the expiry, or an
+ * ambiguous attempt whose output folder may still fill);
+ * created within `windowHours`, not checked for `minIntervalMs` (claiming stamps updated_at), lease free, nothing
+ * left to announce.
  */
 export const claimLateDelivery = statement<{
   owner: string;
@@ -54,7 +57,9 @@ export const claimLateDelivery = statement<{
 }>(
   ['owner', 'leaseMs', 'windowHours', 'minIntervalMs'],
   leaseCandidate(`SELECT id, lease_owner AS previous_lease_owner FROM ${REQUESTS}
-      WHERE status = 'timeout' AND operation_name IS NOT NULL AND failure_kind = 'google'
+      WHERE status = 'timeout' AND failure_kind IN ('google', 'admin')
+        AND (operation_name IS NOT NULL OR EXISTS (SELECT 1 FROM ${ATTEMPTS} a
+          WHERE a.request_id = ${REQUESTS}.id AND a.state IN ('submitting', 'accepted')))
         AND (announcement IS NULL OR announcement <> 'due')
         AND created_at >= now() - $windowHours::integer ${HOURS}
         AND COALESCE(updated_at, created_at) < now() - $minIntervalMs::bigint ${MS}

@@ -1,7 +1,7 @@
 /** Requests: creation, reads, the terminal transitions, expiry and the quota. Shared pieces in ./tables. */
 import type { CreateRequestInput } from '../../domain/request';
 import { FENCE_NAMES, statement, type FenceValues } from './statement';
-import { ATTEMPTS, COUNTS_AGAINST_QUOTA, DURATION_MS, FENCED, HOURS, MS, REQUESTS } from './tables';
+import { ATTEMPTS, countsAgainstQuota, DURATION_MS, FENCED, HOURS, MS, REQUESTS } from './tables';
 
 /** Insert a new request, `pending` and already leased by its creator (fence 1); nothing when its interaction is known. */
 /** The values of a new row: the request as created (every field bound, null when not given), and its first lease. */
@@ -200,12 +200,16 @@ export const countExpirable = statement<ExpirableValues>(
   `SELECT count(*)::integer AS count FROM ${REQUESTS} WHERE ${EXPIRABLE}`,
 );
 
-/** Requests that count against the user's quota since `since` (policy.countsAgainstQuota). */
+/**
+ * Requests that count against the user's quota since `since` (policy.countsAgainstQuota), and the oldest of them (its
+ * slot frees first).
+ */
 export const countQuotaUsage = statement<{ userId: string; since: Date; requestType: string }>(
   ['userId', 'since', 'requestType'],
-  `SELECT count(*)::integer AS count FROM ${REQUESTS}
-    WHERE user_id = $userId AND request_type = $requestType AND created_at >= $since::timestamptz
-      AND ${COUNTS_AGAINST_QUOTA}`,
+  `SELECT count(*)::integer AS count, min(r.created_at) AS oldest
+    FROM ${REQUESTS} r
+    WHERE r.user_id = $userId AND r.request_type = $requestType AND r.created_at >= $since::timestamptz
+      AND ${countsAgainstQuota('r')}`,
 );
 
 /** Serialises quota checks of one user until the end of the transaction. */

@@ -8,10 +8,19 @@
  * - Every state transition is one conditional UPDATE fenced by `id`, `fence` and `lease_owner` (FENCED) and, where it
  *   matters, the expected status; zero rows = FencedWriteError in the repository.
  */
-import { QUOTA_COUNTED_FAILURE_KINDS } from '../../domain/policy';
+import {
+  DEFAULT_DURATION_SECONDS,
+  NOT_BILLED_FAILURE_KINDS,
+  NOT_BILLED_FAILURE_REASONS,
+  QUOTA_COUNTED_FAILURE_KINDS,
+  QUOTA_COUNTED_WHEN_BILLED_KINDS,
+  SAMPLES_PER_REQUEST,
+} from '../../domain/policy';
 
 export const REQUESTS = 'video_requests';
 export const ATTEMPTS = 'video_request_attempts';
+export const GUILD_SETTINGS = 'guild_settings';
+export const GUILD_SETTING_CHANGES = 'guild_setting_changes';
 
 /** Rows a worker may claim: unfinished, or finished with an announcement still due. */
 export const CLAIMABLE = `(status IN ('pending', 'generating') OR announcement = 'due')`;
@@ -19,10 +28,38 @@ export const CLAIMABLE = `(status IN ('pending', 'generating') OR announcement =
 export const LEASE_FREE = `(lease_expires_at IS NULL OR lease_expires_at < now())`;
 /** The lease a fenced write is made under: `$id`, `$fence`, `$owner` (FenceValues). */
 export const FENCED = `id = $id AND fence = $fence AND lease_owner = $owner`;
-/** Failed or timed-out rows count against the quota only when the user caused them (policy). */
-export const COUNTS_AGAINST_QUOTA = `(status NOT IN ('failed', 'timeout') OR failure_kind IN (${QUOTA_COUNTED_FAILURE_KINDS.map(
-  (k) => `'${k}'`,
-).join(', ')}))`;
+const list = (values: readonly string[]) => values.map((v) => `'${v}'`).join(', ');
+
+/** policy.maybeBilled of the request row `r`: it has an operation, or an attempt Veo did not refuse. */
+export function maybeBilled(r: string): string {
+  return `(${r}.operation_name IS NOT NULL OR EXISTS (SELECT 1 FROM ${ATTEMPTS} billed_a
+      WHERE billed_a.request_id = ${r}.id AND billed_a.state <> 'rejected'))`;
+}
+
+/**
+ * policy.countsAgainstQuota of the request row `r`: failed or timed-out rows count only when the user caused them, or
+ * when an admin expired them after a submit.
+ */
+export function countsAgainstQuota(r: string): string {
+  return `(${r}.status NOT IN ('failed', 'timeout') OR ${r}.failure_kind IN (${list(QUOTA_COUNTED_FAILURE_KINDS)})
+      OR (${r}.failure_kind IN (${list(QUOTA_COUNTED_WHEN_BILLED_KINDS)}) AND ${maybeBilled(r)}))`;
+}
+
+/**
+ * policy.holdsReservation of the request row `r`, the rule of every budget: held unless nothing was billed (never
+ * submitted, every submit refused, or Google failed or filtered the operation).
+ */
+export function holdsReservation(r: string): string {
+  return `(${r}.status NOT IN ('failed', 'timeout') OR (
+      COALESCE(${r}.failure_kind, '') NOT IN (${list(NOT_BILLED_FAILURE_KINDS)})
+      AND COALESCE(${r}.failure_reason, '') NOT IN (${list(NOT_BILLED_FAILURE_REASONS)})
+      AND ${maybeBilled(r)}))`;
+}
+
+/** policy.reservedSeconds of the request row `r`. */
+export function reservedSeconds(r: string): string {
+  return `(COALESCE(${r}.duration_seconds, ${DEFAULT_DURATION_SECONDS}) * ${SAMPLES_PER_REQUEST})`;
+}
 
 export const MS = `* interval '1 millisecond'`;
 export const HOURS = `* interval '1 hour'`;

@@ -29,6 +29,8 @@ export class GenerationService {
       return await this.drive(initial, options);
     } finally {
       endHold();
+      // An operation of this process may have ended: a permit may be free for a request waiting here.
+      this.deps.queue.kick();
       // A worker that stopped on an error leaves the request to a sweep, whose result must not be overwritten by
       // this worker's progress ticker.
       await Promise.resolve(options.observer?.onEnd?.()).catch(() => undefined);
@@ -77,26 +79,25 @@ export class GenerationService {
   }
 
   /**
-   * A request marked `timeout` while its operation was still running: that operation was paid for, so if it finished
-   * after all, deliver the video late rather than drop it. Anything else leaves the row as it is.
+   * A request marked `timeout` while its operation was still running (timed out, or expired by an admin after its
+   * submit): that operation was paid for, so if it finished after all, deliver the video late rather than drop it.
+   * The operation is the row's, or the one an attempt accepted after the expiry; with neither (a submit cut off before
+   * its answer), the attempt's output folder tells. Anything else leaves the row as it is.
    */
   public async deliverIfFinishedLate(claim: LeasedRequest): Promise<GenerationOutcome | 'still_unfinished'> {
     const { row, lease } = claim;
     const log = this.deps.logger.child({ request_id: row.id, guild_id: row.guildId });
     const endHold = this.deps.leases.hold(lease);
     try {
-      const result = await this.deps.veo.pollOperation(row.operationName!);
-      this.deps.metrics.veoPolls.inc({ result: result.state });
-      if (result.state !== 'done' || result.videos.length === 0) return 'still_unfinished';
-      const uris = result.videos.map((v) => v.uri);
-      const size = await this.deps.storage.getSize(uris[0]!);
+      const found = await this.findLateVideo(row);
+      if (!found) return 'still_unfinished';
       const completed = await this.deps.requests.lateComplete(lease, {
-        videoUrls: uris,
-        gcsPrefix: row.gcsPrefix,
-        videoSizeBytes: size,
+        videoUrls: found.uris,
+        gcsPrefix: found.gcsPrefix,
+        videoSizeBytes: found.size,
       });
       log.info(
-        { operation_name: row.operationName },
+        { operation_name: found.operationName, expired_by_admin: row.expiredBy !== null },
         'a timed-out operation finished after all; delivering the video late',
       );
       return await this.deps.announcements.announce(completed, lease, { resumed: true }, log);
@@ -108,5 +109,36 @@ export class GenerationService {
       endHold();
       await this.deps.leases.release(lease);
     }
+  }
+
+  private async findLateVideo(
+    row: LeasedRequest['row'],
+  ): Promise<{ uris: string[]; size: number | null; gcsPrefix: string | null; operationName: string | null } | null> {
+    let operationName = row.operationName;
+    let gcsPrefix = row.gcsPrefix;
+    if (!operationName) {
+      const attempts = await this.deps.attempts.getAttempts(row.id);
+      const accepted = attempts.filter((a) => a.state === 'accepted' && a.operationName).at(-1);
+      if (accepted) {
+        operationName = accepted.operationName;
+        gcsPrefix = accepted.outputPrefix;
+      } else {
+        const cutOff = attempts.filter((a) => a.state === 'submitting').at(-1);
+        if (!cutOff) return null;
+        const outputs = await this.deps.storage.listOutputs(cutOff.outputPrefix);
+        if (outputs.length === 0) return null;
+        return {
+          uris: outputs.map((o) => o.gsUri),
+          size: outputs[0]!.size,
+          gcsPrefix: cutOff.outputPrefix,
+          operationName: null,
+        };
+      }
+    }
+    const result = await this.deps.veo.pollOperation(operationName!);
+    this.deps.metrics.veoPolls.inc({ result: result.state });
+    if (result.state !== 'done' || result.videos.length === 0) return null;
+    const uris = result.videos.map((v) => v.uri);
+    return { uris, size: await this.deps.storage.getSize(uris[0]!), gcsPrefix, operationName };
   }
 }

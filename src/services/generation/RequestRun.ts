@@ -10,6 +10,7 @@ import type { Metrics } from '../../lib/metrics';
 import type { AnnouncementService } from '../AnnouncementService';
 import type { LeaseManager } from '../LeaseManager';
 import type { StorageService } from '../StorageService';
+import type { SubmitQueue } from '../SubmitQueue';
 import type { VeoService } from '../VeoService';
 
 export interface ProcessOptions {
@@ -29,6 +30,8 @@ export interface GenerationDeps {
   veo: VeoService;
   storage: StorageService;
   announcements: AnnouncementService;
+  /** the submit queue: a permit before every Veo submit */
+  queue: SubmitQueue;
   config: Pick<Config, 'resume' | 'veo' | 'google'>;
   logger: Logger;
   metrics: Metrics;
@@ -40,8 +43,8 @@ export interface GenerationDeps {
 export interface RequestRun {
   readonly lease: Lease;
   readonly options: ProcessOptions;
-  /** when to stop polling and mark the request timed out (epoch ms) */
-  readonly deadline: number;
+  /** when to stop polling and mark the request timed out (epoch ms); set again once Veo accepted the submit */
+  deadline: number;
   readonly timeoutMs: number;
   readonly log: Logger;
 }

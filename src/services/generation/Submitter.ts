@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { FencedWriteError } from '../../domain/errors';
-import { classify, OPERATION_NAME_WRITE_TRIES } from '../../domain/policy';
+import { classify, OPERATION_NAME_WRITE_TRIES, throttleDelayMs } from '../../domain/policy';
 import type { SubmitAttemptRow, VideoRequestRow } from '../../domain/request';
 import { isVeoAspectRatio, type VeoDuration } from '../../domain/videoInput';
 import { VeoError, type VideoGenerationParams } from '../VeoService';
@@ -31,11 +31,15 @@ export class Submitter {
     };
   }
 
-  /** Returns the row as it stands after the submit: generating, or finished (refused, invalid, or an ambiguous attempt's video found). */
+  /**
+   * Returns the row as it stands after the submit: generating, or finished (refused, invalid, an ambiguous attempt's
+   * video found, or Google's quota exhausted for longer than RESUME_REQUEST_TIMEOUT_MS). Each submit waits for its
+   * permit in the submit queue first (the permit is its write-ahead attempt row); a 429 sends it back there.
+   */
   public async submit(run: RequestRun, row: VideoRequestRow): Promise<VideoRequestRow> {
-    const { requests, attempts: attemptLog, storage, veo, config, metrics, crashPoints } = this.deps;
+    const { requests, attempts: attemptLog, storage, veo, config, metrics, crashPoints, queue } = this.deps;
     const { lease, log } = run;
-    await run.options.observer?.onPhase?.('submitting', row);
+    const observer = run.options.observer;
     for (;;) {
       checkStop(run);
       const attempts = await attemptLog.getAttempts(row.id);
@@ -55,10 +59,11 @@ export class Submitter {
         if (resolved) return resolved;
         continue; // abandoned after the grace period: a new attempt may be submitted
       }
-      if (row.submitAttempts >= config.resume.maxSubmitAttempts) {
-        return requests.finish(lease, classify({ kind: 'submit_attempts_exhausted', attempts: row.submitAttempts }), [
-          'pending',
-        ]);
+      // Submits Google answered 429 were refused for its quota, not for the request: they do not use up its tries.
+      const throttled = attempts.filter((a) => a.throttledUntil !== null);
+      const spent = Math.max(attempts.length - throttled.length, row.submitAttempts - throttled.length);
+      if (spent >= config.resume.maxSubmitAttempts) {
+        return requests.finish(lease, classify({ kind: 'submit_attempts_exhausted', attempts: spent }), ['pending']);
       }
       if (!isVeoAspectRatio(row.aspectRatio)) {
         return requests.finish(lease, classify({ kind: 'unsupported_ratio', aspectRatio: row.aspectRatio }), [
@@ -86,7 +91,15 @@ export class Submitter {
         const problem = message.replace(/^cannot build an output folder: /, '');
         return requests.finish(lease, classify({ kind: 'unusable_row', problem }), ['pending']);
       }
-      const attempt = await attemptLog.recordSubmitAttempt(lease, prefix);
+      const attempt = await queue.acquire({
+        lease,
+        outputPrefix: prefix,
+        signal: run.options.signal,
+        onWait: (info) => void Promise.resolve(observer?.onPhase?.('queued', row, info)).catch(() => undefined),
+      });
+      // No permit: shutting down (checked at the top), or an attempt exists already (looked at again at the top).
+      if (!attempt) continue;
+      await observer?.onPhase?.('submitting', row);
       crashPoints.reach('after-attempt-recorded');
       const billedBefore = attempts.some(
         (a) => a.state === 'accepted' || a.state === 'submitting' || a.state === 'abandoned',
@@ -104,8 +117,13 @@ export class Submitter {
           );
           continue;
         }
-        metrics.veoSubmits.inc({ result: 'rejected' });
         const message = error instanceof Error ? error.message : String(error);
+        if (error instanceof VeoError && error.kind === 'throttled') {
+          const finished = await this.throttled(run, row, attempt, throttled, error, message);
+          if (finished) return finished;
+          continue;
+        }
+        metrics.veoSubmits.inc({ result: 'rejected' });
         await attemptLog.recordAttemptRejected(attempt.id, message);
         log.warn({ err: error, attempt: attemptNo }, 'Veo refused the request');
         const httpStatus = error instanceof VeoError ? error.status : undefined;
@@ -120,8 +138,41 @@ export class Submitter {
       if (billedBefore) metrics.duplicateBilledVideoSeconds.inc(params.durationSeconds);
       crashPoints.reach('after-veo-accepted');
       log.info({ operation_name: operationName, attempt: attemptNo, model: params.model }, 'Veo accepted the request');
+      // The time allowed for the generation starts now, not when the request began waiting for its permit.
+      run.deadline = this.now() + run.timeoutMs;
       return this.storeOperationName(run, attempt, operationName, params.model);
     }
+  }
+
+  /**
+   * Google answered 429: nothing was billed. The attempt is marked refused with the retry delay (every instance waits
+   * it out before the next permit) and the request goes back to its place in the queue, unless 429s have kept it
+   * waiting longer than RESUME_REQUEST_TIMEOUT_MS in all: then it fails with the reason (returned).
+   */
+  private async throttled(
+    run: RequestRun,
+    row: VideoRequestRow,
+    attempt: SubmitAttemptRow,
+    earlier: SubmitAttemptRow[],
+    error: VeoError,
+    message: string,
+  ): Promise<VideoRequestRow | undefined> {
+    const { attempts: attemptLog, requests, metrics } = this.deps;
+    metrics.veoSubmits.inc({ result: 'throttled' });
+    metrics.veoRateLimited.inc();
+    const delayMs = throttleDelayMs(error.retryAfterMs, await attemptLog.countRecentThrottles());
+    await attemptLog.recordAttemptThrottled(attempt.id, message, delayMs);
+    const firstAt = earlier[0]?.answeredAt ? new Date(earlier[0].answeredAt).getTime() : this.now();
+    const waitedMs = this.now() - firstAt;
+    if (waitedMs > run.timeoutMs) {
+      run.log.warn({ attempt: attempt.attempt, waited_ms: waitedMs }, 'Veo kept answering 429; giving up');
+      return requests.finish(run.lease, classify({ kind: 'veo_busy', waitedMs }), ['pending']);
+    }
+    run.log.info(
+      { attempt: attempt.attempt, retry_after_ms: error.retryAfterMs ?? null, delay_ms: delayMs, waited_ms: waitedMs },
+      'Veo answered 429 (quota exhausted); back in the submit queue',
+    );
+    return undefined;
   }
 
   /** The operation is paid for: retry the write rather than lose its name, and say so loudly if it cannot be saved. */
