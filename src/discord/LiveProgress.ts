@@ -43,13 +43,21 @@ export class LiveProgress implements ProgressObserver {
     }
     this.refresh();
     if (!this.timer) {
-      this.timer = setInterval(() => this.refresh(), this.minIntervalMs);
+      this.timer = setInterval(() => this.tick(), this.minIntervalMs);
       this.timer.unref();
     }
   }
 
   private refresh(): void {
     if (this.row) this.editor.push(progressEmbed(this.row, this.phase, this.now() - this.startedAt, this.queue));
+  }
+
+  /**
+   * The ticker's refresh. While queued, the embed changes when the request's place does (onPhase), not every tick:
+   * hundreds may wait in a burst, and each tick would be one more edit per request for nothing new.
+   */
+  private tick(): void {
+    if (this.phase !== 'queued') this.refresh();
   }
 
   public onEnd(): Promise<void> {

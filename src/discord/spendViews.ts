@@ -25,6 +25,11 @@ function mentionList(ids: string[], max = 10): string {
   return `${shown.join(', ')}${more}`;
 }
 
+/** "a 4-second", "an 8-second", "an 11-second" (the article as the number is spoken). */
+function secondsLong(n: number): string {
+  return `${/^(8|11|18)/.test(String(n)) ? 'an' : 'a'} ${n}-second`;
+}
+
 /** What a refused requester reads (ephemeral): which cap, and when room frees up. */
 export function refusalMessage(r: RefusalView): string {
   switch (r.cap) {
@@ -57,9 +62,9 @@ export function refusalMessage(r: RefusalView): string {
       const room = r.freesAt
         ? ` Room for this one frees up ${when(r.freesAt)}.`
         : r.need > r.limit
-          ? ` The whole budget is smaller than this ${r.need}-second video.`
+          ? ` The whole budget is smaller than this video (${r.need} video-seconds).`
           : ' Try again later.';
-      return `${whose}, so a ${r.need}-second video does not fit.${shorter}${room}`;
+      return `${whose}, so ${secondsLong(r.need)} video does not fit.${shorter}${room}`;
     }
   }
 }
@@ -96,7 +101,7 @@ export function usageEmbed(view: {
     let text = `${budgetLine(use, 'video-seconds')} used`;
     if (use.limit !== null && use.used + view.typicalNeed > use.limit)
       text += use.freesAt
-        ? ` · room for an ${view.typicalNeed}-second video frees up ${when(use.freesAt)}`
+        ? ` · room for ${secondsLong(view.typicalNeed)} video frees up ${when(use.freesAt)}`
         : ' · full for now';
     return text;
   };

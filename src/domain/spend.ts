@@ -3,7 +3,6 @@
  * refused by, and the submit queue's position and estimate. Plain values and rules; the SQL lives in src/db, the
  * work in src/services, the words shown in Discord in src/discord.
  */
-import { QUOTA_WINDOW_MS } from './policy';
 import { HOUR_MS, MINUTE_MS } from './time';
 import { VEO_DURATIONS, type ValidVideoInput, type VeoDuration, type VideoCommandInput } from './videoInput';
 
@@ -233,21 +232,6 @@ export interface BudgetUse {
   limit: number | null;
   /** when enough of today's reservations leave the 24-hour window for `need` more seconds (null: never needed / unknown) */
   freesAt: Date | null;
-}
-
-/** The earliest time a rolling window frees `need` units: reservations `[createdAt, amount]`, oldest first. */
-export function windowFreesAt(
-  reservations: { createdAt: Date; amount: number }[],
-  used: number,
-  limit: number,
-  need: number,
-): Date | null {
-  let left = used;
-  for (const r of reservations) {
-    left -= r.amount;
-    if (left + need <= limit) return new Date(new Date(r.createdAt).getTime() + QUOTA_WINDOW_MS);
-  }
-  return null;
 }
 
 /** A request waiting for a submit permit: where it stands and about how long it will wait. */
