@@ -295,7 +295,7 @@ describe.each(DATABASE_KINDS)('spend control in the database (%s)', (kind) => {
       });
       const snapshots = jest.spyOn(store.queue, 'snapshot');
       const seen = new Map<string, QueueInfo[]>();
-      let calls: unknown[][] = [];
+      let calls: unknown[][];
       try {
         await Promise.all(
           leases.map(async (lease) => {
