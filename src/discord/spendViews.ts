@@ -11,7 +11,7 @@ export type RefusalView =
   | { cap: 'allowed_guilds' }
   | { cap: 'channel'; allowedChannelIds: string[] }
   | { cap: 'option'; problems: string[] }
-  | { cap: 'member_quota'; used: number; limit: number; freesAt: Date | null }
+  | { cap: 'member_quota'; scope: 'bot' | 'server'; used: number; limit: number; freesAt: Date | null }
   | { cap: 'guild_budget' | 'global_budget'; used: number; limit: number; need: number; freesAt: Date | null };
 
 /** A Discord timestamp, shown to each reader in their own time zone ("in 3 hours"). */
@@ -43,7 +43,7 @@ export function refusalMessage(r: RefusalView): string {
     case 'member_quota':
       if (r.limit === 0) return 'Video generation is turned off in this server.';
       return (
-        `You have used your ${r.limit} videos for the last 24 hours. ${QUOTA_RULE_TEXT}; ` +
+        `You have used your ${r.limit} video${r.limit === 1 ? '' : 's'}${r.scope === 'server' ? ' in this server' : ''} for the last 24 hours. ${QUOTA_RULE_TEXT}; ` +
         (r.freesAt ? `your next one frees up ${when(r.freesAt)}.` : 'try again later.')
       );
     case 'guild_budget':
@@ -80,7 +80,7 @@ function budgetLine(use: BudgetUse, unit: string): string {
 
 /** `/usage` (ephemeral): the member's quota and the server's video-seconds, each with when room frees up. */
 export function usageEmbed(view: {
-  quota: BudgetUse;
+  quota: BudgetUse & { scope: 'bot' | 'server' };
   guild: BudgetUse;
   global: BudgetUse | null;
   typicalNeed: number;
@@ -106,7 +106,7 @@ export function usageEmbed(view: {
     return text;
   };
   const fields = [
-    { name: 'Your videos (last 24 hours)', value: mine },
+    { name: `Your videos${quota.scope === 'server' ? ' in this server' : ''} (last 24 hours)`, value: mine },
     { name: 'This server (last 24 hours)', value: budget(guild) },
   ];
   if (global) fields.push({ name: 'The whole bot (last 24 hours)', value: budget(global) });
@@ -142,7 +142,7 @@ export function settingsEmbed(view: {
     },
     {
       name: 'member_daily_quota',
-      value: `${limits.memberDailyQuota} videos per member per 24 h${source(stored.memberDailyQuota)} · allowed ${ranges.memberDailyQuota.min}–${ranges.memberDailyQuota.max}`,
+      value: `${limits.memberDailyQuota} videos per member here per 24 h${source(stored.memberDailyQuota)} · allowed ${ranges.memberDailyQuota.min}–${ranges.memberDailyQuota.max}`,
     },
     {
       name: 'daily_video_seconds',

@@ -7,6 +7,8 @@ export class QuotaExceededError extends Error {
     public readonly limit: number,
     /** when the oldest counted request leaves the 24-hour window (null: unknown, or a quota of 0) */
     public readonly freesAt: Date | null = null,
+    /** 'bot': the operator's DAILY_QUOTA (requests in every server); 'server': the server's own (requests there) */
+    public readonly scope: 'bot' | 'server' = 'bot',
   ) {
     super(`quota reached: ${used} of ${limit}`);
     this.name = 'QuotaExceededError';

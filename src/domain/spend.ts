@@ -37,7 +37,13 @@ export interface GuildSettingsRow {
 export interface GuildLimits {
   /** empty = every channel */
   allowedChannelIds: string[];
+  /** videos a member may make here per rolling 24 h (what `/settings show` says) */
   memberDailyQuota: number;
+  /**
+   * The server's own per-member quota, counted over the member's requests in this server; null = the server set none
+   * (only the operator's DAILY_QUOTA applies, counted over the member's requests in every server).
+   */
+  serverMemberQuota: number | null;
   /** null = no cap */
   dailyVideoSeconds: number | null;
   allowHd: boolean;
@@ -77,7 +83,7 @@ export function guildLimits(op: OperatorCaps, stored: GuildSettingsRow | null): 
     // The operator removed every channel this server chose: the operator's list stands.
     if (within.length > 0) channels = within;
   }
-  const quota = Math.min(s.memberDailyQuota ?? op.dailyQuota, op.dailyQuota);
+  const serverQuota = s.memberDailyQuota === null ? null : Math.min(s.memberDailyQuota, op.dailyQuota);
   const opSeconds = op.guildDailySeconds > 0 ? op.guildDailySeconds : null;
   const seconds =
     s.dailyVideoSeconds === null
@@ -87,12 +93,23 @@ export function guildLimits(op: OperatorCaps, stored: GuildSettingsRow | null): 
         : Math.min(s.dailyVideoSeconds, opSeconds);
   return {
     allowedChannelIds: channels,
-    memberDailyQuota: quota,
+    memberDailyQuota: serverQuota ?? op.dailyQuota,
+    serverMemberQuota: serverQuota,
     dailyVideoSeconds: seconds,
     allowHd: s.allowHd ?? true,
     allowAudio: s.allowAudio ?? true,
     maxLengthSeconds: s.maxLengthSeconds ?? MAX_LENGTH_SECONDS,
   };
+}
+
+/**
+ * The member quotas a new request must fit: the operator's DAILY_QUOTA over the member's requests in every server, and
+ * the server's own over those in this server, when it set one.
+ */
+export function memberQuotas(op: OperatorCaps, limits: GuildLimits): { scope: 'bot' | 'server'; limit: number }[] {
+  const quotas: { scope: 'bot' | 'server'; limit: number }[] = [{ scope: 'bot', limit: op.dailyQuota }];
+  if (limits.serverMemberQuota !== null) quotas.push({ scope: 'server', limit: limits.serverMemberQuota });
+  return quotas;
 }
 
 /** The ranges `/settings set` accepts, from the operator's caps. */

@@ -6,8 +6,11 @@ import { operatorCaps } from './GuildSettingsService';
 
 /** What `/usage` shows a member. */
 export interface UsageView {
-  /** the member's videos of the last 24 h that count, their quota, and when the next slot frees */
-  quota: BudgetUse;
+  /**
+   * the member's videos of the last 24 h that count, their quota, and when the next slot frees: the quota with the least
+   * room left (`scope` 'server': the server's own, over their videos here; 'bot': the operator's, over every server)
+   */
+  quota: BudgetUse & { scope: 'bot' | 'server' };
   /** the server's video-seconds of the last 24 h against its budget (limit null: no cap) */
   guild: BudgetUse;
   /** the whole bot's, when the operator set a cap */
@@ -48,11 +51,13 @@ export class SpendService {
     const since = this.since();
     const need = reservedSeconds(null);
     const limits = await budgets.limitsFor(guildId, caps);
-    const [quota, guild, global] = await Promise.all([
-      budgets.quotaUse(userId, since, limits.memberDailyQuota),
+    const [quotas, guild, global] = await Promise.all([
+      budgets.memberQuotaUses(userId, guildId, since, caps, limits),
       budgets.guildUse(guildId, since, limits.dailyVideoSeconds, need),
       caps.globalDailySeconds > 0 ? budgets.globalUse(since, caps.globalDailySeconds, need) : Promise.resolve(null),
     ]);
+    const room = (q: { used: number; limit: number }) => q.limit - q.used;
+    const quota = quotas.reduce((a, b) => (room(b) < room(a) ? b : a));
     return { quota, guild, global, typicalNeed: need };
   }
 

@@ -36,7 +36,7 @@ export type Refusal =
   | { cap: 'allowed_guilds' }
   | { cap: 'channel'; allowedChannelIds: string[] }
   | { cap: 'option'; problems: string[] }
-  | { cap: 'member_quota'; used: number; limit: number; freesAt: Date | null }
+  | { cap: 'member_quota'; scope: 'bot' | 'server'; used: number; limit: number; freesAt: Date | null }
   | { cap: 'guild_budget' | 'global_budget'; used: number; limit: number; need: number; freesAt: Date | null };
 
 export type Admission = { ok: true; value: ValidVideoInput } | { ok: false; refusal: Refusal };
@@ -109,9 +109,9 @@ export class VideoRequestService {
       if (use.used + need > limits.dailyVideoSeconds)
         return this.refuse({ cap: 'guild_budget', ...use, limit: limits.dailyVideoSeconds, need });
     }
-    const quota = await budgets.quotaUse(where.userId, since, limits.memberDailyQuota);
-    if (quota.used >= limits.memberDailyQuota)
-      return this.refuse({ cap: 'member_quota', ...quota, limit: limits.memberDailyQuota });
+    for (const quota of await budgets.memberQuotaUses(where.userId, where.guildId, since, caps, limits)) {
+      if (quota.used >= quota.limit) return this.refuse({ cap: 'member_quota', ...quota });
+    }
     return { ok: true, value: options.value };
   }
 
@@ -119,7 +119,13 @@ export class VideoRequestService {
   public refusalOf(error: unknown): Refusal | null {
     let refusal: Refusal | null = null;
     if (error instanceof QuotaExceededError)
-      refusal = { cap: 'member_quota', used: error.used, limit: error.limit, freesAt: error.freesAt };
+      refusal = {
+        cap: 'member_quota',
+        scope: error.scope,
+        used: error.used,
+        limit: error.limit,
+        freesAt: error.freesAt,
+      };
     else if (error instanceof BudgetExceededError)
       refusal = {
         cap: error.budget === 'guild' ? 'guild_budget' : 'global_budget',

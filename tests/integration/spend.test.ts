@@ -176,7 +176,18 @@ describe.each(DATABASE_KINDS)('spend control in the database (%s)', (kind) => {
       .createRequest(input({ userId: user, durationSeconds: 4 }), 'me', 1, { caps, since: since() })
       .catch((e: unknown) => e);
     expect(quota).toBeInstanceOf(QuotaExceededError);
-    expect(quota).toMatchObject({ used: 2, limit: 2 });
+    expect(quota).toMatchObject({ used: 2, limit: 2, scope: 'server' });
+    // The server's quota counts the member's videos here; the operator's DAILY_QUOTA (5) counts them everywhere.
+    for (let i = 0; i < 3; i++) {
+      await store.requests.createRequest(input({ userId: user, guildId: OTHER, durationSeconds: 4 }), 'me', 1, {
+        caps,
+        since: since(),
+      });
+    }
+    const everywhere = await store.requests
+      .createRequest(input({ userId: user, guildId: OTHER, durationSeconds: 4 }), 'me', 1, { caps, since: since() })
+      .catch((e: unknown) => e);
+    expect(everywhere).toMatchObject({ used: 5, limit: 5, scope: 'bot' });
     const budget = await store.requests
       .createRequest(input({ durationSeconds: 6 }), 'me', 1, { caps, since: since() })
       .catch((e: unknown) => e);

@@ -142,6 +142,7 @@ describe("a server's settings within the operator's caps", () => {
       allowHd: true,
       allowAudio: true,
       maxLengthSeconds: 8,
+      serverMemberQuota: null,
     });
     expect(guildLimits({ ...CAPS, guildDailySeconds: 0 }, null).dailyVideoSeconds).toBeNull();
   });
@@ -161,6 +162,7 @@ describe("a server's settings within the operator's caps", () => {
     expect(guildLimits({ ...CAPS, dailyQuota: 2, guildDailySeconds: 100, allowedChannelIds: [CH.b] }, stored)).toEqual({
       allowedChannelIds: [CH.b],
       memberDailyQuota: 2,
+      serverMemberQuota: 2,
       dailyVideoSeconds: 100,
       allowHd: false,
       allowAudio: true,
@@ -276,9 +278,12 @@ describe('what users read', () => {
     expect(refusalMessage({ cap: 'global_budget', used: 1796, limit: 1800, need: 8, freesAt: at })).toMatch(
       /^The bot has used 1796 of the 1800 video-seconds .* A video of up to 4 seconds still fits now\. Room for this one frees up <t:1796119200:R>\.$/,
     );
-    expect(refusalMessage({ cap: 'member_quota', used: 5, limit: 5, freesAt: at })).toBe(
+    expect(refusalMessage({ cap: 'member_quota', scope: 'bot', used: 5, limit: 5, freesAt: at })).toBe(
       'You have used your 5 videos for the last 24 hours. Failures caused by the bot or Google do not count; your ' +
         'next one frees up <t:1796119200:R>.',
+    );
+    expect(refusalMessage({ cap: 'member_quota', scope: 'server', used: 1, limit: 1, freesAt: at })).toMatch(
+      /^You have used your 1 video in this server for the last 24 hours\./,
     );
     const many = Array.from({ length: 500 }, (_, i) => `1300000000000${String(i).padStart(6, '0')}`);
     expect(refusalMessage({ cap: 'channel', allowedChannelIds: many }).length).toBeLessThanOrEqual(LIMITS.content);
@@ -286,7 +291,7 @@ describe('what users read', () => {
 
   it('/usage shows the quota and the budgets with when room frees', () => {
     const embed = usageEmbed({
-      quota: { used: 5, limit: 5, freesAt: at },
+      quota: { used: 5, limit: 5, freesAt: at, scope: 'bot' },
       guild: { used: 40, limit: 600, freesAt: null },
       global: { used: 1800, limit: 1800, freesAt: at },
       typicalNeed: 8,

@@ -1,10 +1,10 @@
 import type { EntityManager } from 'typeorm';
 import { BudgetExceededError, QuotaExceededError } from '../../domain/errors';
 import { QUOTA_WINDOW_MS, reservedSeconds } from '../../domain/policy';
-import { guildLimits, type BudgetUse, type GuildLimits, type OperatorCaps } from '../../domain/spend';
+import { guildLimits, memberQuotas, type BudgetUse, type GuildLimits, type OperatorCaps } from '../../domain/spend';
 import { toGuildSettingsRow, num } from '../mapping';
 import * as budgets from '../sql/budgets';
-import { countQuotaUsage, lockUserQuota } from '../sql/requests';
+import { lockUserQuota } from '../sql/requests';
 import { getGuildSettings } from '../sql/settings';
 import type { SqlRunner } from './SqlRunner';
 
@@ -76,31 +76,49 @@ export class BudgetRepository {
     return { used, limit, freesAt };
   }
 
-  /** The user's requests counting against the quota since `since`, and when their next slot frees under `limit`. */
+  /**
+   * The user's requests counting against the quota since `since` (in every server, or only in `guildId`), and when
+   * their next slot frees under `limit`.
+   */
   public async quotaUse(
     userId: string,
     since: Date,
     limit: number,
-    requestType = 'veo',
-    manager?: EntityManager,
+    options: { requestType?: string; guildId?: string | null; manager?: EntityManager } = {},
   ): Promise<BudgetUse> {
-    const row = await this.sql.first(countQuotaUsage, { userId, since, requestType }, manager);
-    const used = num(row?.count);
+    const { manager } = options;
+    const scope = { userId, since, requestType: options.requestType ?? 'veo', guildId: options.guildId ?? null };
+    const used = num((await this.sql.first(budgets.quotaUse, scope, manager))?.count);
     let freesAt: Date | null = null;
     if (used > 0 && limit > 0) {
       // The slot that frees first once the user is at (or over) the limit: the (used - limit)-th oldest.
       const offset = Math.max(0, used - limit);
       freesAt = dateOrNull(
-        (
-          await this.sql.first(
-            budgets.quotaSlotFreesAt,
-            { userId, since, requestType, offset, windowMs: QUOTA_WINDOW_MS },
-            manager,
-          )
-        )?.frees_at,
+        (await this.sql.first(budgets.quotaSlotFreesAt, { ...scope, offset, windowMs: QUOTA_WINDOW_MS }, manager))
+          ?.frees_at,
       );
     }
     return { used, limit, freesAt };
+  }
+
+  /** Each member quota the user must fit in this server (memberQuotas), as it stands. */
+  public async memberQuotaUses(
+    userId: string,
+    guildId: string,
+    since: Date,
+    caps: OperatorCaps,
+    limits: GuildLimits,
+    options: { requestType?: string; manager?: EntityManager } = {},
+  ): Promise<(BudgetUse & { scope: 'bot' | 'server'; limit: number })[]> {
+    const uses = [];
+    for (const q of memberQuotas(caps, limits)) {
+      const use = await this.quotaUse(userId, since, q.limit, {
+        ...options,
+        guildId: q.scope === 'server' ? guildId : null,
+      });
+      uses.push({ ...use, scope: q.scope, limit: q.limit });
+    }
+    return uses;
   }
 
   /**
@@ -129,9 +147,13 @@ export class BudgetRepository {
       if (use.used + need > limits.dailyVideoSeconds)
         throw new BudgetExceededError('guild', use.used, limits.dailyVideoSeconds, need, use.freesAt);
     }
-    const quota = await this.quotaUse(check.userId, since, limits.memberDailyQuota, check.requestType, manager);
-    if (quota.used >= limits.memberDailyQuota)
-      throw new QuotaExceededError(quota.used, limits.memberDailyQuota, quota.freesAt);
+    const quotas = await this.memberQuotaUses(check.userId, check.guildId, since, caps, limits, {
+      requestType: check.requestType,
+      manager,
+    });
+    for (const q of quotas) {
+      if (q.used >= q.limit) throw new QuotaExceededError(q.used, q.limit, q.freesAt, q.scope);
+    }
     return limits;
   }
 }

@@ -63,7 +63,7 @@ export class RequestRepository {
         );
       } else {
         await this.sql.rows(sql.lockUserQuota, { userId: input.userId }, manager);
-        const use = await this.budgets.quotaUse(input.userId, quota.since, quota.limit, requestType, manager);
+        const use = await this.budgets.quotaUse(input.userId, quota.since, quota.limit, { requestType, manager });
         if (use.used >= quota.limit) throw new QuotaExceededError(use.used, quota.limit, use.freesAt);
       }
       return this.insert(input, owner, leaseMs, manager);

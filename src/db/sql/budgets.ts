@@ -67,20 +67,35 @@ export const guildBudgetFreesAt = statement<FreesAtValues & { guildId: string }>
 export const globalBudgetFreesAt = statement<FreesAtValues>(FREES_AT_NAMES, freesAt(''));
 
 /**
- * When the user's next quota slot frees: the `offset`-th oldest request counting against the quota (0-based) leaves
- * the window then. No row: nothing to wait for.
+ * The user's requests counting against the quota since `since` (policy.countsAgainstQuota): in every server, or only
+ * in `guildId` (a server's own member quota).
+ */
+export const quotaUse = statement<{ userId: string; since: Date; requestType: string; guildId: string | null }>(
+  ['userId', 'since', 'requestType', 'guildId'],
+  `SELECT count(*)::integer AS count
+    FROM ${REQUESTS} r
+    WHERE r.user_id = $userId AND r.request_type = $requestType AND r.created_at >= $since::timestamptz
+      AND ($guildId::text IS NULL OR r.guild_id = $guildId::text)
+      AND ${countsAgainstQuota('r')}`,
+);
+
+/**
+ * When the user's next quota slot frees: the `offset`-th oldest request counting against the quota (0-based, in every
+ * server or only in `guildId`) leaves the window then. No row: nothing to wait for.
  */
 export const quotaSlotFreesAt = statement<{
   userId: string;
   since: Date;
   requestType: string;
+  guildId: string | null;
   offset: number;
   windowMs: number;
 }>(
-  ['userId', 'since', 'requestType', 'offset', 'windowMs'],
+  ['userId', 'since', 'requestType', 'guildId', 'offset', 'windowMs'],
   `SELECT r.created_at + $windowMs::bigint ${MS} AS frees_at
     FROM ${REQUESTS} r
     WHERE r.user_id = $userId AND r.request_type = $requestType AND r.created_at >= $since::timestamptz
+      AND ($guildId::text IS NULL OR r.guild_id = $guildId::text)
       AND ${countsAgainstQuota('r')}
     ORDER BY r.created_at, r.id
     OFFSET $offset::integer LIMIT 1`,

@@ -200,13 +200,10 @@ export const countExpirable = statement<ExpirableValues>(
   `SELECT count(*)::integer AS count FROM ${REQUESTS} WHERE ${EXPIRABLE}`,
 );
 
-/**
- * Requests that count against the user's quota since `since` (policy.countsAgainstQuota), and the oldest of them (its
- * slot frees first).
- */
+/** Requests that count against the user's quota since `since` (policy.countsAgainstQuota). */
 export const countQuotaUsage = statement<{ userId: string; since: Date; requestType: string }>(
   ['userId', 'since', 'requestType'],
-  `SELECT count(*)::integer AS count, min(r.created_at) AS oldest
+  `SELECT count(*)::integer AS count
     FROM ${REQUESTS} r
     WHERE r.user_id = $userId AND r.request_type = $requestType AND r.created_at >= $since::timestamptz
       AND ${countsAgainstQuota('r')}`,
