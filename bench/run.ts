@@ -19,6 +19,7 @@ import { announcementNonce } from '../src/discord/DiscordNotifier';
 import { DiscordEmulator, WORLD } from '../tests/emulators/discord';
 import { GoogleEmulator } from '../tests/emulators/google';
 import { BotProcess } from '../tests/helpers/botProcess';
+import { benchSpend } from './spend';
 
 const MiB = 1024 * 1024;
 const MODEL = 'veo-3.1-fast-generate-001';
@@ -153,6 +154,10 @@ class BenchWorld {
       DATA_DIR: join(this.tempDir, 'data'),
       LOG_LEVEL: 'info',
       DAILY_QUOTA: '1000',
+      // Time is scaled down ~60x here: Veo's per-minute quota and the daily budgets would measure nothing but themselves.
+      VEO_SUBMITS_PER_MINUTE: '100000',
+      GUILD_DAILY_VIDEO_SECONDS: '0',
+      GLOBAL_DAILY_VIDEO_SECONDS: '0',
       ...extra,
     };
   }
@@ -487,6 +492,10 @@ async function main(): Promise<void> {
   const world = await BenchWorld.start();
   try {
     const pgVersion = (await world.db.query<{ server_version: string }>('SHOW server_version')).rows[0]!.server_version;
+    if (only === 'spend') {
+      process.stdout.write(`${JSON.stringify(await benchSpend(world), null, 2)}\n`);
+      return;
+    }
     if (only === 'memory') {
       // BENCH_ONLY=memory: just the memory figure, printed (latest.json is left as it is).
       process.stdout.write(`${JSON.stringify(await benchMemory(world), null, 2)}\n`);
@@ -501,6 +510,8 @@ async function main(): Promise<void> {
     const memory = await benchMemory(world);
     log('4/4 the claim query on a table of 1,000,000 rows');
     const claim = await benchClaim(world);
+    log('and: spend control, a burst of 300 /video from 30 servers against a Veo quota of 50 a window');
+    const spend = await benchSpend(world);
 
     const figures: Figure[] = [
       {
@@ -551,6 +562,7 @@ async function main(): Promise<void> {
         target: 'reported',
         met: null,
       },
+      ...spend.figures,
     ];
     const result = {
       startedAt: startedAt.toISOString(),
@@ -570,6 +582,7 @@ async function main(): Promise<void> {
       memory,
       polls,
       latency,
+      spend: spend.result,
     };
     const dir = join(__dirname, '..', '..', 'bench', 'results');
     mkdirSync(dir, { recursive: true });

@@ -91,6 +91,9 @@ const BOT_SETTINGS: Record<string, string> = {
   AMBIGUOUS_GRACE_MS: '15000',
   RESUME_CONCURRENCY: '4',
   DAILY_QUOTA: '10000',
+  // Crash safety, not spend: no video-seconds budget refuses the run's requests.
+  GUILD_DAILY_VIDEO_SECONDS: '0',
+  GLOBAL_DAILY_VIDEO_SECONDS: '0',
   LOG_LEVEL: 'info',
 };
 
