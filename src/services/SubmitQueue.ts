@@ -129,6 +129,8 @@ export class SubmitQueue {
       this.timer = undefined;
       void this.look();
     }, ms);
+    // A waiting request is driven by a promise its own worker holds; the look itself never keeps a process alive.
+    this.timer.unref();
   }
 
   private async look(): Promise<void> {

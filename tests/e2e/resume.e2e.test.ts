@@ -279,7 +279,12 @@ describe('resume after restart (real bot processes, emulated Discord and Google,
       [MEMBER2, GUILD, CH.general.id],
     );
 
-    const bot = await world.startBot({ RESUME_CONCURRENCY: '3' });
+    // The backlog reserves 8,000 video-seconds of the last 24 hours; the daily budgets are not what this is about.
+    const bot = await world.startBot({
+      RESUME_CONCURRENCY: '3',
+      GUILD_DAILY_VIDEO_SECONDS: '0',
+      GLOBAL_DAILY_VIDEO_SECONDS: '0',
+    });
     await bot.waitForLog((l) => l.event === 'resume_start');
     const handle = world.video({ prompt: 'a fresh request during the backlog', length: 4 });
     expect(await handle.waitForAck(5_000)).toBe(5);
