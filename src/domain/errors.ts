@@ -1,4 +1,13 @@
 import type { AnnouncementState, RequestStatus } from './request';
+import type { RuleRefusal } from './spend';
+
+/** A request the server or the operator does not allow here or in this form (checked again when the row is written). */
+export class RequestRefusedError extends Error {
+  public constructor(public readonly refusal: RuleRefusal) {
+    super(`request refused: ${refusal.cap}`);
+    this.name = 'RequestRefusedError';
+  }
+}
 
 /** The user has used their quota (counted under a per-user lock, at insert time). */
 export class QuotaExceededError extends Error {

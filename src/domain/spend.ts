@@ -239,6 +239,49 @@ export function applyGuildOptions(
   return problems.length > 0 ? { ok: false, problems } : { ok: true, value };
 }
 
+/** A request refused by a rule of where and what it may be (not by a budget). */
+export type RuleRefusal =
+  { cap: 'allowed_guilds' } | { cap: 'channel'; allowedChannelIds: string[] } | { cap: 'option'; problems: string[] };
+
+/** Where a request may be made: the servers the operator allows, the server's channels. */
+export function checkPlace(
+  op: OperatorCaps,
+  limits: GuildLimits,
+  where: { guildId: string; channelId: string },
+): RuleRefusal | null {
+  if (op.allowedGuildIds.length > 0 && !op.allowedGuildIds.includes(where.guildId)) return { cap: 'allowed_guilds' };
+  if (limits.allowedChannelIds.length > 0 && !limits.allowedChannelIds.includes(where.channelId))
+    return { cap: 'channel', allowedChannelIds: limits.allowedChannelIds };
+  return null;
+}
+
+/**
+ * The rules a request must meet whatever made it (a `/video`, or a button that makes one): its place, and the
+ * options the server allows, on the values the request will be made with.
+ */
+export function checkRequestRules(
+  op: OperatorCaps,
+  limits: GuildLimits,
+  request: {
+    guildId: string;
+    channelId: string;
+    durationSeconds: number | null;
+    resolution: string | null;
+    generateAudio: boolean | null;
+  },
+): RuleRefusal | null {
+  const place = checkPlace(op, limits, request);
+  if (place) return place;
+  const problems: string[] = [];
+  if (request.resolution === '1080p' && !limits.allowHd)
+    problems.push('HD (1080p) videos are turned off in this server.');
+  if (request.generateAudio !== false && !limits.allowAudio)
+    problems.push('Videos with sound are turned off in this server.');
+  if ((request.durationSeconds ?? MAX_LENGTH_SECONDS) > limits.maxLengthSeconds)
+    problems.push(`This server allows videos of up to ${limits.maxLengthSeconds} seconds.`);
+  return problems.length > 0 ? { cap: 'option', problems } : null;
+}
+
 /** Which cap refused a request (the `cap` label of `veobot_requests_refused_total`). */
 export type RefusalCap = 'allowed_guilds' | 'channel' | 'option' | 'member_quota' | 'guild_budget' | 'global_budget';
 

@@ -3,7 +3,7 @@ import type { QueueRepository } from '../db/repositories';
 import type { PermitLimits, QueueSnapshot } from '../db/repositories/QueueRepository';
 import { FencedWriteError } from '../domain/errors';
 import type { Lease, SubmitAttemptRow } from '../domain/request';
-import { estimateQueueWait, freePermits, type QueueInfo } from '../domain/spend';
+import { estimateQueueWait, type QueueInfo } from '../domain/spend';
 import type { Config } from '../lib/config';
 import type { Metrics } from '../lib/metrics';
 
@@ -46,8 +46,8 @@ export interface PermitAsk {
  * before each Veo submit; the permit is its write-ahead attempt row, granted under the lock every instance takes, when
  * its turn has come and VEO_SUBMITS_PER_MINUTE, VEO_MAX_IN_FLIGHT and Google's last retry delay leave room.
  *
- * However many requests wait here, one loop looks at the queue: one read per look for all of them (their positions
- * and the capacity), and one grant transaction when some of them may go. The look comes when a request starts to
+ * However many requests wait here, one loop looks at the queue: one transaction per look for all of them, which
+ * grants the permits whose turn it is and reads where the others stand. The look comes when a request starts to
  * wait, when one of this process's operations ends, and otherwise when the capacity will next free (the oldest submit
  * leaving the window, the retry delay running out), at most a second apart, so another instance's finished work is
  * noticed too. Nothing is held in memory that a crash could lose: a waiting request is a pending row, and a restarted
@@ -152,18 +152,35 @@ export class SubmitQueue {
     this.schedule(this.again ? 0 : next);
   }
 
-  /** One look: where this process's requests stand, permits for those whose turn it is; returns the next pause. */
+  /**
+   * One look, one transaction: permits for this process's requests whose turn it is, and where the others stand;
+   * returns the next pause.
+   */
   private async lookOnce(): Promise<number> {
-    const ids = [...this.waiters.keys()];
-    const snapshot = await this.deps.queue.snapshot(ids, this.limits);
-    const free = freePermits(snapshot.capacity);
-    const mine: Waiter[] = [];
-    for (const id of ids) {
-      const waiter = this.waiters.get(id);
-      if (!waiter) continue;
-      const s = snapshot.standings.get(id);
+    const waiting = [...this.waiters.values()];
+    const { results, snapshot } = await this.deps.queue.grant(
+      waiting.map((w) => ({ lease: w.lease, outputPrefix: w.outputPrefix })),
+      this.limits,
+    );
+    let granted = 0;
+    for (const waiter of waiting) {
       const { lease } = waiter;
-      if (!s || s.fence !== lease.fence || s.leaseOwner !== lease.owner || s.status !== 'pending') {
+      const id = lease.requestId;
+      const result = results.get(id);
+      if (result && typeof result === 'object') {
+        granted++;
+        this.deps.metrics.submitQueueWait.observe((this.now() - waiter.enqueuedAt) / 1000);
+        waiter.settle(result);
+        continue;
+      }
+      const s = snapshot.standings.get(id);
+      if (
+        result === 'lost' ||
+        !s ||
+        s.fence !== lease.fence ||
+        s.leaseOwner !== lease.owner ||
+        s.status !== 'pending'
+      ) {
         waiter.settle(
           null,
           new FencedWriteError(
@@ -177,37 +194,9 @@ export class SubmitQueue {
       }
       // Not in line: an attempt of it exists already (a grant whose answer was lost); its attempts say what next.
       if (s.position === null) waiter.settle(null);
-      else mine.push(waiter);
     }
-    const due = mine.filter((w) => {
-      const g = snapshot.standings.get(w.lease.requestId)?.grantPosition;
-      return g !== null && g !== undefined && g <= free;
-    });
-    if (due.length > 0) {
-      const granted = await this.deps.queue.grant(
-        due.map((w) => ({ lease: w.lease, outputPrefix: w.outputPrefix })),
-        this.limits,
-      );
-      for (const waiter of due) {
-        const result = granted.get(waiter.lease.requestId);
-        if (result === 'lost') {
-          const { lease } = waiter;
-          waiter.settle(
-            null,
-            new FencedWriteError(lease.requestId, 'acquireSubmitPermit', {
-              states: ['pending'],
-              fence: lease.fence,
-              owner: lease.owner,
-            }),
-          );
-        } else if (result && result !== 'wait') {
-          this.deps.metrics.submitQueueWait.observe((this.now() - waiter.enqueuedAt) / 1000);
-          waiter.settle(result);
-        }
-      }
-      // Permits were taken: look again at once for whoever is next.
-      if (granted.size > 0 && [...granted.values()].some((r) => r !== 'wait')) this.again = true;
-    }
+    // Permits were taken: look again at once for whoever is next.
+    if (granted > 0) this.again = true;
     this.tell(snapshot);
     return this.nextPause(snapshot);
   }

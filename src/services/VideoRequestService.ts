@@ -1,9 +1,9 @@
 import type { Logger } from 'pino';
 import type { BudgetRepository, RequestRepository } from '../db/repositories';
-import { BudgetExceededError, QuotaExceededError } from '../domain/errors';
+import { BudgetExceededError, QuotaExceededError, RequestRefusedError } from '../domain/errors';
 import type { GenerationOutcome } from '../domain/outcomes';
 import { QUOTA_WINDOW_MS, reservedSeconds } from '../domain/policy';
-import { applyGuildOptions } from '../domain/spend';
+import { applyGuildOptions, checkPlace } from '../domain/spend';
 import type { ProgressObserver } from '../domain/ports';
 import type { LeasedRequest } from '../domain/request';
 import type { ValidVideoInput, VideoCommandInput } from '../domain/videoInput';
@@ -89,12 +89,14 @@ export class VideoRequestService {
     valid: ValidVideoInput,
   ): Promise<Admission> {
     const caps = operatorCaps(this.deps.config);
+    // The operator's server list needs no database read.
     if (caps.allowedGuildIds.length > 0 && !caps.allowedGuildIds.includes(where.guildId))
       return this.refuse({ cap: 'allowed_guilds' });
     const { budgets } = this.deps;
     const limits = await budgets.limitsFor(where.guildId, caps);
-    if (limits.allowedChannelIds.length > 0 && !limits.allowedChannelIds.includes(where.channelId))
-      return this.refuse({ cap: 'channel', allowedChannelIds: limits.allowedChannelIds });
+    // Where first, then what: the options, with the server's defaults applied to those left unset.
+    const place = checkPlace(caps, limits, where);
+    if (place) return this.refuse(place);
     const options = applyGuildOptions(raw, valid, limits);
     if (!options.ok) return this.refuse({ cap: 'option', problems: options.problems });
     const since = this.quotaWindowStart();
@@ -118,7 +120,8 @@ export class VideoRequestService {
   /** The refusal a spend error of `record` stands for (the budgets moved between `admit` and the insert). */
   public refusalOf(error: unknown): Refusal | null {
     let refusal: Refusal | null = null;
-    if (error instanceof QuotaExceededError)
+    if (error instanceof RequestRefusedError) refusal = error.refusal;
+    else if (error instanceof QuotaExceededError)
       refusal = {
         cap: 'member_quota',
         scope: error.scope,

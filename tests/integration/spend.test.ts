@@ -1,5 +1,5 @@
 import { createRequestStore, type RequestStore } from '../../src/db/repositories';
-import { BudgetExceededError, QuotaExceededError } from '../../src/domain/errors';
+import { BudgetExceededError, QuotaExceededError, RequestRefusedError } from '../../src/domain/errors';
 import { countsAgainstQuota, holdsReservation, QUOTA_WINDOW_MS, reservedSeconds } from '../../src/domain/policy';
 import type { CreateRequestInput, Lease } from '../../src/domain/request';
 import type { OperatorCaps } from '../../src/domain/spend';
@@ -193,11 +193,28 @@ describe.each(DATABASE_KINDS)('spend control in the database (%s)', (kind) => {
       .catch((e: unknown) => e);
     expect(budget).toMatchObject({ budget: 'guild', used: 8, limit: 12, need: 6 });
 
+    // Whatever makes a request (a /video, or a button), the row is refused where or in a form the rules forbid.
+    await store.settings.update(GUILD, 'admin-1', { allowHd: false, maxLengthSeconds: 6 });
+    const made = (over: Partial<CreateRequestInput>, c: OperatorCaps = caps) =>
+      store.requests.createRequest(input(over), 'me', 1, { caps: c, since: since() }).catch((e: unknown) => e);
+    expect(await made({ resolution: '1080p', durationSeconds: 8 })).toMatchObject({
+      refusal: {
+        cap: 'option',
+        problems: ['HD (1080p) videos are turned off in this server.', 'This server allows videos of up to 6 seconds.'],
+      },
+    });
+    expect(await made({ guildId: OTHER }, { ...caps, allowedGuildIds: [GUILD] })).toBeInstanceOf(RequestRefusedError);
+    await store.settings.update(GUILD, 'admin-1', { allowHd: null, maxLengthSeconds: null });
+
     // Every change is recorded with who made it; setting a value it already has records nothing.
     await store.settings.update(GUILD, 'admin-2', { memberDailyQuota: 2, allowHd: false });
-    const recent = await store.settings.recentChanges(GUILD);
+    const recent = await store.settings.recentChanges(GUILD, 10);
     expect(recent.map((c) => [c.setting, c.userId, c.newValue])).toEqual([
       ['allowHd', 'admin-2', 'false'],
+      ['maxLengthSeconds', 'admin-1', null],
+      ['allowHd', 'admin-1', null],
+      ['maxLengthSeconds', 'admin-1', '6'],
+      ['allowHd', 'admin-1', 'false'],
       ['dailyVideoSeconds', 'admin-1', '12'],
       ['memberDailyQuota', 'admin-1', '2'],
     ]);
@@ -219,6 +236,9 @@ describe.each(DATABASE_KINDS)('spend control in the database (%s)', (kind) => {
       return lease;
     }
     const ask = (lease: Lease) => ({ lease, outputPrefix: `${GUILD}/${CHANNEL}/u/${lease.requestId}/1/` });
+    /** What one look granted each request asked for. */
+    const grantOf = async (...args: Parameters<RequestStore['queue']['grant']>) =>
+      (await store.queue.grant(...args)).results;
 
     it('grants in round-robin order by server, first come first served within a server', async () => {
       const a = [
@@ -245,7 +265,7 @@ describe.each(DATABASE_KINDS)('spend control in the database (%s)', (kind) => {
       const order: string[] = [];
       for (let i = 0; i < 7; i++) {
         const used = i; // each grant adds one submit to the window
-        const granted = await store.queue.grant(all.map(ask), { ...limits, windowLimit: used + 1 });
+        const granted = await grantOf(all.map(ask), { ...limits, windowLimit: used + 1 });
         const got = [...granted.entries()].filter(([, r]) => typeof r === 'object').map(([id]) => name.get(id)!);
         expect(got).toHaveLength(1);
         order.push(got[0]!);
@@ -268,8 +288,8 @@ describe.each(DATABASE_KINDS)('spend control in the database (%s)', (kind) => {
       for (let round = 0; round < 2; round++) {
         const open = waiting();
         const results = await Promise.all([
-          store.queue.grant(open.filter((l) => mine.includes(l)).map(ask), { ...limits, windowLimit: 7 }),
-          store.queue.grant(open.filter((l) => theirs.includes(l)).map(ask), { ...limits, windowLimit: 7 }),
+          grantOf(open.filter((l) => mine.includes(l)).map(ask), { ...limits, windowLimit: 7 }),
+          grantOf(open.filter((l) => theirs.includes(l)).map(ask), { ...limits, windowLimit: 7 }),
         ]);
         for (const r of results) for (const [id, g] of r) if (typeof g === 'object') done.add(id);
         expect(done.size).toBeLessThanOrEqual(7);
@@ -281,7 +301,7 @@ describe.each(DATABASE_KINDS)('spend control in the database (%s)', (kind) => {
       // Operations in flight: the 7 being sent count against VEO_MAX_IN_FLIGHT.
       const left = waiting();
       expect(
-        granted(await store.queue.grant(left.filter((l) => mine.includes(l)).map(ask), { ...limits, maxInFlight: 8 })),
+        granted(await grantOf(left.filter((l) => mine.includes(l)).map(ask), { ...limits, maxInFlight: 8 })),
       ).toBeLessThanOrEqual(1);
       const after = (await store.queue.snapshot([], { ...limits, maxInFlight: 8 })).capacity;
       expect(after.inFlight).toBeLessThanOrEqual(8);
@@ -292,10 +312,10 @@ describe.each(DATABASE_KINDS)('spend control in the database (%s)', (kind) => {
       const gated = await store.queue.snapshot([], limits);
       expect(gated.capacity.gateMs).toBeGreaterThan(50_000);
       expect(gated.recentThrottles).toBe(1);
-      expect(granted(await store.queue.grant(left.map(ask), limits))).toBe(0);
+      expect(granted(await grantOf(left.map(ask), limits))).toBe(0);
     });
 
-    it('one process: one read per look for all its waiting requests; the window is never exceeded', async () => {
+    it('one process: one transaction per look for all its waiting requests; the window is never exceeded', async () => {
       const leases = await Promise.all(Array.from({ length: 40 }, (_, i) => queued(`guild-${i % 4}`, 'me', 100 - i)));
       const windowMs = 1_000;
       const queue = new SubmitQueue({
@@ -304,7 +324,7 @@ describe.each(DATABASE_KINDS)('spend control in the database (%s)', (kind) => {
         logger: silentLogger(),
         metrics: new Metrics({ defaultMetrics: false }),
       });
-      const snapshots = jest.spyOn(store.queue, 'snapshot');
+      const looks = jest.spyOn(store.queue, 'grant');
       const seen = new Map<string, QueueInfo[]>();
       let calls: unknown[][];
       try {
@@ -321,10 +341,10 @@ describe.each(DATABASE_KINDS)('spend control in the database (%s)', (kind) => {
         );
       } finally {
         queue.stop();
-        calls = [...snapshots.mock.calls];
-        snapshots.mockRestore();
+        calls = [...looks.mock.calls];
+        looks.mockRestore();
       }
-      // Every look read the queue once for every request waiting then, however many they were.
+      // Every look was one transaction for every request waiting then, however many they were.
       expect(calls[0]![0]).toHaveLength(40);
       expect(calls.length).toBeLessThan(40);
       const answered = (await sql(`SELECT answered_at FROM video_request_attempts ORDER BY answered_at`)).map((r) =>
@@ -349,12 +369,12 @@ describe.each(DATABASE_KINDS)('spend control in the database (%s)', (kind) => {
       const snap = await store.queue.snapshot([dead.requestId, live.requestId], limits);
       expect(snap.standings.get(dead.requestId)).toMatchObject({ position: 1, grantPosition: null });
       expect(snap.standings.get(live.requestId)).toMatchObject({ position: 2, grantPosition: 1 });
-      const granted = await store.queue.grant([ask(live)], { ...limits, windowLimit: 1 });
+      const granted = await grantOf([ask(live)], { ...limits, windowLimit: 1 });
       expect(typeof granted.get(live.requestId)).toBe('object');
 
       const moved = await queued(GUILD, 'me');
       await sql(`UPDATE video_requests SET fence = fence + 1 WHERE id = $1`, [moved.requestId]);
-      expect((await store.queue.grant([ask(moved)], limits)).get(moved.requestId)).toBe('lost');
+      expect((await grantOf([ask(moved)], limits)).get(moved.requestId)).toBe('lost');
     });
   });
 });

@@ -1,7 +1,14 @@
 import type { EntityManager } from 'typeorm';
-import { BudgetExceededError, QuotaExceededError } from '../../domain/errors';
+import { BudgetExceededError, QuotaExceededError, RequestRefusedError } from '../../domain/errors';
 import { QUOTA_WINDOW_MS, reservedSeconds } from '../../domain/policy';
-import { guildLimits, memberQuotas, type BudgetUse, type GuildLimits, type OperatorCaps } from '../../domain/spend';
+import {
+  checkRequestRules,
+  guildLimits,
+  memberQuotas,
+  type BudgetUse,
+  type GuildLimits,
+  type OperatorCaps,
+} from '../../domain/spend';
 import { toGuildSettingsRow, num } from '../mapping';
 import * as budgets from '../sql/budgets';
 import { lockUserQuota } from '../sql/requests';
@@ -12,8 +19,11 @@ import type { SqlRunner } from './SqlRunner';
 export interface SpendCheck {
   userId: string;
   guildId: string;
+  channelId: string;
   requestType: string;
   durationSeconds: number | null;
+  resolution?: string | null;
+  generateAudio?: boolean | null;
 }
 
 function dateOrNull(v: unknown): Date | null {
@@ -123,8 +133,9 @@ export class BudgetRepository {
 
   /**
    * Inside the insert transaction: takes the global, server and user locks in that fixed order (no deadlock between
-   * requests of different servers and users), then checks the bot's budget, the server's and the user's quota.
-   * Throws BudgetExceededError or QuotaExceededError; returns the limits in force.
+   * requests of different servers and users), then checks the servers, channels and options allowed (whatever made
+   * the request), the bot's budget, the server's and the user's quota. Throws RequestRefusedError,
+   * BudgetExceededError or QuotaExceededError; returns the limits in force.
    */
   public async enforce(
     manager: EntityManager,
@@ -137,6 +148,12 @@ export class BudgetRepository {
     await this.sql.rows(budgets.lockGuildBudget, { guildId: check.guildId }, manager);
     await this.sql.rows(lockUserQuota, { userId: check.userId }, manager);
     const limits = await this.limitsFor(check.guildId, caps, manager);
+    const broken = checkRequestRules(caps, limits, {
+      ...check,
+      resolution: check.resolution ?? null,
+      generateAudio: check.generateAudio ?? null,
+    });
+    if (broken) throw new RequestRefusedError(broken);
     if (caps.globalDailySeconds > 0) {
       const use = await this.globalUse(since, caps.globalDailySeconds, need, manager);
       if (use.used + need > caps.globalDailySeconds)

@@ -83,29 +83,32 @@ export class QueueRepository {
     return new Map(rows.map((r: Raw) => [String(r.id), toStanding(r)]));
   }
 
-  /** One read for every waiter of this instance: the capacity now and where each of `ids` stands. */
+  /** The capacity now and where each of `ids` stands, read without the lock (a look that grants uses `grant`). */
   public async snapshot(ids: string[], limits: PermitLimits): Promise<QueueSnapshot> {
     const { c, throttles } = await this.capacity(limits);
     return { capacity: c, recentThrottles: throttles, standings: await this.standings(ids) };
   }
 
   /**
-   * Grants permits, under the lock every instance takes: the capacity and the order are read again, and each asked-for
-   * request whose grant position is within the free permits gets its attempt row (fenced on its lease: a request that
-   * moved on gets 'lost'); the others 'wait'. A permit held for a request of another instance (ahead in the order) is
-   * left to that instance.
+   * One look of an instance, in one transaction under the lock every instance takes: the capacity and the order are
+   * read, and each asked-for request whose grant position is within the free permits gets its attempt row (fenced on
+   * its lease: a request that moved on gets 'lost'); the others 'wait'. A permit whose turn belongs to a request of
+   * another instance (ahead in the order) is left to that instance. Returns what was read (before the grants) with
+   * the results, so the caller tells its waiting requests where they stand without another read.
    */
-  public async grant(asked: PermitRequest[], limits: PermitLimits): Promise<Map<string, GrantResult>> {
-    const result = new Map<string, GrantResult>();
-    if (asked.length === 0) return result;
+  public async grant(
+    asked: PermitRequest[],
+    limits: PermitLimits,
+  ): Promise<{ results: Map<string, GrantResult>; snapshot: QueueSnapshot }> {
     return this.sql.transaction(async (manager) => {
       await this.sql.rows(sql.lockPermits, {}, manager);
-      const { c } = await this.capacity(limits, manager);
+      const { c, throttles } = await this.capacity(limits, manager);
       const free = freePermits(c);
       const standings = await this.standings(
         asked.map((a) => a.lease.requestId),
         manager,
       );
+      const results = new Map<string, GrantResult>();
       const ordered = [...asked].sort(
         (a, b) =>
           (standings.get(a.lease.requestId)?.grantPosition ?? Infinity) -
@@ -115,7 +118,7 @@ export class QueueRepository {
         const id = ask.lease.requestId;
         const s = standings.get(id);
         if (!s || s.grantPosition === null || s.grantPosition > free) {
-          result.set(id, 'wait');
+          results.set(id, 'wait');
           continue;
         }
         const raw = await this.sql.first(
@@ -124,11 +127,11 @@ export class QueueRepository {
           manager,
         );
         if (!raw) {
-          result.set(id, 'lost');
+          results.set(id, 'lost');
           continue;
         }
         const attempt = toAttemptRow(raw);
-        result.set(id, attempt);
+        results.set(id, attempt);
         this.logger.info(
           {
             request_id: id,
@@ -141,7 +144,7 @@ export class QueueRepository {
           'submit permit granted; submit attempt recorded',
         );
       }
-      return result;
+      return { results, snapshot: { capacity: c, recentThrottles: throttles, standings } };
     });
   }
 

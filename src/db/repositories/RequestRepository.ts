@@ -57,7 +57,13 @@ export class RequestRepository {
       if ('caps' in quota) {
         await this.budgets.enforce(
           manager,
-          { ...input, requestType, durationSeconds: input.durationSeconds ?? null },
+          {
+            ...input,
+            requestType,
+            durationSeconds: input.durationSeconds ?? null,
+            // As insert() stores it: audio unless said otherwise.
+            generateAudio: input.generateAudio === undefined ? true : input.generateAudio,
+          },
           quota.caps,
           quota.since,
         );
