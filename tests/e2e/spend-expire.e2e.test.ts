@@ -78,6 +78,18 @@ describe('expire never hides money', () => {
       'the second request shown as queued',
     );
     expect(waiting).toBeDefined();
+    // Admins see the server's budget and its queue in /resume status.
+    const status = await world.discord
+      .pushInteraction({
+        name: 'resume',
+        subcommand: 'status',
+        userId: ADMIN,
+        guildId: MAIN.id,
+        channelId: MAIN.channels.general.id,
+      })
+      .waitForReply((m) => !m.loading && m.embeds.length > 0, 10_000);
+    expect(field(status, 'Budget (24 h)')).toBe('16 of 600 video-seconds');
+    expect(field(status, 'Waiting for Veo')).toMatch(/^1 queued · oldest \d+s$/);
 
     // Never submitted: expiring it frees its place in the quota.
     const queuedRow = await rowOf(queued);
