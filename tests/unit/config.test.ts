@@ -101,4 +101,43 @@ describe('loadConfig', () => {
     expect(config.database.url).toBe('postgres://u:p@127.0.0.1:5432/db');
     expect(config.discord.apiUrl).toBe('http://127.0.0.1:1234/api');
   });
+
+  it('reads the spend caps: documented defaults, lists, and every bad value named', () => {
+    expect(loadConfig(minimal).spend).toEqual({
+      allowedGuildIds: [],
+      globalDailyVideoSeconds: 1800,
+      guildDailyVideoSeconds: 600,
+      submitsPerMinute: 50,
+      maxInFlight: 20,
+      submitWindowMs: 60_000,
+    });
+    const config = loadConfig({
+      ...minimal,
+      ALLOWED_GUILD_IDS: '200000000000000001,200000000000000002',
+      GLOBAL_DAILY_VIDEO_SECONDS: '0',
+      GUILD_DAILY_VIDEO_SECONDS: '0',
+      VEO_MAX_IN_FLIGHT: '0',
+    });
+    expect(config.spend).toMatchObject({
+      allowedGuildIds: ['200000000000000001', '200000000000000002'],
+      globalDailyVideoSeconds: 0,
+      guildDailyVideoSeconds: 0,
+      maxInFlight: 0,
+    });
+    const text = problemsOf({
+      ...minimal,
+      ALLOWED_GUILD_IDS: 'my-server',
+      GLOBAL_DAILY_VIDEO_SECONDS: '-1',
+      GUILD_DAILY_VIDEO_SECONDS: 'lots',
+      VEO_SUBMITS_PER_MINUTE: '0',
+      VEO_MAX_IN_FLIGHT: '1.5',
+      VEO_SUBMIT_WINDOW_MS: '10',
+    }).join('\n');
+    expect(text).toMatch(/ALLOWED_GUILD_IDS has invalid ids \(my-server\)/);
+    expect(text).toMatch(/GLOBAL_DAILY_VIDEO_SECONDS="-1" is invalid: expected a whole number from 0/);
+    expect(text).toMatch(/GUILD_DAILY_VIDEO_SECONDS="lots" is invalid/);
+    expect(text).toMatch(/VEO_SUBMITS_PER_MINUTE="0" is invalid: expected a whole number from 1/);
+    expect(text).toMatch(/VEO_MAX_IN_FLIGHT="1.5" is invalid/);
+    expect(text).toMatch(/VEO_SUBMIT_WINDOW_MS="10" is invalid: expected a whole number from 1000/);
+  });
 });
