@@ -169,6 +169,16 @@ export class SubmitQueue {
       const result = results.get(id);
       if (result && typeof result === 'object') {
         granted++;
+        if (this.waiters.get(id) !== waiter) {
+          // It stopped waiting (shutdown) while the grant was written: the attempt is known never to have been sent,
+          // so it is given back rather than left to look like a submit cut off mid-way.
+          await this.deps.queue
+            .returnPermit(result)
+            .catch((error: unknown) =>
+              this.deps.logger.warn({ err: error, request_id: id }, 'could not give an unused permit back'),
+            );
+          continue;
+        }
         this.deps.metrics.submitQueueWait.observe((this.now() - waiter.enqueuedAt) / 1000);
         waiter.settle(result);
         continue;

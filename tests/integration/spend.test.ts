@@ -360,6 +360,35 @@ describe.each(DATABASE_KINDS)('spend control in the database (%s)', (kind) => {
       expect(told.every((infos) => infos.at(-1)!.position <= 10)).toBe(true);
     });
 
+    it('a permit granted while its request stopped waiting (shutdown) is given back unused', async () => {
+      const lease = await queued(GUILD);
+      const queue = new SubmitQueue({
+        queue: store.queue,
+        config: { spend: { submitsPerMinute: 10, submitWindowMs: 60_000, maxInFlight: 0 } as never },
+        logger: silentLogger(),
+        metrics: new Metrics({ defaultMetrics: false }),
+      });
+      const real = store.queue.grant.bind(store.queue);
+      // The shutdown comes while the look's grant is being written.
+      const spy = jest.spyOn(store.queue, 'grant').mockImplementation(async (...args) => {
+        queue.stop();
+        return real(...args);
+      });
+      try {
+        expect(await queue.acquire(ask(lease))).toBeNull();
+        await new Promise((r) => setTimeout(r, 200)); // the look finishes after the waiter was let go
+      } finally {
+        spy.mockRestore();
+      }
+      const attempts = await store.attempts.getAttempts(lease.requestId);
+      expect(attempts).toHaveLength(1);
+      expect(attempts[0]).toMatchObject({ state: 'rejected', answeredAt: null, throttledUntil: null });
+      // Never sent: it takes no place in the window and bills nothing.
+      expect((await store.queue.snapshot([], limits)).capacity).toMatchObject({ windowUsed: 0, inFlight: 0 });
+      expect((await store.budgets.guildUse(GUILD, since(), null, 0)).used).toBe(8); // still pending: it holds
+      expect((await store.queue.snapshot([lease.requestId], limits)).standings.get(lease.requestId)?.position).toBe(1);
+    });
+
     it("a request whose holder died holds nobody back, and a request that moved on is 'lost'", async () => {
       const dead = await queued(GUILD, 'dead-instance', 100);
       await sql(`UPDATE video_requests SET lease_expires_at = now() - interval '1 second' WHERE id = $1`, [

@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import { freePermits, type QueueCapacity } from '../../domain/spend';
 import type { Lease, RequestStatus, SubmitAttemptRow } from '../../domain/request';
 import { num, toAttemptRow, type Raw } from '../mapping';
-import { insertSubmitAttempt } from '../sql/attempts';
+import { insertSubmitAttempt, returnPermit } from '../sql/attempts';
 import * as sql from '../sql/queue';
 import { fenceValues, type SqlRunner } from './SqlRunner';
 import type { EntityManager } from 'typeorm';
@@ -146,6 +146,15 @@ export class QueueRepository {
       }
       return { results, snapshot: { capacity: c, recentThrottles: throttles, standings } };
     });
+  }
+
+  /** Gives back a permit whose request stopped waiting before it was used: its attempt was never sent to Veo. */
+  public async returnPermit(attempt: SubmitAttemptRow): Promise<void> {
+    await this.sql.rows(returnPermit, {
+      attemptId: attempt.id,
+      error: 'permit given back: the request stopped waiting before its submit was sent',
+    });
+    this.logger.info({ request_id: attempt.requestId, attempt_id: attempt.id }, 'submit permit given back unused');
   }
 
   /** How many of one server's requests wait for a permit, and since when the oldest does. */

@@ -68,6 +68,17 @@ export const throttleAttempt = statement<{ attemptId: number; error: string; del
     RETURNING *`,
 );
 
+/**
+ * A permit given back: its attempt was recorded but this process knows it never called Veo (the request stopped
+ * waiting while the grant was being written). Refused, never answered: it counts in no window and bills nothing.
+ */
+export const returnPermit = statement<{ attemptId: number; error: string }>(
+  ['attemptId', 'error'],
+  `UPDATE ${ATTEMPTS} SET state = 'rejected', error = $error
+    WHERE id = $attemptId::bigint AND state = 'submitting'
+    RETURNING *`,
+);
+
 /** 429 answers of the last ten minutes (the backoff when Google gave no retry delay). */
 export const countRecentThrottles = statement<Record<string, never>>(
   [],

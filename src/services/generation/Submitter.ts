@@ -59,9 +59,11 @@ export class Submitter {
         if (resolved) return resolved;
         continue; // abandoned after the grace period: a new attempt may be submitted
       }
-      // Submits Google answered 429 were refused for its quota, not for the request: they do not use up its tries.
+      // Submits Google answered 429 were refused for its quota, not for the request, and permits given back were never
+      // sent: neither uses up the request's tries.
       const throttled = attempts.filter((a) => a.throttledUntil !== null);
-      const spent = Math.max(attempts.length - throttled.length, row.submitAttempts - throttled.length);
+      const unused = throttled.length + attempts.filter((a) => a.state === 'rejected' && !a.answeredAt).length;
+      const spent = Math.max(attempts.length - unused, row.submitAttempts - unused);
       if (spent >= config.resume.maxSubmitAttempts) {
         return requests.finish(lease, classify({ kind: 'submit_attempts_exhausted', attempts: spent }), ['pending']);
       }
