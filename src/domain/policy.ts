@@ -48,8 +48,9 @@ export interface SpendFacts {
   failureReason: FailureReason | null;
   operationName: string | null;
   /**
-   * Submit attempts that may have reached Veo and been accepted: any but those Veo refused (`rejected`, 429 included).
-   * An `abandoned` attempt (ambiguous, no output within the grace period) counts: it may still have been billed.
+   * Submit attempts that may have reached Veo and been accepted: any but those Veo refused (`rejected`, 429 included)
+   * and permits given back unsent (`returned`). An `abandoned` attempt (ambiguous, no output within the grace period)
+   * counts: it may still have been billed.
    */
   maybeBilledAttempts: number;
 }

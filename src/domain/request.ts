@@ -10,7 +10,8 @@ export type AnnouncementState = 'due' | 'sent' | 'gave_up';
 /** Why a request failed. Only user-caused kinds count against the quota (see policy.QUOTA_COUNTED_FAILURE_KINDS). */
 export type FailureKind = 'filtered' | 'google' | 'bot' | 'expired' | 'admin' | 'invalid';
 export type DeliveredAs = 'attachment' | 'link';
-export type AttemptState = 'submitting' | 'accepted' | 'rejected' | 'abandoned';
+/** `returned`: a permit given back unused (recorded, but this process knows it never called Veo). */
+export type AttemptState = 'submitting' | 'accepted' | 'rejected' | 'abandoned' | 'returned';
 /**
  * What ended a request without a video, as a code (policy.classify): users are told in plain words chosen by it, while
  * `errorMessage` keeps the detail (Google's own text included) for logs and admins.

@@ -81,6 +81,7 @@ describe.each(DATABASE_KINDS)('spend control in the database (%s)', (kind) => {
       { status: 'timeout', failureKind: 'admin', failureReason: 'admin' },
       { status: 'timeout', failureKind: 'admin', failureReason: 'admin', attempts: ['rejected'] },
       { status: 'timeout', failureKind: 'admin', failureReason: 'admin', attempts: ['submitting'] },
+      { status: 'timeout', failureKind: 'admin', failureReason: 'admin', attempts: ['returned'] },
       { status: 'timeout', failureKind: 'admin', failureReason: 'admin', operation: true, attempts: ['accepted'] },
     ];
     for (const [i, c] of cases.entries()) {
@@ -107,7 +108,7 @@ describe.each(DATABASE_KINDS)('spend control in the database (%s)', (kind) => {
         failureKind: (c.failureKind ?? null) as never,
         failureReason: (c.failureReason ?? null) as never,
         operationName: c.operation ? `${OP}${i}` : null,
-        maybeBilledAttempts: (c.attempts ?? []).filter((s) => s !== 'rejected').length,
+        maybeBilledAttempts: (c.attempts ?? []).filter((s) => s !== 'rejected' && s !== 'returned').length,
       };
       const budget = await store.budgets.guildUse(guildId, since(), null, 0);
       const quota = await store.budgets.quotaUse(userId, since(), 100);
@@ -382,7 +383,7 @@ describe.each(DATABASE_KINDS)('spend control in the database (%s)', (kind) => {
       }
       const attempts = await store.attempts.getAttempts(lease.requestId);
       expect(attempts).toHaveLength(1);
-      expect(attempts[0]).toMatchObject({ state: 'rejected', answeredAt: null, throttledUntil: null });
+      expect(attempts[0]).toMatchObject({ state: 'returned', answeredAt: null, throttledUntil: null });
       // Never sent: it takes no place in the window and bills nothing.
       expect((await store.queue.snapshot([], limits)).capacity).toMatchObject({ windowUsed: 0, inFlight: 0 });
       expect((await store.budgets.guildUse(GUILD, since(), null, 0)).used).toBe(8); // still pending: it holds

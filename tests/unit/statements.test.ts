@@ -128,7 +128,7 @@ describe('SQL statements (structure, no database)', () => {
     const sql = norm(plans.countQuotaUsage.text);
     expect(sql).toContain(`(r.status NOT IN ('failed', 'timeout') OR r.failure_kind IN ('filtered', 'invalid')`);
     expect(sql).toContain(
-      `OR (r.failure_kind IN ('admin') AND (r.operation_name IS NOT NULL OR EXISTS (SELECT 1 FROM video_request_attempts billed_a WHERE billed_a.request_id = r.id AND billed_a.state <> 'rejected'))))`,
+      `OR (r.failure_kind IN ('admin') AND (r.operation_name IS NOT NULL OR EXISTS (SELECT 1 FROM video_request_attempts billed_a WHERE billed_a.request_id = r.id AND billed_a.state NOT IN ('rejected', 'returned')))))`,
     );
   });
 

@@ -9,6 +9,8 @@ import type { MigrationInterface, QueryRunner } from 'typeorm';
  *   attempts are outside every window).
  * - `video_request_attempts.throttled_until`: Veo answered 429 (quota exhausted); no submit before this time. Such an
  *   attempt was refused, so nothing was billed.
+ * - Attempt state `returned`: a submit permit given back unused (the request stopped waiting while its permit was
+ *   written; it was never sent to Veo).
  * - `guild_settings`: what a server set with `/settings set` (NULL = the operator's default), and
  *   `guild_setting_changes`, who changed what and when.
  * - Indexes for the budgets (24-hour sums over all servers), the submit window and the queue of pending requests.
@@ -21,6 +23,11 @@ export class SpendControl1764400000020 implements MigrationInterface {
       ALTER TABLE video_request_attempts
         ADD COLUMN IF NOT EXISTS answered_at timestamptz,
         ADD COLUMN IF NOT EXISTS throttled_until timestamptz`);
+    await q.query(`
+      ALTER TABLE video_request_attempts
+        DROP CONSTRAINT IF EXISTS video_request_attempts_state_check,
+        ADD CONSTRAINT video_request_attempts_state_check
+          CHECK (state IN ('submitting', 'accepted', 'rejected', 'abandoned', 'returned'))`);
     await q.query(`
       UPDATE video_request_attempts SET answered_at = COALESCE(accepted_at, created_at)
         WHERE state <> 'submitting' AND created_at > now() - interval '1 day'`);
@@ -70,6 +77,12 @@ export class SpendControl1764400000020 implements MigrationInterface {
     await q.query(`DROP INDEX IF EXISTS idx_video_requests_created`);
     await q.query(`DROP INDEX IF EXISTS idx_video_request_attempts_submitting`);
     await q.query(`DROP INDEX IF EXISTS idx_video_request_attempts_answered`);
+    await q.query(`UPDATE video_request_attempts SET state = 'rejected' WHERE state = 'returned'`);
+    await q.query(`
+      ALTER TABLE video_request_attempts
+        DROP CONSTRAINT IF EXISTS video_request_attempts_state_check,
+        ADD CONSTRAINT video_request_attempts_state_check
+          CHECK (state IN ('submitting', 'accepted', 'rejected', 'abandoned'))`);
     await q.query(`
       ALTER TABLE video_request_attempts
         DROP COLUMN IF EXISTS throttled_until,

@@ -70,11 +70,11 @@ export const throttleAttempt = statement<{ attemptId: number; error: string; del
 
 /**
  * A permit given back: its attempt was recorded but this process knows it never called Veo (the request stopped
- * waiting while the grant was being written). Refused, never answered: it counts in no window and bills nothing.
+ * waiting while the grant was being written). Never sent, never answered: it counts in no window and bills nothing.
  */
 export const returnPermit = statement<{ attemptId: number; error: string }>(
   ['attemptId', 'error'],
-  `UPDATE ${ATTEMPTS} SET state = 'rejected', error = $error
+  `UPDATE ${ATTEMPTS} SET state = 'returned', error = $error
     WHERE id = $attemptId::bigint AND state = 'submitting'
     RETURNING *`,
 );

@@ -30,10 +30,10 @@ export const LEASE_FREE = `(lease_expires_at IS NULL OR lease_expires_at < now()
 export const FENCED = `id = $id AND fence = $fence AND lease_owner = $owner`;
 const list = (values: readonly string[]) => values.map((v) => `'${v}'`).join(', ');
 
-/** policy.maybeBilled of the request row `r`: it has an operation, or an attempt Veo did not refuse. */
+/** policy.maybeBilled of the request row `r`: it has an operation, or an attempt sent to Veo that Veo did not refuse. */
 export function maybeBilled(r: string): string {
   return `(${r}.operation_name IS NOT NULL OR EXISTS (SELECT 1 FROM ${ATTEMPTS} billed_a
-      WHERE billed_a.request_id = ${r}.id AND billed_a.state <> 'rejected'))`;
+      WHERE billed_a.request_id = ${r}.id AND billed_a.state NOT IN ('rejected', 'returned')))`;
 }
 
 /**

@@ -62,7 +62,7 @@ export class Submitter {
       // Submits Google answered 429 were refused for its quota, not for the request, and permits given back were never
       // sent: neither uses up the request's tries.
       const throttled = attempts.filter((a) => a.throttledUntil !== null);
-      const unused = throttled.length + attempts.filter((a) => a.state === 'rejected' && !a.answeredAt).length;
+      const unused = throttled.length + attempts.filter((a) => a.state === 'returned').length;
       const spent = Math.max(attempts.length - unused, row.submitAttempts - unused);
       if (spent >= config.resume.maxSubmitAttempts) {
         return requests.finish(lease, classify({ kind: 'submit_attempts_exhausted', attempts: spent }), ['pending']);
