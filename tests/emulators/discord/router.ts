@@ -30,8 +30,8 @@ export interface RouterHooks {
   clock: Clock;
   /** The bot token `Authorization: Bot <token>` must carry. */
   token: () => string;
-  /** Serves a path outside the API (attachment downloads); `undefined` when it is not one. */
-  file: (pathname: string) => { contentType: string; data: Buffer } | null | undefined;
+  /** Serves a URL outside the API (attachment downloads, the CDN); `undefined` when it is not one. */
+  file: (url: URL) => { status?: number; contentType: string; data: Buffer } | null | undefined;
   onChange: () => void;
 }
 
@@ -71,9 +71,9 @@ export class Router {
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
     const method = (req.method ?? 'GET').toUpperCase();
     if (method === 'GET') {
-      const file = this.hooks.file(url.pathname);
+      const file = this.hooks.file(url);
       if (file !== undefined) {
-        res.writeHead(file ? 200 : 404, { 'Content-Type': file?.contentType ?? 'text/plain' });
+        res.writeHead(file ? (file.status ?? 200) : 404, { 'Content-Type': file?.contentType ?? 'text/plain' });
         res.end(file?.data ?? 'Not Found');
         return;
       }

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { FakeServiceAccount } from './credentials';
 import { FakeGcs, fakeMp4, parseMultipart, type StoredObject } from './gcs';
 import { readBody, sendGoogleError, sendJson } from './http';
+import { checkVeoInputs, EXTENSION_SECONDS, supportedDurations, type VeoFeature } from './veoInputs';
 
 /**
  * What happens to an operation after it is accepted.
@@ -48,6 +49,10 @@ export interface OperationRecord {
   completedAt?: number;
   /** gs:// URIs written at completion. */
   outputs: string[];
+  /** text_to_video, image_to_video (instances[0].image) or video_extension (instances[0].video) */
+  feature: VeoFeature;
+  /** Video extension: the seconds of the video it continues (its output is that plus EXTENSION_SECONDS). */
+  inputSeconds?: number;
   error?: { code: number; message: string };
   raiReasons?: string[];
 }
@@ -170,6 +175,8 @@ export class GoogleEmulator {
   private readonly promptFates: { substring: string; fate: Fate }[] = [];
   private faults: { fault: Fault; remaining: number }[] = [];
   private readonly pollsByName = new Map<string, number>();
+  /** Seconds of every video this emulator generated, by gs:// URI: extension inputs must be Veo outputs. */
+  private readonly videoSeconds = new Map<string, number>();
   private totalPolls = 0;
   private server!: Server;
   private tick?: NodeJS.Timeout;
@@ -295,6 +302,11 @@ export class GoogleEmulator {
     let n = 0;
     for (const op of this.operations.values()) if (op.state === 'running') n++;
     return n;
+  }
+
+  /** Seconds of a video this emulator generated (its extension input length), or undefined. */
+  public videoSecondsOf(gsUri: string): number | undefined {
+    return this.videoSeconds.get(gsUri);
   }
 
   /** Lets tests expire signed URLs without waiting: the URL check uses real time + this offset. */
@@ -458,6 +470,23 @@ export class GoogleEmulator {
     const p = payload as { instances: Record<string, unknown>[]; parameters?: Record<string, unknown> };
     const instance = p.instances[0]!;
     const parameters = p.parameters ?? {};
+    const inputs = checkVeoInputs(instance, parameters, {
+      model,
+      object: (uri) => {
+        const m = /^gs:\/\/([^/]+)\/(.+)$/.exec(uri);
+        return m ? this.gcs.get(m[1]!, m[2]!) : undefined;
+      },
+      videoSeconds: (uri) => this.videoSeconds.get(uri),
+    });
+    if (typeof inputs === 'string') return sendGoogleError(res, 400, inputs);
+    const durations = supportedDurations(inputs.feature);
+    if (parameters.durationSeconds !== undefined && !durations.includes(parameters.durationSeconds as number)) {
+      return sendGoogleError(
+        res,
+        400,
+        `Unsupported output video duration ${String(parameters.durationSeconds)} seconds, supported durations are [${durations.join(',')}] for feature ${inputs.feature}.`,
+      );
+    }
     const prompt = typeof instance.prompt === 'string' ? instance.prompt : undefined;
     const name = `projects/${project}/locations/${location}/publishers/google/models/${model}/operations/${randomUUID()}`;
     const op: OperationRecord = {
@@ -474,10 +503,13 @@ export class GoogleEmulator {
       polls: 0,
       state: 'running',
       outputs: [],
+      feature: inputs.feature,
+      ...(inputs.inputSeconds !== undefined ? { inputSeconds: inputs.inputSeconds } : {}),
     };
     this.operations.set(name, op);
     this.submits.push({ operationName: name, model, instance, parameters, at: new Date(op.submittedAt) });
-    this.billedSeconds += Number(parameters.durationSeconds ?? 8) * Number(parameters.sampleCount ?? 1);
+    const generated = inputs.feature === 'video_extension' ? EXTENSION_SECONDS : 8;
+    this.billedSeconds += Number(parameters.durationSeconds ?? generated) * Number(parameters.sampleCount ?? 1);
     this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
     if (drop) {
       res.socket?.destroy();
@@ -598,6 +630,9 @@ export class GoogleEmulator {
       const name = `${prefix}sample_${i}.mp4`;
       this.gcs.put(bucket, name, fakeMp4(bytes), 'video/mp4');
       op.outputs.push(`gs://${bucket}/${name}`);
+      // An extension returns the earlier video with its new seconds (up to 37 s in all).
+      const own = Number(op.parameters.durationSeconds ?? (op.feature === 'video_extension' ? EXTENSION_SECONDS : 8));
+      this.videoSeconds.set(`gs://${bucket}/${name}`, (op.inputSeconds ?? 0) + own);
     }
     op.state = 'done';
   }
@@ -649,7 +684,11 @@ function validateSubmit(payload: unknown, buckets: Set<string>): string | null {
   if (!isPlainObject(inst)) return "Invalid value at 'instances[0]': expected an object.";
   if (inst.prompt !== undefined && typeof inst.prompt !== 'string')
     return "Invalid value at 'instances[0].prompt' (TYPE_STRING).";
-  if ((typeof inst.prompt !== 'string' || inst.prompt.trim() === '') && inst.image === undefined) {
+  if (
+    (typeof inst.prompt !== 'string' || inst.prompt.trim() === '') &&
+    inst.image === undefined &&
+    inst.video === undefined
+  ) {
     return 'The prompt is empty. Provide a text prompt or an input image.';
   }
   if (payload.parameters === undefined) return null;
@@ -660,8 +699,9 @@ function validateSubmit(payload: unknown, buckets: Set<string>): string | null {
       return `Invalid JSON payload received. Unknown name "${key}" at 'parameters': Cannot find field.`;
   }
   const isInt = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v);
-  if (p.durationSeconds !== undefined && (!isInt(p.durationSeconds) || ![4, 6, 8].includes(p.durationSeconds))) {
-    return `Unsupported output video duration ${String(p.durationSeconds)} seconds, supported durations are [8,6,4] for feature text_to_video.`;
+  // Which durations are supported depends on the feature (checkVeoInputs / supportedDurations); the type is checked here.
+  if (p.durationSeconds !== undefined && !isInt(p.durationSeconds)) {
+    return `Invalid value at 'parameters.duration_seconds' (TYPE_INT32), ${JSON.stringify(p.durationSeconds)}`;
   }
   if (p.sampleCount !== undefined && (!isInt(p.sampleCount) || p.sampleCount < 1 || p.sampleCount > 4)) {
     return `sampleCount must be an integer from 1 to 4, got ${JSON.stringify(p.sampleCount)}.`;
