@@ -3,6 +3,8 @@ import type { Logger } from 'pino';
 import type { Database } from '../db/dataSource';
 import type { Config } from '../lib/config';
 import type { Metrics } from '../lib/metrics';
+import type { ImageInputService } from '../services/ImageInputService';
+import type { IterationService } from '../services/IterationService';
 import type { ResumeAdminService } from '../services/ResumeAdminService';
 import type { TaskResumeService } from '../services/TaskResumeService';
 import type { VideoRequestService } from '../services/VideoRequestService';
@@ -20,6 +22,8 @@ declare module '@sapphire/pieces' {
     videoRequests: VideoRequestService;
     health: HealthState;
     resumeAdmin: ResumeAdminService;
+    images: ImageInputService;
+    iterations: IterationService;
   }
 }
 

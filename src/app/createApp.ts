@@ -55,7 +55,7 @@ export async function createApp(config: Config, logger: Logger): Promise<App> {
     logger.info('scheduled tasks in-process (REDIS_URL unset): single-instance mode');
   }
 
-  const { store, leases, resume, videoRequests, resumeAdmin } = services;
+  const { store, leases, resume, videoRequests, resumeAdmin, images, iterations } = services;
   Object.assign(container, {
     config,
     pino: logger,
@@ -65,6 +65,8 @@ export async function createApp(config: Config, logger: Logger): Promise<App> {
     resume,
     resumeAdmin,
     videoRequests,
+    images,
+    iterations,
     health,
   });
 

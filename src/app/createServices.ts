@@ -8,6 +8,8 @@ import type { CrashPoints } from '../lib/crashPoints';
 import type { Metrics } from '../lib/metrics';
 import { AnnouncementService } from '../services/AnnouncementService';
 import { GenerationService } from '../services/generation/GenerationService';
+import { ImageInputService } from '../services/ImageInputService';
+import { IterationService } from '../services/IterationService';
 import { LeaseManager } from '../services/LeaseManager';
 import { ResumeAdminService } from '../services/ResumeAdminService';
 import { StorageService } from '../services/StorageService';
@@ -41,6 +43,8 @@ export interface Services {
   resume: TaskResumeService;
   videoRequests: VideoRequestService;
   resumeAdmin: ResumeAdminService;
+  images: ImageInputService;
+  iterations: IterationService;
 }
 
 /** Wires every service the one way the bot runs them (tests build them through this too). */
@@ -57,6 +61,7 @@ export function createServices(d: ServiceDependencies): Services {
     logger: log('notifier'),
     metrics,
   });
+  const images = new ImageInputService({ storage, logger: log('images') });
   const announcements = new AnnouncementService({
     announcements: store.announcements,
     notifier,
@@ -64,6 +69,7 @@ export function createServices(d: ServiceDependencies): Services {
     leases,
     metrics,
     crashPoints,
+    images,
   });
   const generation = new GenerationService({
     requests: store.requests,
@@ -97,5 +103,29 @@ export function createServices(d: ServiceDependencies): Services {
     instanceId: config.instanceId,
   });
   const resumeAdmin = new ResumeAdminService({ requests: store.requests, views: store.views, resume, config });
-  return { store, leases, veo, storage, notifier, announcements, generation, resume, videoRequests, resumeAdmin };
+  const iterations = new IterationService({
+    requests: store.requests,
+    views: store.views,
+    announcements: store.announcements,
+    leases,
+    videoRequests,
+    images,
+    config,
+    logger: log('iterations'),
+    instanceId: config.instanceId,
+  });
+  return {
+    store,
+    leases,
+    veo,
+    storage,
+    notifier,
+    announcements,
+    generation,
+    resume,
+    videoRequests,
+    resumeAdmin,
+    images,
+    iterations,
+  };
 }

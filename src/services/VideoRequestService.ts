@@ -4,7 +4,7 @@ import type { GenerationOutcome } from '../domain/outcomes';
 import { QUOTA_RULE_TEXT, QUOTA_WINDOW_MS } from '../domain/policy';
 import type { ProgressObserver } from '../domain/ports';
 import type { LeasedRequest } from '../domain/request';
-import type { ValidVideoInput } from '../domain/videoInput';
+import type { Origin, VideoSpec } from '../domain/iteration';
 import type { Config } from '../lib/config';
 import type { CrashPoints } from '../lib/crashPoints';
 import type { Metrics } from '../lib/metrics';
@@ -89,10 +89,12 @@ export class VideoRequestService {
 
   /**
    * Writes the pending row, leased by this instance, if the user is within their quota (QuotaExceededError
-   * otherwise). `/video` calls this before acknowledging the interaction, so a crash right after the acknowledgement
-   * can never leave a requester waiting on a request nobody recorded.
+   * otherwise). `/video` and every result button (Reroll, Extend, Edit prompt, Retry: `origin` says which press) come
+   * through here, so every admission rule applies to all of them. `/video` calls this before acknowledging the
+   * interaction, so a crash right after the acknowledgement can never leave a requester waiting on a request nobody
+   * recorded. DuplicateInteractionError: this interaction, or this press of the button, already made a request.
    */
-  public async record(input: ValidVideoInput, context: InteractionContext): Promise<RecordedRequest> {
+  public async record(input: VideoSpec, context: InteractionContext, origin?: Origin): Promise<RecordedRequest> {
     const { requests, config, metrics, instanceId } = this.deps;
     const claim = await requests.createRequest(
       {
@@ -106,12 +108,21 @@ export class VideoRequestService {
         generateAudio: input.generateAudio,
         negativePrompt: input.negativePrompt,
         seed: input.seed,
-        model: config.google.veoModel,
+        model: input.model ?? config.google.veoModel,
         attachmentSizeLimit: context.attachmentSizeLimit,
         applicationId: context.applicationId,
         interactionToken: context.interactionToken,
         interactionExpiresAt: context.interactionExpiresAt,
         interactionId: context.interactionId,
+        imageUri: input.image?.uri ?? null,
+        imageMimeType: input.image?.mimeType ?? null,
+        lastFrameUri: input.lastFrame?.uri ?? null,
+        lastFrameMimeType: input.lastFrame?.mimeType ?? null,
+        sourceVideoUri: input.sourceVideo?.uri ?? null,
+        sourceVideoSeconds: input.sourceVideo?.seconds ?? null,
+        parentRequestId: origin?.parentId ?? null,
+        origin: origin?.kind ?? null,
+        originSeq: origin?.seq ?? null,
       },
       instanceId,
       config.resume.leaseDurationMs,
@@ -121,6 +132,13 @@ export class VideoRequestService {
     // Writing the row leased to this instance is the live path's claim.
     this.deps.crashPoints?.reach('after-claim');
     return claim;
+  }
+
+  /** Remembers the message the requester watches (for /history); a failure here costs only that link. */
+  public async noteReplyMessage(requestId: string, messageId: string): Promise<void> {
+    await this.deps.requests.setReplyMessage(requestId, messageId).catch((error: unknown) => {
+      this.deps.logger.warn({ err: error, request_id: requestId }, 'could not record the reply message id');
+    });
   }
 
   /** Generates a recorded request in the background. */

@@ -25,13 +25,20 @@ export class GenerationService {
 
   public async process(initial: LeasedRequest, options: ProcessOptions): Promise<GenerationOutcome> {
     const endHold = this.deps.leases.hold(initial.lease);
+    let outcome: GenerationOutcome | undefined;
     try {
-      return await this.drive(initial, options);
+      outcome = await this.drive(initial, options);
+      return outcome;
     } finally {
       endHold();
       // A worker that stopped on an error leaves the request to a sweep, whose result must not be overwritten by
-      // this worker's progress ticker.
-      await Promise.resolve(options.observer?.onEnd?.()).catch(() => undefined);
+      // this worker's progress ticker. One that lost the row (a Cancel, an admin expiry) tells its watcher how it is.
+      const observer = options.observer;
+      if (observer?.onEnd) {
+        const taken =
+          outcome === 'lost_lease' ? await this.deps.requests.getById(initial.row.id).catch(() => null) : null;
+        await Promise.resolve(observer.onEnd(taken)).catch(() => undefined);
+      }
     }
   }
 

@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { FencedWriteError } from '../../domain/errors';
 import { classify, OPERATION_NAME_WRITE_TRIES } from '../../domain/policy';
 import type { SubmitAttemptRow, VideoRequestRow } from '../../domain/request';
-import { isVeoAspectRatio, type VeoDuration } from '../../domain/videoInput';
+import { isVeoAspectRatio } from '../../domain/videoInput';
 import { VeoError, type VideoGenerationParams } from '../VeoService';
 import { checkStop, completeWithVideo, StopProcessing, type GenerationDeps, type RequestRun } from './RequestRun';
 
@@ -18,16 +18,20 @@ export class Submitter {
     this.now = deps.now ?? Date.now;
   }
 
+  /** The stored request as Veo gets it: a resume submits exactly what the first submit would have (images included). */
   private params(row: VideoRequestRow): VideoGenerationParams {
     return {
       prompt: row.prompt,
       model: row.model ?? this.deps.config.google.veoModel,
-      durationSeconds: (row.durationSeconds ?? 8) as VeoDuration,
+      durationSeconds: row.durationSeconds ?? 8,
       aspectRatio: row.aspectRatio as '16:9' | '9:16',
       resolution: row.resolution === '1080p' ? '1080p' : '720p',
       generateAudio: row.generateAudio ?? true,
       negativePrompt: row.negativePrompt,
       seed: row.seed === null || row.seed === undefined ? null : Number(row.seed),
+      image: row.imageUri ? { gcsUri: row.imageUri, mimeType: row.imageMimeType ?? '' } : null,
+      lastFrame: row.lastFrameUri ? { gcsUri: row.lastFrameUri, mimeType: row.lastFrameMimeType ?? '' } : null,
+      video: row.sourceVideoUri ? { gcsUri: row.sourceVideoUri } : null,
     };
   }
 
@@ -35,7 +39,6 @@ export class Submitter {
   public async submit(run: RequestRun, row: VideoRequestRow): Promise<VideoRequestRow> {
     const { requests, attempts: attemptLog, storage, veo, config, metrics, crashPoints } = this.deps;
     const { lease, log } = run;
-    await run.options.observer?.onPhase?.('submitting', row);
     for (;;) {
       checkStop(run);
       const attempts = await attemptLog.getAttempts(row.id);
@@ -88,6 +91,8 @@ export class Submitter {
       }
       const attempt = await attemptLog.recordSubmitAttempt(lease, prefix);
       crashPoints.reach('after-attempt-recorded');
+      // From here Google may bill it: the requester's Cancel is refused, and the progress embed drops its button.
+      await run.options.observer?.onPhase?.('submitting', { ...row, submitAttempts: row.submitAttempts + 1 });
       const billedBefore = attempts.some(
         (a) => a.state === 'accepted' || a.state === 'submitting' || a.state === 'abandoned',
       );
