@@ -91,6 +91,11 @@ export class LiveProgress implements ProgressObserver {
     });
   }
 
+  /** Resolves once what was pushed so far is shown (or after `timeoutMs`, whichever comes first). */
+  public async shown(timeoutMs: number): Promise<void> {
+    await Promise.race([this.editor.idle(), new Promise((r) => setTimeout(r, timeoutMs).unref())]);
+  }
+
   /** Stops; when the requester cancelled the request meanwhile, the reply says so last (after any edit in flight). */
   public async onEnd(taken?: VideoRequestRow | null): Promise<void> {
     await this.stop();

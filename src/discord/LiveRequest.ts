@@ -12,6 +12,9 @@ import type { LeasedRequest } from '../domain/request';
 import { interactionExpiresAt } from './interactionToken';
 import { LiveProgress } from './LiveProgress';
 
+/** How long the first progress render may hold the worker back (Discord normally answers within a fraction of it). */
+const FIRST_RENDER_WAIT_MS = 2_000;
+
 /** The interactions that start a request: `/video`, a result button, the Edit prompt modal. */
 export type StartingInteraction = ChatInputCommandInteraction | ButtonInteraction | ModalSubmitInteraction;
 
@@ -93,6 +96,8 @@ export async function startLiveRequest(
     thumbnail,
   );
   await progress.onPhase('queued', recorded.row);
+  // The requester sees the request (and its Cancel button) before the worker may send it to Veo.
+  await progress.shown(FIRST_RENDER_WAIT_MS);
   runner.run(recorded, progress);
 }
 

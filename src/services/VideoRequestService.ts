@@ -147,6 +147,7 @@ export class VideoRequestService {
     observer?: ProgressObserver,
   ): { requestId: string; done: Promise<GenerationOutcome> } {
     const { generation, config } = this.deps;
+    this.deps.crashPoints?.reach('before-run');
     const done = generation
       .process(claim, {
         resumed: false,

@@ -262,9 +262,14 @@ export class GoogleEmulator {
     this.fateQueue.push(fate);
   }
 
-  /** Every submit whose prompt contains `substring` gets `fate` (checked before the queue and the default). */
+  /**
+   * Every submit whose prompt contains `substring` gets `fate` (checked before the queue and the default). Setting it
+   * again for the same substring replaces the earlier fate (a retry can then succeed).
+   */
   public fateForPrompt(substring: string, fate: Fate): void {
-    this.promptFates.push({ substring, fate });
+    const rule = this.promptFates.find((r) => r.substring === substring);
+    if (rule) rule.fate = fate;
+    else this.promptFates.push({ substring, fate });
   }
 
   public injectFault(fault: Fault): void {
