@@ -9,7 +9,7 @@ import {
   ComponentType,
   TextInputStyle,
   type APIActionRowComponent,
-  type APIButtonComponent,
+  type APIButtonComponentWithCustomId,
   type APIEmbed,
   type APIModalInteractionResponseCallbackData,
 } from 'discord.js';
@@ -22,7 +22,7 @@ import { describeSettings } from './embeds';
 import { clip, fitEmbed } from './limits';
 import { COLORS, displayText } from './text';
 
-type ButtonRow = APIActionRowComponent<APIButtonComponent>;
+type ButtonRow = APIActionRowComponent<APIButtonComponentWithCustomId>;
 
 /** Labels as issue #16 names them. */
 export const BUTTON_LABELS: Record<PressKind | 'cancel', string> = {
@@ -44,13 +44,13 @@ export function resultComponents(row: VideoRequestRow, seqs: Partial<Record<Requ
     kind: PressKind,
     style: ButtonStyle.Primary | ButtonStyle.Secondary,
     audioOff = false,
-  ): APIButtonComponent => ({
+  ): APIButtonComponentWithCustomId => ({
     type: ComponentType.Button,
     style,
     label: BUTTON_LABELS[kind],
     custom_id: ITERATION_BUTTON.press(kind, row.id, seqs[kind] ?? 0, audioOff),
   });
-  const buttons: APIButtonComponent[] = [];
+  const buttons: APIButtonComponentWithCustomId[] = [];
   if (actions.retry) buttons.push(button('retry', ButtonStyle.Primary, actions.retry === 'audio_off'));
   if (actions.reroll) buttons.push(button('reroll', ButtonStyle.Primary));
   if (actions.extend) buttons.push(button('extend', ButtonStyle.Secondary));
