@@ -105,3 +105,20 @@ export async function startLiveRequest(
 export function privately(content: string) {
   return { content, flags: MessageFlags.Ephemeral as const, allowedMentions: { parse: [] as [] } };
 }
+
+/**
+ * Answers privately, once: every instance receives an interaction, so another one may have answered it already
+ * (Discord refuses a second answer with 40060, which is then nothing to report).
+ */
+export async function answerPrivately(
+  interaction: { reply(options: ReturnType<typeof privately>): Promise<unknown> },
+  content: string,
+): Promise<void> {
+  try {
+    await interaction.reply(privately(content));
+  } catch (error) {
+    if (error instanceof DiscordAPIError && error.code === RESTJSONErrorCodes.InteractionHasAlreadyBeenAcknowledged)
+      return;
+    throw error;
+  }
+}

@@ -3,7 +3,7 @@ import { InteractionHandler, InteractionHandlerTypes } from '@sapphire/framework
 import { Routes, type ModalSubmitInteraction } from 'discord.js';
 import { EDIT_MODAL_FIELDS, ITERATION_BUTTON, parseEditModal } from '../discord/customIds';
 import { afterPress } from '../discord/iterationViews';
-import { interactionContext, privately, startLiveRequest } from '../discord/LiveRequest';
+import { answerPrivately, interactionContext, startLiveRequest } from '../discord/LiveRequest';
 import { validateVideoInput } from '../domain/videoInput';
 
 /** The Edit prompt modal's submission: a new request with the edited prompt, the other settings kept. */
@@ -15,7 +15,7 @@ export class EditPromptModalHandler extends InteractionHandler {
   }
 
   public override async run(interaction: ModalSubmitInteraction, modal: { requestId: string; seq: number }) {
-    if (!interaction.inGuild()) return interaction.reply(privately('Edit prompt works in a server channel.'));
+    if (!interaction.inGuild()) return answerPrivately(interaction, 'Edit prompt works in a server channel.');
     const { iterations, videoRequests, config, pino } = this.container;
     const text = (id: string) => {
       try {
@@ -34,7 +34,7 @@ export class EditPromptModalHandler extends InteractionHandler {
       audio: null,
       seed: null,
     });
-    if (!checked.ok) return interaction.reply(privately(checked.problems.join('\n')));
+    if (!checked.ok) return answerPrivately(interaction, checked.problems.join('\n'));
 
     const result = await iterations.press(
       { kind: 'edit', parentId: modal.requestId, seq: modal.seq },
@@ -43,13 +43,14 @@ export class EditPromptModalHandler extends InteractionHandler {
     );
     switch (result.kind) {
       case 'refused':
-        return interaction.reply(privately(result.reason));
+        return answerPrivately(interaction, result.reason);
       case 'duplicate_interaction':
         return;
       case 'already_pressed':
-        return interaction
-          .reply(privately('That edit already started a new video: its progress is shown in this channel.'))
-          .catch((error: unknown) => pino.debug({ err: error }, 'a double submit was answered by another instance'));
+        return answerPrivately(
+          interaction,
+          'That edit already started a new video: its progress is shown in this channel.',
+        );
       case 'recorded': {
         await startLiveRequest(interaction, result.recorded, {
           runner: videoRequests,

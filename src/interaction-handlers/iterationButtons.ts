@@ -5,7 +5,7 @@ import { parseIterationButton, type IterationButton } from '../discord/customIds
 import { resultEmbed } from '../discord/embeds';
 import { afterPress, editPromptModal } from '../discord/iterationViews';
 import { fitEmbed } from '../discord/limits';
-import { interactionContext, privately, startLiveRequest } from '../discord/LiveRequest';
+import { answerPrivately, interactionContext, startLiveRequest } from '../discord/LiveRequest';
 
 /**
  * The buttons on results (Reroll, Extend, Edit prompt, Retry) and on progress embeds (Cancel). What a press means is
@@ -20,12 +20,12 @@ export class IterationButtonsHandler extends InteractionHandler {
   }
 
   public override async run(interaction: ButtonInteraction, button: IterationButton) {
-    if (!interaction.inGuild()) return interaction.reply(privately('These buttons work in a server channel.'));
+    if (!interaction.inGuild()) return answerPrivately(interaction, 'These buttons work in a server channel.');
     const who = { userId: interaction.user.id, guildId: interaction.guildId };
     if (button.kind === 'cancel') return this.cancel(interaction, button.requestId, who);
     if (button.kind === 'edit') {
       const defaults = await this.container.iterations.editDefaults(button.requestId, who);
-      if (!defaults.ok) return interaction.reply(privately(defaults.reason));
+      if (!defaults.ok) return answerPrivately(interaction, defaults.reason);
       return interaction.showModal(editPromptModal({ id: button.requestId, ...defaults }, button.seq));
     }
 
@@ -36,14 +36,12 @@ export class IterationButtonsHandler extends InteractionHandler {
     );
     switch (result.kind) {
       case 'refused':
-        return interaction.reply(privately(result.reason));
+        return answerPrivately(interaction, result.reason);
       case 'duplicate_interaction':
         // Another instance (or an earlier delivery of this same interaction) recorded it and answers it.
         return;
       case 'already_pressed':
-        return interaction
-          .reply(privately(alreadyStarted(result.existing?.id)))
-          .catch((error: unknown) => pino.debug({ err: error }, 'a double press was answered by another instance'));
+        return answerPrivately(interaction, alreadyStarted(result.existing?.id));
       case 'recorded':
         await startLiveRequest(interaction, result.recorded, {
           runner: videoRequests,
@@ -82,7 +80,7 @@ export class IterationButtonsHandler extends InteractionHandler {
   private async cancel(interaction: ButtonInteraction, requestId: string, who: { userId: string; guildId: string }) {
     const { iterations, pino } = this.container;
     const result = await iterations.cancel(requestId, who);
-    if (result.kind === 'refused') return interaction.reply(privately(result.reason));
+    if (result.kind === 'refused') return answerPrivately(interaction, result.reason);
     const { row, lease } = result.claim;
     // The message keeps its attachments (the first frame) unless an edit lists others.
     const thumbnail = interaction.message.attachments.find((a) => a.name.startsWith('first_frame.'))?.name;

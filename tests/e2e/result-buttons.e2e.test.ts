@@ -269,4 +269,9 @@ describe('result buttons (real bot, emulated Discord and Google, real PostgreSQL
     expect(world.google.submits.length - before).toBe(4);
     expect((await children(parentRow.id)).length).toBe(6); // 2 rerolls, 2 extensions, 2 edits
   });
+
+  it('the bots logged no error or warning while serving all of the above (double presses and replays included)', () => {
+    const problems = world.bots.flatMap((b) => b.logs.filter((l) => l.level >= 40));
+    expect(problems.map((l) => l.msg)).toEqual([]);
+  });
 });
