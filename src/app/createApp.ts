@@ -80,6 +80,7 @@ export async function createApp(config: Config, logger: Logger): Promise<App> {
         healthServer = (
           await startHealthServer({
             port: config.httpPort,
+            host: config.httpHost,
             state: health,
             metrics,
             logger,
