@@ -8,6 +8,7 @@ import { openDatabase, type Database } from '../db/dataSource';
 import type { Config } from '../lib/config';
 import { CrashPoints } from '../lib/crashPoints';
 import { Metrics } from '../lib/metrics';
+import { sweepTemporaryVideos } from '../services/VideoAttachmentService';
 import { buildClientOptions } from './clientOptions';
 import { createServices } from './createServices';
 import { HealthState, startHealthServer } from './health';
@@ -76,6 +77,7 @@ export async function createApp(config: Config, logger: Logger): Promise<App> {
     database,
     async start() {
       leases.start();
+      await sweepTemporaryVideos(logger.child({ component: 'attachments' }));
       if (config.httpPort !== undefined) {
         healthServer = (
           await startHealthServer({
