@@ -27,7 +27,7 @@ async function main(): Promise<void> {
   }
   const shutdown = (signal: string) => {
     void app.stop(signal).then(
-      () => process.exit(0),
+      (clean) => process.exit(clean ? 0 : 1),
       (error: unknown) => {
         logger.error({ err: error }, 'shutdown failed');
         process.exit(1);

@@ -51,6 +51,8 @@ export interface Config {
     signedUrlExpiryHours: number;
     progressEditIntervalMs: number;
   };
+  /** how long a graceful shutdown may take before the process releases what it can and exits non-zero */
+  shutdownTimeoutMs: number;
   httpPort: number | undefined;
   /** the interface the health server listens on */
   httpHost: string;
@@ -226,6 +228,7 @@ export function loadConfig(env: Env = process.env): Config {
       signedUrlExpiryHours: r.int('SIGNED_URL_EXPIRY_HOURS', 24, 1, 168),
       progressEditIntervalMs: r.int('PROGRESS_EDIT_INTERVAL_MS', 5_000, 100, 60_000),
     },
+    shutdownTimeoutMs: r.int('SHUTDOWN_TIMEOUT_MS', 25_000, 1_000, 600_000),
     httpPort,
     httpHost,
     logLevel,

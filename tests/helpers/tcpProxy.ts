@@ -19,6 +19,7 @@ export class TcpProxy {
   /** Client sockets with their upstream sockets, for cut(). */
   private readonly pairs = new Set<{ client: Socket; upstream: Socket }>();
   private isCut = false;
+  private isFrozen = false;
   private restoreTimer: NodeJS.Timeout | undefined;
   public accepted = 0;
   public refused = 0;
@@ -77,6 +78,20 @@ export class TcpProxy {
     if (forMs !== undefined) this.restoreTimer = setTimeout(() => this.restore(), forMs);
   }
 
+  /**
+   * Stops passing bytes either way without closing anything: every query in flight, and every new connection, hangs
+   * (what a client sees of a server that stopped answering, or a network path that black-holes packets).
+   */
+  public freeze(): void {
+    this.isFrozen = true;
+    for (const { client, upstream } of this.pairs) {
+      client.unpipe(upstream);
+      upstream.unpipe(client);
+      client.pause();
+      upstream.pause();
+    }
+  }
+
   public restore(): void {
     if (this.restoreTimer) clearTimeout(this.restoreTimer);
     this.restoreTimer = undefined;
@@ -90,6 +105,11 @@ export class TcpProxy {
   }
 
   private onConnection(client: Socket): void {
+    if (this.isFrozen) {
+      client.on('error', () => undefined);
+      client.pause(); // accepted, never answered
+      return;
+    }
     if (this.isCut) {
       this.refused++;
       client.on('error', () => undefined);
