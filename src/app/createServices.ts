@@ -96,6 +96,12 @@ export function createServices(d: ServiceDependencies): Services {
     crashPoints,
     instanceId: config.instanceId,
   });
-  const resumeAdmin = new ResumeAdminService({ requests: store.requests, views: store.views, resume, config });
+  const resumeAdmin = new ResumeAdminService({
+    requests: store.requests,
+    views: store.views,
+    adminRuns: store.adminRuns,
+    resume,
+    config,
+  });
   return { store, leases, veo, storage, notifier, announcements, generation, resume, videoRequests, resumeAdmin };
 }

@@ -2,6 +2,7 @@ import { Baseline1764400000000 } from './1764400000000-Baseline';
 import { ResumeTracking1764400000001 } from './1764400000001-ResumeTracking';
 import { InteractionIdAndErrors1764400000002 } from './1764400000002-InteractionIdAndErrors';
 import { FailureReason1764400000010 } from './1764400000010-FailureReason';
+import { AdminRuns1764400000050 } from './1764400000050-AdminRuns';
 
 /** Every migration, in order. Add new ones at the end. */
 export const migrations = [
@@ -9,4 +10,5 @@ export const migrations = [
   ResumeTracking1764400000001,
   InteractionIdAndErrors1764400000002,
   FailureReason1764400000010,
+  AdminRuns1764400000050,
 ];
