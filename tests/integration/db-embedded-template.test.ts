@@ -1,0 +1,221 @@
+import { createHash } from 'node:crypto';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pino, { type Logger } from 'pino';
+import { DataSource } from 'typeorm';
+import { initdbTree } from '../../src/db/buildEmbeddedTemplate';
+import { loadPGlite, openDatabase, PGLITE_SUBDIR, type Database } from '../../src/db/dataSource';
+import { EMBEDDED_POSTGRES_SETTINGS, openEmbeddedEngine, prepareEmbeddedDataDir } from '../../src/db/embedded';
+import {
+  extractTemplate,
+  findTemplate,
+  installedPGliteVersion,
+  templateFileName,
+  writeTemplate,
+} from '../../src/db/embeddedTemplate';
+import { entities } from '../../src/db/entities';
+import { migrations } from '../../src/db/migrations';
+import { RequestTrackingService } from '../../src/services/RequestTrackingService';
+import { silentLogger } from '../helpers/db';
+
+/** Every file under `root` with the sha256 of its bytes, relative paths sorted. */
+function tree(root: string, rel = ''): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const name of readdirSync(join(root, rel)).sort()) {
+    const path = rel ? `${rel}/${name}` : name;
+    if (statSync(join(root, path)).isDirectory()) {
+      out.set(`${path}/`, 'dir');
+      for (const [k, v] of tree(root, path)) out.set(k, v);
+    } else {
+      out.set(
+        path,
+        createHash('sha256')
+          .update(readFileSync(join(root, path)))
+          .digest('hex'),
+      );
+    }
+  }
+  return out;
+}
+
+function capturingLogger(): { logger: Logger; lines: Record<string, unknown>[] } {
+  const lines: Record<string, unknown>[] = [];
+  const logger = pino({ level: 'debug' }, { write: (s: string) => void lines.push(JSON.parse(s)) });
+  return { logger, lines };
+}
+
+describe('embedded database template (a new DATA_DIR without initdb)', () => {
+  const dirs: string[] = [];
+  const tempDir = () => {
+    const d = mkdtempSync(join(tmpdir(), 'veobot-template-test-'));
+    dirs.push(d);
+    return d;
+  };
+  afterAll(() => {
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  });
+
+  it('is committed for the installed PGlite version (after a PGlite upgrade: npm run db:template)', () => {
+    const file = findTemplate();
+    expect(file).toBeDefined();
+    expect(file!.endsWith(templateFileName(installedPGliteVersion()))).toBe(true);
+    expect(statSync(file!).size).toBeLessThan(3 * 1024 * 1024);
+  });
+
+  it('is what PGlite initdb writes: every file identical but pg_control and the WAL segment (system id, times)', async () => {
+    const made = join(tempDir(), 'initdb');
+    await initdbTree(made);
+    const unpacked = join(tempDir(), 'unpacked');
+    await extractTemplate(findTemplate()!, unpacked);
+    const a = tree(made);
+    const b = tree(unpacked);
+    expect([...b.keys()]).toEqual([...a.keys()]);
+    const differing = [...a.keys()].filter((k) => a.get(k) !== b.get(k));
+    expect(differing.every((k) => k === 'global/pg_control' || k.startsWith('pg_wal/'))).toBe(true);
+    for (const k of differing) expect(statSync(join(unpacked, k)).size).toBe(statSync(join(made, k)).size);
+    // initdb leaves its files world-writable; the unpacked ones are private to the bot's user, like a server's
+    expect(statSync(unpacked).mode & 0o777).toBe(0o700);
+    expect(statSync(join(unpacked, 'PG_VERSION')).mode & 0o777).toBe(0o600);
+  }, 180_000);
+
+  it('packs a tree deterministically and unpacks it byte for byte', async () => {
+    const src = join(tempDir(), 'src');
+    const deep = join(src, 'a'.repeat(60), 'b'.repeat(60)); // paths longer than ustar's 100-byte name field
+    mkdirSync(deep, { recursive: true });
+    writeFileSync(join(deep, 'f'), Buffer.alloc(1000, 7));
+    writeFileSync(join(src, 'empty'), '');
+    writeFileSync(join(src, 'z'), 'x'.repeat(512));
+    mkdirSync(join(src, 'emptydir'));
+    const one = join(tempDir(), 'one.tar.br');
+    const two = join(tempDir(), 'two.tar.br');
+    writeTemplate(src, one);
+    writeTemplate(src, two);
+    expect(readFileSync(one).equals(readFileSync(two))).toBe(true);
+    const out = join(tempDir(), 'out');
+    expect(await extractTemplate(one, out)).toEqual({ files: 3, bytes: 1512 });
+    expect(tree(out)).toEqual(tree(src));
+  });
+
+  it('a new DATA_DIR is unpacked from the template and opened with the settings for one process', async () => {
+    const dataDir = tempDir();
+    const { logger, lines } = capturingLogger();
+    const db = await openDatabase({ url: undefined, dataDir }, logger);
+    try {
+      expect(lines.some((l) => l.msg === 'new embedded database unpacked from the template shipped with the bot')).toBe(
+        true,
+      );
+      expect(existsSync(join(dataDir, `${PGLITE_SUBDIR}.partial`))).toBe(false);
+      for (const [name, value] of Object.entries(EMBEDDED_POSTGRES_SETTINGS)) {
+        const [row] = (await db.dataSource.query(`SHOW ${name}`)) as Record<string, string>[];
+        expect(row![name]).toBe(value);
+      }
+      expect(await db.dataSource.query(`SELECT count(*)::int AS n FROM migrations`)).toEqual([
+        { n: migrations.length },
+      ]);
+    } finally {
+      await db.close();
+    }
+  });
+
+  it('a start that died while unpacking leaves no database; the next start clears the leftover', async () => {
+    const pgliteDir = join(tempDir(), PGLITE_SUBDIR);
+    const broken = join(tempDir(), 'broken.tar.br');
+    writeFileSync(broken, readFileSync(findTemplate()!).subarray(0, 200_000));
+    await expect(prepareEmbeddedDataDir(pgliteDir, silentLogger(), broken)).rejects.toThrow();
+    expect(existsSync(pgliteDir)).toBe(false);
+    expect(existsSync(`${pgliteDir}.partial`)).toBe(true);
+    expect(await prepareEmbeddedDataDir(pgliteDir, silentLogger())).toBe('template');
+    expect(existsSync(`${pgliteDir}.partial`)).toBe(false);
+    expect(readFileSync(join(pgliteDir, 'PG_VERSION'), 'utf8').trim()).toMatch(/^\d+$/);
+    expect(await prepareEmbeddedDataDir(pgliteDir, silentLogger())).toBe('existing');
+  });
+
+  it('without a template for the installed PGlite, PGlite runs initdb itself, as before', async () => {
+    const pgliteDir = join(tempDir(), PGLITE_SUBDIR);
+    expect(await prepareEmbeddedDataDir(pgliteDir, silentLogger(), null)).toBe('initdb');
+    expect(existsSync(pgliteDir)).toBe(false);
+    const pglite = await openEmbeddedEngine(loadPGlite().PGlite, pgliteDir, silentLogger(), null);
+    try {
+      expect((await pglite.query<{ shared_buffers: string }>('SHOW shared_buffers')).rows[0]!.shared_buffers).toBe(
+        EMBEDDED_POSTGRES_SETTINGS.shared_buffers,
+      );
+    } finally {
+      await pglite.close();
+    }
+    expect(existsSync(join(pgliteDir, 'PG_VERSION'))).toBe(true);
+  }, 180_000);
+
+  describe('a DATA_DIR made by an earlier version (PGlite initdb, default settings)', () => {
+    let database: Database | undefined;
+    afterEach(async () => {
+      await database?.close();
+      database = undefined;
+    });
+
+    it('keeps all its rows, and its files keep their settings', async () => {
+      const dataDir = tempDir();
+      const pgliteDir = join(dataDir, PGLITE_SUBDIR);
+      // What openDatabase did before issue #17: PGlite.create({ dataDir }) with its defaults, then the migrations.
+      const { PGlite, createPgConfig } = loadPGlite();
+      const old = await PGlite.create({ dataDir: pgliteDir });
+      const ids: string[] = [];
+      const oldDs = new DataSource({
+        type: 'postgres',
+        poolSize: 1,
+        installExtensions: false,
+        extra: createPgConfig(old),
+        entities,
+        migrations,
+        migrationsTransactionMode: 'all',
+      });
+      try {
+        await oldDs.initialize();
+        await oldDs.runMigrations({ transaction: 'all' });
+        const tracking = new RequestTrackingService(oldDs, silentLogger());
+        for (let i = 0; i < 25; i++) {
+          const { row, lease } = await tracking.createRequest(
+            { userId: `u${i}`, guildId: 'g', channelId: 'c', prompt: `old row ${i}`, aspectRatio: '16:9', seed: i },
+            'old-bot',
+            60_000,
+          );
+          if (i % 5 === 0) await tracking.recordSubmitAttempt(lease, `gs://b/${i}/`);
+          ids.push(row.id);
+        }
+        expect((await old.query<{ s: string }>('SELECT current_setting($1) AS s', ['shared_buffers'])).rows[0]!.s).toBe(
+          '128MB',
+        );
+      } finally {
+        if (oldDs.isInitialized) await oldDs.destroy();
+        await old.close();
+      }
+      const confBefore = readFileSync(join(pgliteDir, 'postgresql.conf'));
+
+      const { logger, lines } = capturingLogger();
+      database = await openDatabase({ url: undefined, dataDir }, logger);
+      expect(lines.some((l) => String(l.msg).includes('template'))).toBe(false);
+      const tracking = new RequestTrackingService(database.dataSource, silentLogger());
+      for (const [i, id] of ids.entries()) {
+        expect(await tracking.getById(id)).toMatchObject({ prompt: `old row ${i}`, seed: i, userId: `u${i}` });
+        expect(await tracking.getAttempts(id)).toHaveLength(i % 5 === 0 ? 1 : 0);
+      }
+      expect(await database.dataSource.query(`SHOW shared_buffers`)).toEqual([{ shared_buffers: '8MB' }]);
+      expect(readFileSync(join(pgliteDir, 'postgresql.conf')).equals(confBefore)).toBe(true);
+      await database.close();
+      database = undefined;
+
+      // and again after a restart under the new settings
+      database = await openDatabase({ url: undefined, dataDir }, silentLogger());
+      expect(await database.dataSource.query(`SELECT count(*)::int AS n FROM video_requests`)).toEqual([{ n: 25 }]);
+    }, 180_000);
+  });
+});
