@@ -144,9 +144,10 @@ export function writeTemplate(sourceDir: string, file: string): { entries: numbe
 }
 
 /**
- * Streams the archive into the tree `target` (must not exist yet), fsyncing every file and directory, like initdb
- * syncs its data directory before it reports success. Holds one 512-byte header and the decompressor's window, never
- * the whole tree.
+ * Streams the archive into the directory `target`, fsyncing every file and directory, like initdb syncs its data
+ * directory before it reports success. The top-level file `last` (PG_VERSION: what marks a data directory as made) is
+ * written only after everything else is on disk. Holds one 512-byte header and the decompressor's window, never the
+ * whole tree.
  */
 class TarExtractor extends Writable {
   public files = 0;
@@ -157,11 +158,14 @@ class TarExtractor extends Writable {
   private remaining = 0;
   private padding = 0;
   private ended = false;
+  private held: { path: string; chunks: Buffer[] } | undefined;
+  private holding = false;
 
-  public constructor(private readonly target: string) {
+  public constructor(
+    private readonly target: string,
+    private readonly last?: string,
+  ) {
     super();
-    mkdirSync(dirname(target), { recursive: true });
-    mkdirSync(target, { mode: 0o700 });
     this.dirs.push(target);
   }
 
@@ -178,9 +182,16 @@ class TarExtractor extends Writable {
   public override _final(done: (error?: Error | null) => void): void {
     if (!this.ended || this.fd !== undefined) return done(new Error('the template archive is truncated'));
     try {
-      for (const dir of this.dirs.reverse()) fsyncPath(dir);
+      for (const dir of [...this.dirs].reverse()) fsyncPath(dir);
+      if (this.held) {
+        this.fd = openSync(this.held.path, 'wx', 0o600);
+        writeSync(this.fd, Buffer.concat(this.held.chunks));
+        this.closeFile();
+        fsyncPath(this.target);
+      }
       done();
     } catch (err) {
+      this.closeFile();
       done(err as Error);
     }
   }
@@ -190,7 +201,8 @@ class TarExtractor extends Writable {
     while (at < chunk.length) {
       if (this.remaining > 0) {
         const n = Math.min(this.remaining, chunk.length - at);
-        writeSync(this.fd!, chunk, at, n);
+        if (this.holding) this.held!.chunks.push(Buffer.from(chunk.subarray(at, at + n)));
+        else writeSync(this.fd!, chunk, at, n);
         at += n;
         this.remaining -= n;
         this.bytes += n;
@@ -232,8 +244,14 @@ class TarExtractor extends Writable {
       mkdirSync(path, { mode: 0o700 });
       this.dirs.push(path);
     } else if (type === '0' || type === '\0') {
-      this.fd = openSync(path, 'wx', 0o600);
       this.files++;
+      if (name === this.last) {
+        if (size > 65_536) throw new Error(`${name} is too large to hold back`);
+        this.held = { path, chunks: [] };
+        this.holding = true;
+      } else {
+        this.fd = openSync(path, 'wx', 0o600);
+      }
       this.remaining = size;
       this.padding = (BLOCK - (size % BLOCK)) % BLOCK;
       if (size === 0) this.closeFile();
@@ -243,6 +261,7 @@ class TarExtractor extends Writable {
   }
 
   private closeFile(): void {
+    this.holding = false;
     if (this.fd === undefined) return;
     const fd = this.fd;
     this.fd = undefined;
@@ -270,9 +289,17 @@ export function fsyncPath(path: string): void {
   }
 }
 
-/** Unpacks the template `file` into the new directory `target` (created here; it must not exist). */
-export async function extractTemplate(file: string, target: string): Promise<{ files: number; bytes: number }> {
-  const extractor = new TarExtractor(target);
+/**
+ * Unpacks the template `file` into the directory `target` (created if missing; must hold none of the archive's
+ * names). The top-level file `last`, if given, is written after everything else is synced.
+ */
+export async function extractTemplate(
+  file: string,
+  target: string,
+  last?: string,
+): Promise<{ files: number; bytes: number }> {
+  mkdirSync(target, { recursive: true, mode: 0o700 });
+  const extractor = new TarExtractor(target, last);
   await pipeline(createReadStream(file), createBrotliDecompress(), extractor);
   return { files: extractor.files, bytes: extractor.bytes };
 }

@@ -15,7 +15,12 @@ import pino, { type Logger } from 'pino';
 import { DataSource } from 'typeorm';
 import { initdbTree } from '../../src/db/buildEmbeddedTemplate';
 import { loadPGlite, openDatabase, PGLITE_SUBDIR, type Database } from '../../src/db/dataSource';
-import { EMBEDDED_POSTGRES_SETTINGS, openEmbeddedEngine, prepareEmbeddedDataDir } from '../../src/db/embedded';
+import {
+  EMBEDDED_POSTGRES_SETTINGS,
+  openEmbeddedEngine,
+  prepareEmbeddedDataDir,
+  UNPACKING_MARKER,
+} from '../../src/db/embedded';
 import {
   extractTemplate,
   findTemplate,
@@ -114,7 +119,7 @@ describe('embedded database template (a new DATA_DIR without initdb)', () => {
       expect(lines.some((l) => l.msg === 'new embedded database unpacked from the template shipped with the bot')).toBe(
         true,
       );
-      expect(existsSync(join(dataDir, `${PGLITE_SUBDIR}.partial`))).toBe(false);
+      expect(existsSync(join(dataDir, PGLITE_SUBDIR, UNPACKING_MARKER))).toBe(false);
       for (const [name, value] of Object.entries(EMBEDDED_POSTGRES_SETTINGS)) {
         const [row] = (await db.dataSource.query(`SHOW ${name}`)) as Record<string, string>[];
         expect(row![name]).toBe(value);
@@ -127,17 +132,30 @@ describe('embedded database template (a new DATA_DIR without initdb)', () => {
     }
   });
 
-  it('a start that died while unpacking leaves no database; the next start clears the leftover', async () => {
+  it('a start that died while unpacking leaves no database; the next start clears its files and unpacks again', async () => {
     const pgliteDir = join(tempDir(), PGLITE_SUBDIR);
     const broken = join(tempDir(), 'broken.tar.br');
-    writeFileSync(broken, readFileSync(findTemplate()!).subarray(0, 200_000));
+    writeFileSync(broken, readFileSync(findTemplate()!).subarray(0, 400_000));
     await expect(prepareEmbeddedDataDir(pgliteDir, silentLogger(), broken)).rejects.toThrow();
-    expect(existsSync(pgliteDir)).toBe(false);
-    expect(existsSync(`${pgliteDir}.partial`)).toBe(true);
+    expect(existsSync(join(pgliteDir, 'PG_VERSION'))).toBe(false); // written last
+    expect(existsSync(join(pgliteDir, UNPACKING_MARKER))).toBe(true);
+    expect(readdirSync(pgliteDir).length).toBeGreaterThan(1);
     expect(await prepareEmbeddedDataDir(pgliteDir, silentLogger())).toBe('template');
-    expect(existsSync(`${pgliteDir}.partial`)).toBe(false);
+    expect(existsSync(join(pgliteDir, UNPACKING_MARKER))).toBe(false);
     expect(readFileSync(join(pgliteDir, 'PG_VERSION'), 'utf8').trim()).toMatch(/^\d+$/);
     expect(await prepareEmbeddedDataDir(pgliteDir, silentLogger())).toBe('existing');
+  });
+
+  it('unpacks into an existing empty directory (a mount point, say) and leaves other files to PGlite as before', async () => {
+    const empty = join(tempDir(), PGLITE_SUBDIR);
+    mkdirSync(empty);
+    expect(await prepareEmbeddedDataDir(empty, silentLogger())).toBe('template');
+    expect(existsSync(join(empty, 'PG_VERSION'))).toBe(true);
+    const other = join(tempDir(), PGLITE_SUBDIR);
+    mkdirSync(other);
+    writeFileSync(join(other, 'something'), 'x');
+    expect(await prepareEmbeddedDataDir(other, silentLogger())).toBe('initdb');
+    expect(readdirSync(other)).toEqual(['something']);
   });
 
   it('without a template for the installed PGlite, PGlite runs initdb itself, as before', async () => {
