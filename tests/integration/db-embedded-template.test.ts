@@ -30,7 +30,6 @@ import {
 } from '../../src/db/embeddedTemplate';
 import { entities } from '../../src/db/entities';
 import { migrations } from '../../src/db/migrations';
-import { RequestTrackingService } from '../../src/services/RequestTrackingService';
 import { silentLogger } from '../helpers/db';
 
 /** Every file under `root` with the sha256 of its bytes, relative paths sorted. */
@@ -186,7 +185,6 @@ describe('embedded database template (a new DATA_DIR without initdb)', () => {
       // What openDatabase did before issue #17: PGlite.create({ dataDir }) with its defaults, then the migrations.
       const { PGlite, createPgConfig } = loadPGlite();
       const old = await PGlite.create({ dataDir: pgliteDir });
-      const ids: string[] = [];
       const oldDs = new DataSource({
         type: 'postgres',
         poolSize: 1,
@@ -196,22 +194,23 @@ describe('embedded database template (a new DATA_DIR without initdb)', () => {
         migrations,
         migrationsTransactionMode: 'all',
       });
+      let before: unknown[];
       try {
         await oldDs.initialize();
         await oldDs.runMigrations({ transaction: 'all' });
-        const tracking = new RequestTrackingService(oldDs, silentLogger());
-        for (let i = 0; i < 25; i++) {
-          const { row, lease } = await tracking.createRequest(
-            { userId: `u${i}`, guildId: 'g', channelId: 'c', prompt: `old row ${i}`, aspectRatio: '16:9', seed: i },
-            'old-bot',
-            60_000,
-          );
-          if (i % 5 === 0) await tracking.recordSubmitAttempt(lease, `gs://b/${i}/`);
-          ids.push(row.id);
-        }
-        expect((await old.query<{ s: string }>('SELECT current_setting($1) AS s', ['shared_buffers'])).rows[0]!.s).toBe(
-          '128MB',
+        await oldDs.query(
+          `INSERT INTO video_requests (user_id, guild_id, channel_id, prompt, duration_seconds, aspect_ratio, status,
+             operation_name, video_urls, created_at)
+           SELECT 'u' || i, 'g', 'c', 'old row ' || i || ' ünïcode 🎬', 8, '16:9',
+             (ARRAY['pending', 'generating', 'completed', 'failed', 'timeout'])[1 + i % 5],
+             CASE WHEN i % 5 > 0 THEN 'operations/' || i END,
+             CASE WHEN i % 5 = 2 THEN ARRAY['gs://b/' || i || '/sample_0.mp4'] END,
+             now() - (i || ' minutes')::interval
+           FROM generate_series(1, 25) i`,
         );
+        before = await oldDs.query(`SELECT to_jsonb(r) AS row FROM video_requests r ORDER BY id`);
+        expect(before).toHaveLength(25);
+        expect(await oldDs.query(`SHOW shared_buffers`)).toEqual([{ shared_buffers: '128MB' }]);
       } finally {
         if (oldDs.isInitialized) await oldDs.destroy();
         await old.close();
@@ -221,11 +220,9 @@ describe('embedded database template (a new DATA_DIR without initdb)', () => {
       const { logger, lines } = capturingLogger();
       database = await openDatabase({ url: undefined, dataDir }, logger);
       expect(lines.some((l) => String(l.msg).includes('template'))).toBe(false);
-      const tracking = new RequestTrackingService(database.dataSource, silentLogger());
-      for (const [i, id] of ids.entries()) {
-        expect(await tracking.getById(id)).toMatchObject({ prompt: `old row ${i}`, seed: i, userId: `u${i}` });
-        expect(await tracking.getAttempts(id)).toHaveLength(i % 5 === 0 ? 1 : 0);
-      }
+      expect(await database.dataSource.query(`SELECT to_jsonb(r) AS row FROM video_requests r ORDER BY id`)).toEqual(
+        before,
+      );
       expect(await database.dataSource.query(`SHOW shared_buffers`)).toEqual([{ shared_buffers: '8MB' }]);
       expect(readFileSync(join(pgliteDir, 'postgresql.conf')).equals(confBefore)).toBe(true);
       await database.close();
@@ -233,7 +230,9 @@ describe('embedded database template (a new DATA_DIR without initdb)', () => {
 
       // and again after a restart under the new settings
       database = await openDatabase({ url: undefined, dataDir }, silentLogger());
-      expect(await database.dataSource.query(`SELECT count(*)::int AS n FROM video_requests`)).toEqual([{ n: 25 }]);
+      expect(await database.dataSource.query(`SELECT to_jsonb(r) AS row FROM video_requests r ORDER BY id`)).toEqual(
+        before,
+      );
     }, 180_000);
   });
 });
