@@ -19,6 +19,7 @@ import { announcementNonce } from '../src/discord/DiscordNotifier';
 import { DiscordEmulator, WORLD } from '../tests/emulators/discord';
 import { GoogleEmulator } from '../tests/emulators/google';
 import { BotProcess } from '../tests/helpers/botProcess';
+import { benchStartupMemory } from './memory';
 
 const MiB = 1024 * 1024;
 const MODEL = 'veo-3.1-fast-generate-001';
@@ -492,6 +493,8 @@ async function main(): Promise<void> {
       process.stdout.write(`${JSON.stringify(await benchMemory(world), null, 2)}\n`);
       return;
     }
+    if (only === 'startup-memory')
+      return void process.stdout.write(`\n${table((await benchStartupMemory(world, undefined, log)).figures)}\n`);
     log('1/4 gateway READY with and without unfinished rows');
     const ready = await benchReady(world);
     log('2/4 resumed requests (also polls per generation and notification latency)');
@@ -501,6 +504,7 @@ async function main(): Promise<void> {
     const memory = await benchMemory(world);
     log('4/4 the claim query on a table of 1,000,000 rows');
     const claim = await benchClaim(world);
+    const startupMemory = await benchStartupMemory(world, undefined, log);
 
     const figures: Figure[] = [
       {
@@ -551,6 +555,7 @@ async function main(): Promise<void> {
         target: 'reported',
         met: null,
       },
+      ...startupMemory.figures,
     ];
     const result = {
       startedAt: startedAt.toISOString(),
@@ -570,6 +575,7 @@ async function main(): Promise<void> {
       memory,
       polls,
       latency,
+      startupMemory: startupMemory.result,
     };
     const dir = join(__dirname, '..', '..', 'bench', 'results');
     mkdirSync(dir, { recursive: true });

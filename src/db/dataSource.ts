@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import type { PGlite } from '@electric-sql/pglite';
 import { DataSource, type DataSourceOptions } from 'typeorm';
 import type { Config } from '../lib/config';
+import { openEmbeddedEngine } from './embedded';
 import { entities } from './entities';
 import { migrations } from './migrations';
 
@@ -246,7 +247,7 @@ export async function openDatabase(db: DatabaseSettings, logger: Logger): Promis
   let pglite: PGlite | undefined;
   let ds: DataSource | undefined;
   try {
-    pglite = await Engine.create({ dataDir: pgliteDir });
+    pglite = await openEmbeddedEngine(Engine, pgliteDir, log); // new DATA_DIR from the shipped template, settings for one process
     ds = new DataSource({
       type: 'postgres',
       poolSize: 1, // one PGlite session = one pg client
