@@ -3,6 +3,7 @@ import type { EmulatedMessage, InteractionHandle } from '../emulators/discord';
 import { E2EWorld, WORLD } from '../helpers/e2e';
 
 // `/resume status | run | expire` against the real bot process, the Discord and Google emulators and PostgreSQL.
+// Over 400 lines on purpose: one bot process serves every admin case (starting one takes seconds).
 // The bot runs with DISABLE_TASK_RESUME=true so seeded rows stay unfinished until a test says otherwise.
 
 jest.setTimeout(180_000);
