@@ -7,6 +7,7 @@
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { serializeError } from '../lib/logger';
 import { loadPGlite } from './dataSource';
 import { installedPGliteVersion, templateDirectory, templateFileName, writeTemplate } from './embeddedTemplate';
 
@@ -42,7 +43,8 @@ if (require.main === module) {
       process.exit(0);
     },
     (err: unknown) => {
-      process.stderr.write(`${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+      const safe = serializeError(err);
+      process.stderr.write(`${safe.stack ?? safe.message}\n`);
       process.exit(1);
     },
   );
