@@ -242,26 +242,32 @@ async function judge(dir: string, file: string, first: Snapshot, logger?: Logger
   }
 }
 
-/** Creates the lock file, complete, only if there is none (link fails on an existing name). Its inode, or undefined. */
-function tryCreate(file: string, content: string): { ino: bigint; dev: bigint } | undefined {
+/** Where we hold the lock: its inode, and a descriptor kept open on it (see hold). */
+interface LockFile {
+  fd: number;
+  ino: bigint;
+  dev: bigint;
+}
+
+/** Creates the lock file, complete, only if there is none (link fails on an existing name); undefined if there is. */
+function tryCreate(file: string, content: string): LockFile | undefined {
   const tmp = `${file}.${process.pid}-${randomBytes(4).toString('hex')}.new`;
   const fd = openSync(tmp, 'wx', 0o644);
-  let id: { ino: bigint; dev: bigint };
+  let created: LockFile | undefined;
   try {
     writeSync(fd, content);
     fsyncSync(fd);
     const st = fstatSync(fd, { bigint: true });
-    id = { ino: st.ino, dev: st.dev };
+    try {
+      linkSync(tmp, file);
+      created = { fd, ino: st.ino, dev: st.dev };
+      return created;
+    } catch (err) {
+      if (code(err) === 'EEXIST') return undefined;
+      if (!['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS'].includes(code(err) ?? '')) throw err;
+    }
   } finally {
-    closeSync(fd);
-  }
-  try {
-    linkSync(tmp, file);
-    return id;
-  } catch (err) {
-    if (code(err) === 'EEXIST') return undefined;
-    if (!['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS'].includes(code(err) ?? '')) throw err;
-  } finally {
+    if (!created) closeSync(fd);
     try {
       unlinkSync(tmp);
     } catch {
@@ -276,14 +282,10 @@ function tryCreate(file: string, content: string): { ino: bigint; dev: bigint } 
     if (code(err) === 'EEXIST') return undefined;
     throw err;
   }
-  try {
-    writeSync(fd2, content);
-    fsyncSync(fd2);
-    const st = fstatSync(fd2, { bigint: true });
-    return { ino: st.ino, dev: st.dev };
-  } finally {
-    closeSync(fd2);
-  }
+  writeSync(fd2, content);
+  fsyncSync(fd2);
+  const st = fstatSync(fd2, { bigint: true });
+  return { fd: fd2, ino: st.ino, dev: st.dev };
 }
 
 /**
@@ -312,7 +314,7 @@ function takeAside(file: string, stale: Snapshot): 'taken' | 'gone' | Snapshot {
   return 'taken';
 }
 
-function sameFile(file: string, id: { ino: bigint; dev: bigint }): boolean {
+function sameFile(file: string, id: LockFile): boolean {
   try {
     const st = statSync(file, { bigint: true });
     return st.ino === id.ino && st.dev === id.dev;
@@ -368,30 +370,33 @@ export async function acquireDataDirLock(
 }
 
 /**
- * The heartbeat thread. Each beat first checks that the lock file is still our inode (a takeover renames it away);
- * if not, it looks twice more (a takeover that lost its race puts the file back at once), then reports the loss.
- * Writes go through its own descriptor, so they can only ever touch our own inode.
+ * The heartbeat thread. It writes through the descriptor opened when the lock file was created, which also keeps that
+ * inode alive: its number cannot be given to another file (a newer lock) while we might still take it for ours. Each
+ * beat first checks that the lock file is still that inode and holds our owner id (a takeover renames it away); if
+ * not, it looks twice more (a takeover that lost its race puts the file back at once), then reports the loss.
  */
 const HEARTBEAT_SOURCE = `
 const { workerData, parentPort } = require('node:worker_threads');
 const fs = require('node:fs');
-const { file, ino, dev, holder, beatMs, flag, killOnLoss } = workerData;
+const { file, fd, holder, beatMs, flag, killOnLoss } = workerData;
 const released = new Int32Array(flag);
-let fd;
+let open = true;
 let timer;
 let suspicion = 0;
 function mine() {
   try {
-    const st = fs.statSync(file, { bigint: true });
-    return String(st.ino) === ino && String(st.dev) === dev;
+    const held = fs.fstatSync(fd, { bigint: true });
+    const named = fs.statSync(file, { bigint: true });
+    if (held.ino !== named.ino || held.dev !== named.dev) return false;
+    return JSON.parse(fs.readFileSync(file, 'utf8')).owner === holder.owner;
   } catch {
     return false;
   }
 }
 function stop() {
   clearTimeout(timer);
-  if (fd !== undefined) fs.closeSync(fd);
-  fd = undefined;
+  if (open) fs.closeSync(fd);
+  open = false;
   process.exit(0);
 }
 function lost(reason) {
@@ -425,21 +430,13 @@ function beat() {
   timer = setTimeout(beat, beatMs);
 }
 parentPort.on('message', (m) => { if (m === 'stop') stop(); });
-try {
-  fd = fs.openSync(file, 'r+');
-} catch (err) {
-  lost('cannot open the lock file: ' + err.code);
-}
-if (fd !== undefined) {
-  if (!mine()) lost('the lock file was taken over by another process');
-  else timer = setTimeout(beat, beatMs);
-}
+timer = setTimeout(beat, beatMs);
 `;
 
 async function hold(
   dir: string,
   file: string,
-  id: { ino: bigint; dev: bigint },
+  id: LockFile,
   holder: LockHolder,
   logger: Logger | undefined,
   options: DataDirLockOptions,
@@ -481,6 +478,7 @@ async function hold(
   } catch (err) {
     heldLocks.delete(dir);
     removeFile();
+    closeSync(id.fd);
     throw err;
   }
   worker.on('message', (m: { type?: string; reason?: string }) => {
@@ -513,7 +511,7 @@ async function hold(
 /** Starts the heartbeat thread; resolves once it runs (a process that cannot beat must not hold the lock). */
 async function startHeartbeat(
   file: string,
-  id: { ino: bigint; dev: bigint },
+  id: LockFile,
   holder: LockHolder,
   flag: SharedArrayBuffer,
   killOnLoss: boolean,
@@ -522,8 +520,7 @@ async function startHeartbeat(
     eval: true,
     workerData: {
       file,
-      ino: String(id.ino),
-      dev: String(id.dev),
+      fd: id.fd, // from now on the thread's: it closes it when it stops
       holder,
       beatMs: HEARTBEAT_MS,
       flag,
