@@ -215,6 +215,8 @@ async function judge(dir: string, file: string, first: Snapshot, logger?: Logger
   let told = false;
   // Every decision is about `first`: a lock that changed is live (a beat, or a newer holder) and ends the watch.
   const h = first.holder;
+  // Taken by another open in this process while this one was on its way (openDatabase twice at once).
+  if (h && h.owner === heldLocks.get(dir)?.owner) return { stale: false, holder: first };
   for (;;) {
     const sameKernel = h?.bootId != null && h.bootId === me.bootId;
     if (h && sameKernel && h.pidNamespace != null && h.pidNamespace === me.pidNamespace) {

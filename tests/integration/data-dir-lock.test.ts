@@ -345,6 +345,23 @@ describe('DATA_DIR lock across pid namespaces and processes', () => {
     expect(Number(/[\d.]+/.exec(reason)![0]) * 1000).toBeGreaterThanOrEqual(STALE_AFTER_MS);
   });
 
+  it('two opens at once in one process: one wins, the other is told this process has it', async () => {
+    const before = [
+      () => undefined, // no lock yet
+      () => writeLock(dataDir, { ...ownIdentity(), pid: deadPid() }), // a stale lock, taken over at once
+      () => writeLock(dataDir, { bootId: ownIdentity().bootId, pidNamespace: 'pid:[1]' }), // one that is watched
+    ];
+    for (const setUp of before) {
+      setUp();
+      const results = await Promise.allSettled([acquire(), acquire()]);
+      expect(results.map((r) => r.status).sort()).toEqual(['fulfilled', 'rejected']);
+      const { reason } = results.find((r) => r.status === 'rejected') as PromiseRejectedResult;
+      expect(reason).toBeInstanceOf(DataDirLockedError);
+      expect((reason as Error).message).toContain(`is in use by process ${process.pid} (this process)`);
+      for (const release of releases.splice(0)) release();
+    }
+  });
+
   it('two processes racing for a stale lock: exactly one wins, the other names it', async () => {
     const stale = [
       () => writeLock(dataDir, { ...ownIdentity(), pid: deadPid() }), // dead at once
