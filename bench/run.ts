@@ -20,6 +20,7 @@ import { DiscordEmulator, WORLD } from '../tests/emulators/discord';
 import { GoogleEmulator } from '../tests/emulators/google';
 import { BotProcess } from '../tests/helpers/botProcess';
 import { benchIterate } from './iterate';
+import { benchStartupMemory } from './memory';
 
 const MiB = 1024 * 1024;
 const MODEL = 'veo-3.1-fast-generate-001';
@@ -494,6 +495,8 @@ async function main(): Promise<void> {
       return;
     }
     if (only === 'iterate') return void process.stdout.write(`${JSON.stringify(await benchIterate(world), null, 2)}\n`);
+    if (only === 'startup-memory')
+      return void process.stdout.write(`\n${table((await benchStartupMemory(world, undefined, log)).figures)}\n`);
     log('1/4 gateway READY with and without unfinished rows');
     const ready = await benchReady(world);
     log('2/4 resumed requests (also polls per generation and notification latency)');
@@ -504,6 +507,7 @@ async function main(): Promise<void> {
     log('4/4 the claim query on a table of 1,000,000 rows');
     const claim = await benchClaim(world);
     const iterate = await benchIterate(world);
+    const startupMemory = await benchStartupMemory(world, undefined, log);
 
     const figures: Figure[] = [
       {
@@ -555,6 +559,7 @@ async function main(): Promise<void> {
         met: null,
       },
       ...iterate.figures,
+      ...startupMemory.figures,
     ];
     const result = {
       startedAt: startedAt.toISOString(),
@@ -575,6 +580,7 @@ async function main(): Promise<void> {
       polls,
       latency,
       iterate: iterate.details,
+      startupMemory: startupMemory.result,
     };
     const dir = join(__dirname, '..', '..', 'bench', 'results');
     mkdirSync(dir, { recursive: true });

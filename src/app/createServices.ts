@@ -102,7 +102,13 @@ export function createServices(d: ServiceDependencies): Services {
     crashPoints,
     instanceId: config.instanceId,
   });
-  const resumeAdmin = new ResumeAdminService({ requests: store.requests, views: store.views, resume, config });
+  const resumeAdmin = new ResumeAdminService({
+    requests: store.requests,
+    views: store.views,
+    adminRuns: store.adminRuns,
+    resume,
+    config,
+  });
   const iterations = new IterationService({
     requests: store.requests,
     views: store.views,

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { CRASH_POINTS } from './crashPoints';
@@ -50,7 +51,11 @@ export interface Config {
     signedUrlExpiryHours: number;
     progressEditIntervalMs: number;
   };
+  /** how long a graceful shutdown may take before the process releases what it can and exits non-zero */
+  shutdownTimeoutMs: number;
   httpPort: number | undefined;
+  /** the interface the health server listens on */
+  httpHost: string;
   logLevel: string;
   instanceId: string;
   /** Test-only crash injection; undefined in production. */
@@ -173,6 +178,15 @@ export function loadConfig(env: Env = process.env): Config {
 
   const httpPortRaw = r.raw('HTTP_PORT');
   const httpPort = httpPortRaw === undefined ? undefined : r.int('HTTP_PORT', 0, 0, 65535);
+  const httpHost = r.optional('HTTP_HOST', '127.0.0.1');
+  if (
+    isIP(httpHost) === 0 &&
+    !/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/i.test(httpHost)
+  ) {
+    r.problems.push(
+      `HTTP_HOST=${JSON.stringify(httpHost)} is invalid: expected an IP address (127.0.0.1, 0.0.0.0, ::) or a host name`,
+    );
+  }
 
   const config: Config = {
     discord: {
@@ -214,7 +228,9 @@ export function loadConfig(env: Env = process.env): Config {
       signedUrlExpiryHours: r.int('SIGNED_URL_EXPIRY_HOURS', 24, 1, 168),
       progressEditIntervalMs: r.int('PROGRESS_EDIT_INTERVAL_MS', 5_000, 100, 60_000),
     },
+    shutdownTimeoutMs: r.int('SHUTDOWN_TIMEOUT_MS', 25_000, 1_000, 600_000),
     httpPort,
+    httpHost,
     logLevel,
     instanceId: r.optional('INSTANCE_ID', defaultInstanceId()),
     crashPoint: r.raw('CRASH_POINT'),

@@ -11,7 +11,7 @@ import type { Config } from '../lib/config';
 import { isImageMimeType } from '../domain/images';
 import { EXTENSION_SECONDS } from '../domain/iteration';
 import { isSeed, VEO_ASPECT_RATIOS, VEO_DURATIONS, VEO_RESOLUTIONS } from '../domain/videoInput';
-import { classifySubmitError, describe, errorSummary, googleMessage, RequestProbe, VeoError } from './veoErrors';
+import { classifySubmitError, describe, googleMessage, RequestProbe, VeoError } from './veoErrors';
 
 export { VeoError } from './veoErrors';
 
@@ -158,22 +158,19 @@ export class VeoService {
         const verdict = classifySubmitError(error, probe, params.model);
         if (verdict.kind !== 'retry') {
           log.warn(
-            { err: errorSummary(error), attempt, status: verdict.error.status, kind: verdict.error.kind },
+            { err: error, attempt, status: verdict.error.status, kind: verdict.error.kind },
             'Veo submit did not succeed',
           );
           throw verdict.error;
         }
         if (attempt >= this.retry.attempts) {
-          log.warn({ err: errorSummary(error), attempt, status: verdict.status }, 'Veo submit retries exhausted');
+          log.warn({ err: error, attempt, status: verdict.status }, 'Veo submit retries exhausted');
           throw new VeoError('transient', `${verdict.message} (gave up after ${attempt} attempts)`, verdict.status, {
             cause: error,
           });
         }
         const delay = this.backoff(attempt);
-        log.info(
-          { err: errorSummary(error), attempt, status: verdict.status, delay_ms: delay },
-          'Veo submit not accepted; retrying',
-        );
+        log.info({ err: error, attempt, status: verdict.status, delay_ms: delay }, 'Veo submit not accepted; retrying');
         await this.sleep(delay);
       }
     }
@@ -221,7 +218,7 @@ export class VeoService {
         }
         const delay = this.backoff(attempt);
         this.logger.debug(
-          { err: errorSummary(error), operation_name: operationName, attempt, delay_ms: delay },
+          { err: error, operation_name: operationName, attempt, delay_ms: delay },
           'Veo poll failed; retrying',
         );
         await this.sleep(delay);

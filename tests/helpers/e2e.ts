@@ -58,11 +58,11 @@ export class E2EWorld {
     worlds.push(this.traffic);
   }
 
-  public static async start(): Promise<E2EWorld> {
+  public static async start(options: { bucket?: string } = {}): Promise<E2EWorld> {
     const tempDir = mkdtempSync(join(tmpdir(), 'veobot-e2e-'));
     const [discord, google, db] = await Promise.all([
       DiscordEmulator.start(),
-      GoogleEmulator.start(),
+      GoogleEmulator.start({ bucket: options.bucket }),
       createTestDatabase('postgres'),
     ]);
     const keyFile = google.writeServiceAccountKey(tempDir);

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { DataSource } from 'typeorm';
 import type { Metrics } from '../../lib/metrics';
+import { AdminRunRepository } from './AdminRunRepository';
 import { AnnouncementRepository } from './AnnouncementRepository';
 import { AttemptRepository } from './AttemptRepository';
 import { LeaseRepository } from './LeaseRepository';
@@ -8,7 +9,15 @@ import { RequestRepository } from './RequestRepository';
 import { RequestViews } from './RequestViews';
 import { SqlRunner } from './SqlRunner';
 
-export { AnnouncementRepository, AttemptRepository, LeaseRepository, RequestRepository, RequestViews, SqlRunner };
+export {
+  AdminRunRepository,
+  AnnouncementRepository,
+  AttemptRepository,
+  LeaseRepository,
+  RequestRepository,
+  RequestViews,
+  SqlRunner,
+};
 
 /** Every repository of the request model, on one database. */
 export interface RequestStore {
@@ -17,6 +26,7 @@ export interface RequestStore {
   attempts: AttemptRepository;
   announcements: AnnouncementRepository;
   views: RequestViews;
+  adminRuns: AdminRunRepository;
 }
 
 export function createRequestStore(dataSource: DataSource, logger: Logger, metrics?: Metrics): RequestStore {
@@ -28,5 +38,6 @@ export function createRequestStore(dataSource: DataSource, logger: Logger, metri
     attempts: new AttemptRepository(sql, log),
     announcements: new AnnouncementRepository(sql, log),
     views: new RequestViews(sql),
+    adminRuns: new AdminRunRepository(sql),
   };
 }

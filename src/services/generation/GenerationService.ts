@@ -76,7 +76,7 @@ export class GenerationService {
       }
       if (error instanceof FencedWriteError) {
         this.deps.metrics.fencedWritesRefused.inc();
-        run.log.warn({ expected: error.message }, 'another instance holds this request now; stopping here');
+        run.log.warn({ err: error }, 'another instance holds this request now; stopping here');
         return 'lost_lease';
       }
       throw error;

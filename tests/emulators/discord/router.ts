@@ -46,6 +46,23 @@ const FAULT_MESSAGES: Partial<Record<number, string>> = {
   [E.InvalidWebhookToken]: 'Invalid Webhook Token',
 };
 
+/** One line per refused field: path, error code, and what the request carried there (for DISCORD_EMULATOR_LOG_REFUSALS). */
+export function describeRefusal(call: RecordedCall): string {
+  const lines = [`[discord-emulator] refused ${call.method} ${call.path}: ${JSON.stringify(call.response)}`];
+  const walk = (errors: any, body: any, path: string[]) => {
+    if (!errors || typeof errors !== 'object') return;
+    for (const e of errors._errors ?? []) {
+      const value = body === undefined ? undefined : JSON.stringify(body);
+      const shown = value && value.length > 160 ? `${value.slice(0, 160)}… (${value.length} chars as JSON)` : value;
+      const len = typeof body === 'string' ? `, ${[...body].length} characters` : '';
+      lines.push(`  ${path.join('.') || '(body)'} ${e.code}: sent ${shown}${len}`);
+    }
+    for (const [k, v] of Object.entries(errors)) if (k !== '_errors') walk(v, body?.[k], [...path, k]);
+  };
+  walk((call.response as any)?.errors, call.body, []);
+  return lines.join('\n');
+}
+
 export class Router {
   readonly calls: RecordedCall[] = [];
   readonly faults: FaultSpec[] = [];
@@ -118,6 +135,7 @@ export class Router {
     }
     call.status = result.status;
     call.response = result.body;
+    if (result.status === 400 && process.env.DISCORD_EMULATOR_LOG_REFUSALS === '1') console.warn(describeRefusal(call));
     const headers: Record<string, string> = { ...result.headers };
     if (result.body !== undefined) headers['Content-Type'] = 'application/json';
     res.writeHead(result.status, headers);

@@ -4,7 +4,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { FakeServiceAccount } from './credentials';
-import { FakeGcs, fakeMp4, parseMultipart, type StoredObject } from './gcs';
+import { FakeGcs, fakeMp4, parseMultipart, type StoredObject, type SyntheticObjectOptions } from './gcs';
 import { readBody, sendGoogleError, sendJson } from './http';
 import { checkVeoInputs, EXTENSION_SECONDS, supportedDurations, type VeoFeature } from './veoInputs';
 
@@ -17,7 +17,14 @@ import { checkVeoInputs, EXTENSION_SECONDS, supportedDurations, type VeoFeature 
  * - with both: completes at the first poll after N polls once `afterMs` has passed.
  */
 export type Fate =
-  | { kind: 'done'; afterPolls?: number; afterMs?: number; videoBytes?: number }
+  | {
+      kind: 'done';
+      afterPolls?: number;
+      afterMs?: number;
+      videoBytes?: number;
+      /** write the output as a synthetic object instead (large, lying about its size, or slow to download) */
+      syntheticOutput?: SyntheticObjectOptions;
+    }
   | { kind: 'failed'; code: number; message: string; afterPolls?: number; afterMs?: number }
   | { kind: 'filtered'; reasons: string[]; afterPolls?: number; afterMs?: number }
   | { kind: 'never' };
@@ -330,6 +337,12 @@ export class GoogleEmulator {
     return this.gcs.put(this.bucket, name, data, contentType);
   }
 
+  /** An object as stored (with its synthetic download counters, if any). */
+  public object(name: string): StoredObject | undefined {
+    this.settleDue();
+    return this.gcs.get(this.bucket, name);
+  }
+
   public getObject(name: string): Buffer | undefined {
     this.settleDue();
     return this.gcs.get(this.bucket, name)?.data;
@@ -633,7 +646,8 @@ export class GoogleEmulator {
     const count = Number(op.parameters.sampleCount ?? 1);
     for (let i = 0; i < count; i++) {
       const name = `${prefix}sample_${i}.mp4`;
-      this.gcs.put(bucket, name, fakeMp4(bytes), 'video/mp4');
+      if (f.kind === 'done' && f.syntheticOutput) this.gcs.putSynthetic(bucket, name, f.syntheticOutput);
+      else this.gcs.put(bucket, name, fakeMp4(bytes), 'video/mp4');
       op.outputs.push(`gs://${bucket}/${name}`);
       // An extension returns the earlier video with its new seconds (up to 37 s in all).
       const own = Number(op.parameters.durationSeconds ?? (op.feature === 'video_extension' ? EXTENSION_SECONDS : 8));
