@@ -1,6 +1,7 @@
 // Interactions: INTERACTION_CREATE dispatch (slash commands with their resolved attachments, autocomplete, components,
 // modal submissions), tokens on the emulator clock (3 s to acknowledge, 15 min of webhook use), the callback (with the
-// MODAL it may open) and the `@original` / follow-up lookups.
+// MODAL it may open) and the `@original` / follow-up lookups. Over 400 lines on purpose: an interaction's whole life
+// (dispatch, acknowledgement, modal, webhook lookups) shares one record and one clock, which splitting would scatter.
 // Timing and errors: discord-api-docs developers/interactions/receiving-and-responding.mdx ("Responding to an
 // Interaction", "Followup Messages"); 10062 / 40060 / 50027 as in /work/shared/reference/discord-emulation.md §3.
 import { randomBytes } from 'node:crypto';
