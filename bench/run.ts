@@ -19,6 +19,8 @@ import { announcementNonce } from '../src/discord/DiscordNotifier';
 import { DiscordEmulator, WORLD } from '../tests/emulators/discord';
 import { GoogleEmulator } from '../tests/emulators/google';
 import { BotProcess } from '../tests/helpers/botProcess';
+import { benchIterate } from './iterate';
+import { benchStartupMemory } from './memory';
 import { benchSpend } from './spend';
 
 const MiB = 1024 * 1024;
@@ -501,6 +503,9 @@ async function main(): Promise<void> {
       process.stdout.write(`${JSON.stringify(await benchMemory(world), null, 2)}\n`);
       return;
     }
+    if (only === 'iterate') return void process.stdout.write(`${JSON.stringify(await benchIterate(world), null, 2)}\n`);
+    if (only === 'startup-memory')
+      return void process.stdout.write(`\n${table((await benchStartupMemory(world, undefined, log)).figures)}\n`);
     log('1/4 gateway READY with and without unfinished rows');
     const ready = await benchReady(world);
     log('2/4 resumed requests (also polls per generation and notification latency)');
@@ -510,6 +515,8 @@ async function main(): Promise<void> {
     const memory = await benchMemory(world);
     log('4/4 the claim query on a table of 1,000,000 rows');
     const claim = await benchClaim(world);
+    const iterate = await benchIterate(world);
+    const startupMemory = await benchStartupMemory(world, undefined, log);
     log('and: spend control, a burst of 300 /video from 30 servers against a Veo quota of 50 a window');
     const spend = await benchSpend(world);
 
@@ -562,6 +569,8 @@ async function main(): Promise<void> {
         target: 'reported',
         met: null,
       },
+      ...iterate.figures,
+      ...startupMemory.figures,
       ...spend.figures,
     ];
     const result = {
@@ -582,6 +591,8 @@ async function main(): Promise<void> {
       memory,
       polls,
       latency,
+      iterate: iterate.details,
+      startupMemory: startupMemory.result,
       spend: spend.result,
     };
     const dir = join(__dirname, '..', '..', 'bench', 'results');

@@ -1,7 +1,8 @@
 // `npm run sandbox`: the bot with no accounts and no settings. Starts local emulators of Discord, Vertex AI (Veo) and
 // Cloud Storage, runs the real bot (`dist/index.js`) on its embedded database and in-process scheduler, and plays a
 // short story, printing what Discord users would see: a member asks for a video, the bot is killed while Veo works,
-// comes back, finishes the request and tells the member once; an admin then looks at /resume status.
+// comes back, finishes the request and tells the member once; an admin then looks at /resume status; the bot is
+// restarted (a deploy), and the member presses Reroll under his video for another take.
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -264,10 +265,43 @@ async function main(): Promise<number> {
     await status.waitForReply((m) => !m.loading && m.embeds.length > 0, left());
     t.drain();
 
-    scene('shutting down');
-    const stopped = await bot2.stop(Math.min(20_000, left()));
+    scene('a deploy: the bot restarts');
+    const deployed = await bot2.stop(Math.min(20_000, left()));
     echo.drain();
-    say(`veobot #2 stopped on SIGTERM (exit code ${stopped.code})`);
+    say(
+      `veobot #2 stopped on SIGTERM (exit code ${deployed.code}); Bob's video and its buttons stay in #${general.name}`,
+    );
+    const bot3 = await startBot();
+
+    scene('Bob asks for another take');
+    const reroll = (result.components ?? [])
+      .flatMap((r: { components?: { label?: string; custom_id?: string }[] }) => r.components ?? [])
+      .find((c) => c.label === 'Reroll');
+    if (!reroll?.custom_id) throw new StoryFailed('the result has no Reroll button');
+    say(`${style.bold(t.userName(bob.id))} presses ${style.bold('Reroll')} under his video (a message of veobot #2)`);
+    const press = d.pushComponent({ message: result.id, customId: reroll.custom_id, userId: bob.id });
+    const rerolled = await d.waitFor(
+      () => {
+        const id = press.interaction.originalMessageId;
+        const m = id ? d.message(id) : undefined;
+        return m && isResult(m) ? m : undefined;
+      },
+      left(),
+      'the result of the Reroll',
+    );
+    await bot3.waitForLog((l) => l.msg === 'requester told', left());
+    t.drain();
+    const second = g.submits[1];
+    say(
+      style.green(
+        `✔ veobot #3 made Bob a new take: the same prompt and settings with seed ${String(second?.parameters.seed)}, in a reply to his press`,
+      ),
+    );
+
+    scene('shutting down');
+    const stopped = await bot3.stop(Math.min(20_000, left()));
+    echo.drain();
+    say(`veobot #3 stopped on SIGTERM (exit code ${stopped.code})`);
     t.stop();
 
     // ---- what happened, in numbers ----
@@ -277,10 +311,18 @@ async function main(): Promise<number> {
         (m.forUserId === bob.id || m.path === 'channel message'),
     );
     const others = t.pings.filter((u) => u !== bob.id);
+    const first = g.submits[0];
     const checks: [string, boolean][] = [
-      ['one Veo submit (nothing paid twice)', g.submits.length === 1],
-      ['one result message to Bob (nobody told twice)', toBob.length === 1],
+      ['one Veo submit for the video, one for the Reroll (nothing paid twice)', g.submits.length === 2],
+      ['one result message per request to Bob (nobody told twice)', toBob.length === 2],
       ['the video is attached', toBob[0]?.attachments.length === 1],
+      [
+        'the Reroll kept the prompt and settings, with a new seed',
+        second?.instance.prompt === PROMPT &&
+          second.parameters.durationSeconds === first?.parameters.durationSeconds &&
+          typeof second.parameters.seed === 'number',
+      ],
+      ['the Reroll was answered after a restart', rerolled.embeds[0]?.title?.startsWith('✅') === true],
       ['the result says it was resumed', (result.embeds[0]?.footer?.text ?? '').includes('Resumed after bot restart')],
       ['nobody but Bob pinged', others.length === 0],
       ['/resume status answered Alice privately', status.original()?.ephemeral === true],

@@ -112,6 +112,14 @@ export class DiscordTranscript {
   }
 
   private commandLabel(it: StoredInteraction): string {
+    if (it.customId && !it.name) {
+      // A button press: named by the button's label on its message.
+      const source = it.sourceMessageId ? this.discord.message(it.sourceMessageId) : undefined;
+      const label = (source?.components ?? [])
+        .flatMap((r: any) => r.components ?? [])
+        .find((c: any) => c.custom_id === it.customId)?.label;
+      return `${this.userName(it.userId)}'s press of ${label ? `“${label}”` : 'a button'}`;
+    }
     const sub = it.payload?.data?.options?.[0]?.type === 1 ? ` ${it.payload.data.options[0].name}` : '';
     return `${this.userName(it.userId)}'s /${it.name ?? '?'}${sub}`;
   }
@@ -242,8 +250,18 @@ export class DiscordTranscript {
       if (i === 0 && messageId) this.lastEmbed.set(messageId, embed);
     });
     for (const file of call.files) this.print(`    📎 ${file.name} (${formatBytes(file.size)}, ${file.contentType})`);
+    const buttons = ((data.components ?? []) as any[])
+      .flatMap((r) => r.components ?? [])
+      .map((c: any) => `[${c.label}]`);
+    if (buttons.length) this.print(`    ${s.bold(buttons.join(' '))}`);
     if (!creating && !call.files.length && !embeds.length && data.content === undefined)
-      this.print(s.dim('    (no visible change)'));
+      this.print(
+        s.dim(
+          data.components
+            ? "    (the same buttons; the pressed one's next press gets a new id, so it makes another request)"
+            : '    (no visible change)',
+        ),
+      );
     if (!creating && (data.content !== undefined || embeds.length)) {
       this.print(s.dim('    (an edit: Discord notifies nobody)'));
     }

@@ -1,7 +1,7 @@
 import { config as loadDotenv } from 'dotenv';
 import { createApp, type App } from './app/createApp';
 import { ConfigError, loadConfig } from './lib/config';
-import { createLogger } from './lib/logger';
+import { createLogger, scrubSecrets } from './lib/logger';
 
 async function main(): Promise<void> {
   loadDotenv({ quiet: true });
@@ -11,7 +11,7 @@ async function main(): Promise<void> {
   } catch (error) {
     if (error instanceof ConfigError) {
       process.stderr.write(
-        `veobot cannot start.\n${error.message}\nSee README.md, "Configuration", or copy .env.example to .env.\n`,
+        `veobot cannot start.\n${scrubSecrets(error.message)}\nSee README.md, "Configuration", or copy .env.example to .env.\n`,
       );
       process.exit(1);
     }
@@ -27,7 +27,7 @@ async function main(): Promise<void> {
   }
   const shutdown = (signal: string) => {
     void app.stop(signal).then(
-      () => process.exit(0),
+      (clean) => process.exit(clean ? 0 : 1),
       (error: unknown) => {
         logger.error({ err: error }, 'shutdown failed');
         process.exit(1);
@@ -37,6 +37,11 @@ async function main(): Promise<void> {
   process.once('SIGTERM', () => shutdown('SIGTERM'));
   process.once('SIGINT', () => shutdown('SIGINT'));
   process.on('unhandledRejection', (reason) => logger.error({ err: reason }, 'unhandled promise rejection'));
+  // Node's own report would print every field of the error (a query's parameters) to stderr.
+  process.on('uncaughtException', (error) => {
+    logger.fatal({ err: error }, 'uncaught exception');
+    process.exit(1);
+  });
   try {
     await app.start();
   } catch (error) {

@@ -4,6 +4,8 @@ import type { Database } from '../db/dataSource';
 import type { Config } from '../lib/config';
 import type { Metrics } from '../lib/metrics';
 import type { GuildSettingsService } from '../services/GuildSettingsService';
+import type { ImageInputService } from '../services/ImageInputService';
+import type { IterationService } from '../services/IterationService';
 import type { ResumeAdminService } from '../services/ResumeAdminService';
 import type { SpendService } from '../services/SpendService';
 import type { TaskResumeService } from '../services/TaskResumeService';
@@ -24,6 +26,8 @@ declare module '@sapphire/pieces' {
     resumeAdmin: ResumeAdminService;
     guildSettings: GuildSettingsService;
     spend: SpendService;
+    images: ImageInputService;
+    iterations: IterationService;
   }
 }
 

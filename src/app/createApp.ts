@@ -8,6 +8,7 @@ import { openDatabase, type Database } from '../db/dataSource';
 import type { Config } from '../lib/config';
 import { CrashPoints } from '../lib/crashPoints';
 import { Metrics } from '../lib/metrics';
+import { sweepTemporaryVideos } from '../services/VideoAttachmentService';
 import { buildClientOptions } from './clientOptions';
 import { createServices } from './createServices';
 import { HealthState, startHealthServer } from './health';
@@ -17,7 +18,8 @@ export interface App {
   client: SapphireClient;
   database: Database;
   start(): Promise<void>;
-  stop(reason: string): Promise<void>;
+  /** Resolves true once everything closed in time, false when SHUTDOWN_TIMEOUT_MS ran out first. */
+  stop(reason: string): Promise<boolean>;
 }
 
 /** Builds the whole bot from a validated config: database, services, client, scheduler and health server. */
@@ -55,7 +57,7 @@ export async function createApp(config: Config, logger: Logger): Promise<App> {
     logger.info('scheduled tasks in-process (REDIS_URL unset): single-instance mode');
   }
 
-  const { store, leases, resume, videoRequests, resumeAdmin, queue, settings, spend } = services;
+  const { store, leases, resume, videoRequests, resumeAdmin, images, iterations, queue, settings, spend } = services;
   Object.assign(container, {
     config,
     pino: logger,
@@ -65,23 +67,27 @@ export async function createApp(config: Config, logger: Logger): Promise<App> {
     resume,
     resumeAdmin,
     videoRequests,
+    images,
+    iterations,
     health,
     guildSettings: settings,
     spend,
   });
 
   let healthServer: Server | undefined;
-  let stopping: Promise<void> | undefined;
+  let stopping: Promise<boolean> | undefined;
 
   return {
     client,
     database,
     async start() {
       leases.start();
+      await sweepTemporaryVideos(logger.child({ component: 'attachments' }));
       if (config.httpPort !== undefined) {
         healthServer = (
           await startHealthServer({
             port: config.httpPort,
+            host: config.httpHost,
             state: health,
             metrics,
             logger,
@@ -110,13 +116,34 @@ export async function createApp(config: Config, logger: Logger): Promise<App> {
         health.shuttingDown = true;
         // Requests waiting for a submit permit stop waiting at once; their rows stay pending, in line, for any instance.
         queue.stop();
-        await Promise.allSettled([videoRequests.stop(), resume.stop()]);
+        const graceful = (async () => {
+          await Promise.allSettled([videoRequests.stop(), resume.stop()]);
+          leases.stop();
+          await scheduler.close();
+          await client.destroy().catch(() => undefined);
+          healthServer?.close();
+          await database.close();
+          return true;
+        })();
+        const deadline = new Promise<false>((resolve) =>
+          setTimeout(() => resolve(false), config.shutdownTimeoutMs).unref(),
+        );
+        if (await Promise.race([graceful, deadline])) {
+          logger.info('shutdown complete');
+          return true;
+        }
+        // Something hangs (a database that does not answer, a worker that never reaches a safe point): give back
+        // what can be given back in a moment, then let the process exit; nothing is lost, leases run out otherwise.
+        logger.error(
+          { timeout_ms: config.shutdownTimeoutMs, driving: leases.drivingIds().length },
+          'shutdown did not finish within SHUTDOWN_TIMEOUT_MS; releasing what it can and exiting',
+        );
         leases.stop();
-        await scheduler.close();
-        await client.destroy().catch(() => undefined);
+        const moment = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref());
+        await Promise.race([leases.releaseAll().catch(() => 0), moment(2_000)]);
         healthServer?.close();
-        await database.close();
-        logger.info('shutdown complete');
+        await Promise.race([database.close().catch(() => undefined), moment(2_000)]);
+        return false;
       })();
       return stopping;
     },

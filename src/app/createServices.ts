@@ -9,6 +9,8 @@ import type { Metrics } from '../lib/metrics';
 import { AnnouncementService } from '../services/AnnouncementService';
 import { GenerationService } from '../services/generation/GenerationService';
 import { GuildSettingsService } from '../services/GuildSettingsService';
+import { ImageInputService } from '../services/ImageInputService';
+import { IterationService } from '../services/IterationService';
 import { LeaseManager } from '../services/LeaseManager';
 import { ResumeAdminService } from '../services/ResumeAdminService';
 import { SpendService } from '../services/SpendService';
@@ -44,6 +46,8 @@ export interface Services {
   resume: TaskResumeService;
   videoRequests: VideoRequestService;
   resumeAdmin: ResumeAdminService;
+  images: ImageInputService;
+  iterations: IterationService;
   queue: SubmitQueue;
   settings: GuildSettingsService;
   spend: SpendService;
@@ -63,6 +67,7 @@ export function createServices(d: ServiceDependencies): Services {
     logger: log('notifier'),
     metrics,
   });
+  const images = new ImageInputService({ storage, logger: log('images') });
   const announcements = new AnnouncementService({
     announcements: store.announcements,
     notifier,
@@ -70,6 +75,7 @@ export function createServices(d: ServiceDependencies): Services {
     leases,
     metrics,
     crashPoints,
+    images,
   });
   const queue = new SubmitQueue({ queue: store.queue, config, logger: log('queue'), metrics });
   const generation = new GenerationService({
@@ -107,7 +113,25 @@ export function createServices(d: ServiceDependencies): Services {
   });
   const settings = new GuildSettingsService({ settings: store.settings, budgets: store.budgets, config });
   const spend = new SpendService({ budgets: store.budgets, queue: store.queue, config });
-  const resumeAdmin = new ResumeAdminService({ requests: store.requests, views: store.views, resume, spend, config });
+  const resumeAdmin = new ResumeAdminService({
+    requests: store.requests,
+    views: store.views,
+    adminRuns: store.adminRuns,
+    resume,
+    spend,
+    config,
+  });
+  const iterations = new IterationService({
+    requests: store.requests,
+    views: store.views,
+    announcements: store.announcements,
+    leases,
+    videoRequests,
+    images,
+    config,
+    logger: log('iterations'),
+    instanceId: config.instanceId,
+  });
   return {
     store,
     leases,
@@ -119,6 +143,8 @@ export function createServices(d: ServiceDependencies): Services {
     resume,
     videoRequests,
     resumeAdmin,
+    images,
+    iterations,
     queue,
     settings,
     spend,

@@ -9,8 +9,32 @@ export class HealthState {
   public shuttingDown = false;
 }
 
+/** How long a database check or a gauge refresh is reused, so a flood of probes costs no more queries. */
+export const PROBE_CACHE_MS = 1_000;
+
+/**
+ * `work` run at most once per `ms`: callers within that time (or while it runs) share its result, success or failure.
+ */
+export function sharedFor<T>(ms: number, work: () => Promise<T>, now: () => number = Date.now): () => Promise<T> {
+  let last: { at: number; result: Promise<T> } | undefined;
+  return () => {
+    if (last && now() - last.at < ms) return last.result;
+    const result = work();
+    const entry = { at: Number.POSITIVE_INFINITY, result };
+    last = entry;
+    // The window starts when the work ends: a slow check is never followed at once by another.
+    void result.then(
+      () => (entry.at = now()),
+      () => (entry.at = now()),
+    );
+    return result;
+  };
+}
+
 export interface HealthServerOptions {
   port: number;
+  /** the interface to listen on (HTTP_HOST; default loopback only) */
+  host: string;
   state: HealthState;
   metrics: Metrics;
   /** resolves when the database answers */
@@ -20,9 +44,15 @@ export interface HealthServerOptions {
   logger: Logger;
 }
 
-/** `/livez`, `/readyz` and `/metrics` on HTTP_PORT (loopback or behind a private network: no auth). */
+/**
+ * `/livez`, `/readyz` and `/metrics` on HTTP_HOST:HTTP_PORT. No authentication: it listens on loopback unless told
+ * otherwise (docs/operations.md, "Health and metrics"), and a flood of probes costs at most one database query per
+ * second for each of `/readyz` and `/metrics`.
+ */
 export async function startHealthServer(options: HealthServerOptions): Promise<{ server: Server; port: number }> {
   const { state, metrics, logger } = options;
+  const checkDatabase = sharedFor(PROBE_CACHE_MS, options.checkDatabase);
+  const beforeScrape = options.beforeScrape ? sharedFor(PROBE_CACHE_MS, options.beforeScrape) : undefined;
   const server = createServer((req, res) => {
     void (async () => {
       const path = (req.url ?? '/').split('?')[0];
@@ -38,7 +68,7 @@ export async function startHealthServer(options: HealthServerOptions): Promise<{
         let database = true;
         try {
           await Promise.race([
-            options.checkDatabase(),
+            checkDatabase(),
             new Promise((_, reject) => setTimeout(() => reject(new Error('timeout')), 2_000).unref()),
           ]);
         } catch {
@@ -58,7 +88,7 @@ export async function startHealthServer(options: HealthServerOptions): Promise<{
       }
       if (path === '/metrics') {
         try {
-          await options.beforeScrape?.();
+          await beforeScrape?.();
         } catch (error) {
           logger.warn({ err: error }, 'could not refresh gauges before a metrics scrape');
         }
@@ -73,9 +103,9 @@ export async function startHealthServer(options: HealthServerOptions): Promise<{
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(options.port, () => resolve());
+    server.listen(options.port, options.host, () => resolve());
   });
-  const port = (server.address() as AddressInfo).port;
-  logger.info({ port }, 'health and metrics server listening');
+  const { port, address } = server.address() as AddressInfo;
+  logger.info({ port, host: address }, 'health and metrics server listening');
   return { server, port };
 }

@@ -2,7 +2,7 @@ import { ApplyOptions } from '@sapphire/decorators';
 import { CommandOptionsRunTypeEnum } from '@sapphire/framework';
 import { Subcommand } from '@sapphire/plugin-subcommands';
 import { InteractionContextType, MessageFlags, PermissionFlagsBits, type APIEmbed } from 'discord.js';
-import { dryRunEmbed, expiryButtons, runEmbed, statusView } from '../discord/adminViews';
+import { dryRunEmbed, expiryButtons, runBusyText, runEmbed, statusView } from '../discord/adminViews';
 import { LiveReply } from '../discord/LiveReply';
 import { displayText } from '../discord/text';
 import { ThrottledEditor } from '../discord/ThrottledEditor';
@@ -78,6 +78,15 @@ export class ResumeCommand extends Subcommand {
       });
       return;
     }
+    const begun = await resumeAdmin.beginRun(guildId, interaction.user.id);
+    if (!begun.ok) {
+      await interaction.reply({
+        content: runBusyText(begun.startedBy, begun.startedAt),
+        flags: MessageFlags.Ephemeral,
+        allowedMentions: { parse: [] },
+      });
+      return;
+    }
     await interaction.deferReply();
     const reply = new LiveReply(interaction, pino);
     const editor = new ThrottledEditor<APIEmbed>(
@@ -85,7 +94,7 @@ export class ResumeCommand extends Subcommand {
       LIVE_EDIT_INTERVAL_MS,
       (error) => pino.warn({ err: error }, 'could not update the /resume run progress'),
     );
-    await resumeAdmin.run(guildId, (progress, final) => editor.push(runEmbed(progress, final)));
+    await begun.run((progress, final) => editor.push(runEmbed(progress, final)));
     await editor.idle();
   }
 

@@ -1,11 +1,14 @@
 import { ApplyOptions } from '@sapphire/decorators';
 import { Command, CommandOptionsRunTypeEnum } from '@sapphire/framework';
-import { ApplicationIntegrationType, InteractionContextType, MessageFlags, PermissionFlagsBits } from 'discord.js';
-import { interactionExpiresAt } from '../discord/interactionToken';
-import { LiveProgress } from '../discord/LiveProgress';
+import { ApplicationIntegrationType, InteractionContextType, PermissionFlagsBits, type Attachment } from 'discord.js';
+import { deferPublicReply, interactionContext, privately, startLiveRequest } from '../discord/LiveRequest';
 import { refusalMessage } from '../discord/spendViews';
 import { DuplicateInteractionError } from '../domain/errors';
+import type { VideoSpec } from '../domain/iteration';
+import { THUMBNAIL_MAX_BYTES } from '../domain/policy';
+import { IMAGE_EXTENSIONS } from '../domain/images';
 import { NEGATIVE_PROMPT_MAX_LENGTH, PROMPT_MAX_LENGTH, SEED_MAX, validateVideoInput } from '../domain/videoInput';
+import type { ImageSource } from '../services/ImageInputService';
 
 /** The checks before the acknowledgement must leave time to acknowledge within Discord's 3 seconds. */
 const ADMISSION_CHECK_TIMEOUT_MS = 2_000;
@@ -57,14 +60,19 @@ export class VideoCommand extends Command {
         )
         .addIntegerOption((o) =>
           o.setName('seed').setDescription('Seed for repeatable results').setMinValue(0).setMaxValue(SEED_MAX),
+        )
+        .addAttachmentOption((o) =>
+          o.setName('image').setDescription('First frame: animate this image (PNG, JPEG or WebP, up to 20 MB)'),
+        )
+        .addAttachmentOption((o) =>
+          o.setName('last_frame').setDescription('Last frame, with image: the video ends on this picture'),
         ),
     );
   }
 
   public override async chatInputRun(interaction: Command.ChatInputCommandInteraction) {
-    const { videoRequests, config, pino } = this.container;
-    const ephemeral = (content: string) =>
-      interaction.reply({ content, flags: MessageFlags.Ephemeral, allowedMentions: { parse: [] } });
+    const { videoRequests, images, config, pino } = this.container;
+    const ephemeral = (content: string) => interaction.reply(privately(content));
     if (!interaction.inGuild() || !interaction.guildId) return ephemeral('Use /video in a server channel.');
     if (!videoRequests.accepting) return ephemeral('The bot is restarting. Try again in a minute.');
 
@@ -78,8 +86,18 @@ export class VideoCommand extends Command {
       seed: interaction.options.getInteger('seed'),
     };
     const validation = validateVideoInput(raw);
-    if (!validation.ok) return ephemeral(validation.problems.join('\n'));
+    const sources = imageSources(
+      interaction.options.getAttachment('image'),
+      interaction.options.getAttachment('last_frame'),
+    );
+    const problems = [
+      ...(validation.ok ? [] : validation.problems),
+      ...(sources.ok ? images.checkDeclared(sources.images) : [sources.problem]),
+    ];
+    if (!validation.ok || !sources.ok || problems.length > 0) return ephemeral(problems.join('\n'));
 
+    // The servers and channels allowed, the server's options, the quotas and the budgets as they stand (record checks
+    // them again, atomically).
     const where = { guildId: interaction.guildId, channelId: interaction.channelId, userId: interaction.user.id };
     let admission;
     try {
@@ -95,49 +113,107 @@ export class VideoCommand extends Command {
     }
     if (!admission.ok) return ephemeral(refusalMessage(admission.refusal));
 
-    // The row is written before the acknowledgement: once Discord shows "thinking…", a crash cannot lose the request
-    // (a crash before the acknowledgement leaves a recorded request that is resumed and announced in the channel).
-    let recorded;
-    try {
-      recorded = await videoRequests.record(admission.value, {
-        guildId: interaction.guildId,
-        channelId: interaction.channelId,
-        userId: interaction.user.id,
-        applicationId: interaction.applicationId,
-        interactionToken: interaction.token,
-        interactionExpiresAt: interactionExpiresAt(interaction.createdAt),
-        interactionId: interaction.id,
-        attachmentSizeLimit: interaction.attachmentSizeLimit ?? null,
-      });
-    } catch (error) {
-      const refusal = videoRequests.refusalOf(error);
-      if (refusal) return ephemeral(refusalMessage(refusal));
-      if (error instanceof DuplicateInteractionError) {
-        // Every instance receives the interaction; the one that recorded it first answers and pays for it.
-        pino.debug({ interaction_id: interaction.id }, '/video already recorded by another instance');
-        return;
+    const context = interactionContext(interaction);
+    const start = { runner: videoRequests, progressEditIntervalMs: config.video.progressEditIntervalMs, logger: pino };
+    const spec: VideoSpec = admission.value;
+    if (sources.images.length === 0) {
+      // The row is written before the acknowledgement: once Discord shows "thinking…", a crash cannot lose the
+      // request (a crash before the acknowledgement leaves a recorded request that is resumed and announced in the
+      // channel).
+      let recorded;
+      try {
+        recorded = await videoRequests.record(spec, context);
+      } catch (error) {
+        const refusal = videoRequests.refusalOf(error);
+        if (refusal) return ephemeral(refusalMessage(refusal));
+        if (error instanceof DuplicateInteractionError) {
+          // Every instance receives the interaction; the one that recorded it first answers and pays for it.
+          pino.debug({ interaction_id: interaction.id }, '/video already recorded by another instance');
+          return;
+        }
+        pino.error({ err: error }, 'could not record the /video request');
+        return ephemeral(
+          'The bot could not save your request, so nothing was started or charged. Try again in a minute.',
+        );
       }
-      pino.error({ err: error }, 'could not record the /video request');
-      return ephemeral(
-        'The bot could not save your request, so nothing was started or charged. Try again in a minute.',
-      );
-    }
-    try {
-      await interaction.deferReply();
-    } catch (error) {
-      // Too late for Discord: the request is recorded all the same; its result goes to the channel.
-      pino.warn(
-        { err: error, request_id: recorded.row.id },
-        'could not acknowledge /video; generating anyway, the result will be posted in the channel',
-      );
-      videoRequests.run(recorded);
+      await startLiveRequest(interaction, recorded, start);
+      this.accepted(interaction, recorded.row.id);
       return;
     }
-    const progress = new LiveProgress(interaction, Date.now(), config.video.progressEditIntervalMs, pino);
-    const { requestId } = videoRequests.run(recorded, progress);
-    pino.info(
+
+    // With images the copy into the bucket (up to 40 MB) may outlast Discord's 3-second deadline, so the interaction is
+    // acknowledged first: only one instance's acknowledgement succeeds (Discord answers the others 40060), and that
+    // instance copies the images and records the request. Nothing is written or billed before the images are safe.
+    const deferred = await deferPublicReply(interaction).catch((error: unknown) => {
+      pino.warn({ err: error, interaction_id: interaction.id }, 'could not acknowledge /video with an image');
+      return undefined;
+    });
+    if (!deferred) return; // another instance took it, or Discord no longer accepts it
+    const refuse = async (reason: string) => {
+      await interaction.deleteReply().catch(() => undefined);
+      await interaction.followUp(privately(reason)).catch((error: unknown) => {
+        pino.warn({ err: error }, 'could not tell the requester why /video was refused');
+      });
+    };
+    const at = { ...context };
+    const intakes = await Promise.all(sources.images.map((source) => images.fetchAndStore(source, at)));
+    const failed = intakes.find((i) => !i.ok);
+    if (failed && !failed.ok) return refuse(failed.reason);
+    const stored = intakes.flatMap((i) => (i.ok ? [i] : []));
+    const first = stored[0]!;
+    let recorded;
+    try {
+      recorded = await videoRequests.record(
+        { ...spec, image: first.image, lastFrame: stored[1]?.image ?? null },
+        context,
+      );
+    } catch (error) {
+      const refusal = videoRequests.refusalOf(error);
+      if (refusal) return refuse(refusalMessage(refusal));
+      if (error instanceof DuplicateInteractionError) return; // a replay of an interaction already handled
+      pino.error({ err: error }, 'could not record the /video request');
+      return refuse('The bot could not save your request, so nothing was started or charged. Try again in a minute.');
+    }
+    const thumbnail =
+      first.bytes.length <= THUMBNAIL_MAX_BYTES
+        ? { name: `first_frame.${IMAGE_EXTENSIONS[first.image.mimeType]}`, data: first.bytes }
+        : undefined;
+    await startLiveRequest(interaction, recorded, {
+      ...start,
+      repliedWith: deferred.messageId,
+      thumbnail: async () => thumbnail,
+    });
+    this.accepted(interaction, recorded.row.id);
+  }
+
+  private accepted(interaction: Command.ChatInputCommandInteraction, requestId: string): void {
+    this.container.pino.info(
       { request_id: requestId, guild_id: interaction.guildId, user_id: interaction.user.id },
       '/video request accepted',
     );
   }
+}
+
+/** The image options as Discord declared them; a last frame needs a first frame (Veo uses it only then). */
+function imageSources(
+  image: Attachment | null,
+  lastFrame: Attachment | null,
+): { ok: true; images: ImageSource[] } | { ok: false; problem: string } {
+  if (lastFrame && !image) {
+    return {
+      ok: false,
+      problem: 'A `last_frame` needs an `image` too: Veo uses a last frame only with a first frame.',
+    };
+  }
+  const source = (option: ImageSource['option'], a: Attachment): ImageSource => ({
+    option,
+    url: a.url,
+    filename: a.name,
+    size: a.size,
+    contentType: a.contentType,
+  });
+  return {
+    ok: true,
+    images: [...(image ? [source('image', image)] : []), ...(lastFrame ? [source('last_frame', lastFrame)] : [])],
+  };
 }

@@ -1,12 +1,14 @@
-import { randomBytes } from 'node:crypto';
-import { closeSync, linkSync, mkdirSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Logger } from 'pino';
 import type { PGlite } from '@electric-sql/pglite';
 import { DataSource, type DataSourceOptions } from 'typeorm';
 import type { Config } from '../lib/config';
+import { openEmbeddedEngine } from './embedded';
+import { acquireDataDirLock } from './dataDirLock';
 import { entities } from './entities';
 import { migrations } from './migrations';
+
+export { DataDirLockedError, LOCK_FILE_NAME } from './dataDirLock';
 
 /**
  * Opens the bot's database: real PostgreSQL when `database.url` is set, otherwise embedded PGlite in-process
@@ -28,117 +30,7 @@ export const POSTGRES_POOL_SIZE = 10;
 export const CONNECT_TIMEOUT_MS = 10_000;
 /** Key of the advisory lock that serialises migrations of instances starting side by side (postgres mode). */
 export const MIGRATION_LOCK_KEY = 7_305_202_611;
-export const LOCK_FILE_NAME = 'veobot.lock';
 export const PGLITE_SUBDIR = 'pglite';
-
-/** A second process (or a second open in this process) tried to use a DATA_DIR that is in use. */
-export class DataDirLockedError extends Error {
-  public constructor(
-    public readonly dataDir: string,
-    public readonly pid: number,
-    public readonly lockFile: string,
-  ) {
-    super(
-      `DATA_DIR ${dataDir} is in use by process ${pid}${pid === process.pid ? ' (this process)' : ''}: ` +
-        `the embedded database allows one process at a time. Stop that process, or set DATABASE_URL to share a ` +
-        `PostgreSQL server between instances. (lock file: ${lockFile})`,
-    );
-    this.name = 'DataDirLockedError';
-  }
-}
-
-/** Data dirs this process holds, so a lock file naming our own pid but not in this set (pid reuse, e.g. pid 1 in a
- * restarted container) is recognised as stale. */
-const heldLocks = new Set<string>();
-
-function pidAlive(pid: number): boolean {
-  if (!Number.isSafeInteger(pid) || pid <= 0) return false;
-  if (pid === process.pid) return true;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    // EPERM: the process exists but belongs to someone else.
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-function readLock(file: string): string | undefined {
-  try {
-    return readFileSync(file, 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw err;
-  }
-}
-
-/**
- * Takes the DATA_DIR lock: a file created with `wx` holding our pid. A lock whose pid is dead (or is our own pid but
- * not held by this process) is stale and taken over. Returns the release function.
- */
-export function acquireDataDirLock(dataDir: string, logger?: Logger): () => void {
-  const dir = resolve(dataDir);
-  const file = join(dir, LOCK_FILE_NAME);
-  mkdirSync(dir, { recursive: true });
-  for (let round = 0; round < 5; round++) {
-    try {
-      const fd = openSync(file, 'wx', 0o644);
-      try {
-        writeSync(fd, `${process.pid}\n`);
-      } finally {
-        closeSync(fd);
-      }
-      heldLocks.add(dir);
-      const onExit = (): void => {
-        // Last resort on a normal exit without close(): leave no lock behind (a kill -9 leaves a stale one instead).
-        if (heldLocks.has(dir) && readLock(file)?.trim() === String(process.pid)) unlinkSync(file);
-      };
-      process.once('exit', onExit);
-      let released = false;
-      return () => {
-        if (released) return;
-        released = true;
-        process.removeListener('exit', onExit);
-        heldLocks.delete(dir);
-        try {
-          if (readLock(file)?.trim() === String(process.pid)) unlinkSync(file);
-        } catch (err) {
-          if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-        }
-      };
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-    }
-    const content = readLock(file);
-    if (content === undefined) continue; // released meanwhile: try again
-    const pid = Number.parseInt(content.trim(), 10);
-    const ours = pid === process.pid;
-    if (ours ? heldLocks.has(dir) : pidAlive(pid)) throw new DataDirLockedError(dir, pid, file);
-    // Stale: move it aside atomically, and check that what we moved is the stale lock we looked at (another process
-    // may have taken it over in between; then we put its lock back and report it as the holder).
-    const aside = `${file}.stale-${process.pid}-${randomBytes(4).toString('hex')}`;
-    try {
-      renameSync(file, aside);
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') continue;
-      throw e;
-    }
-    const moved = readLock(aside) ?? '';
-    if (moved !== content) {
-      try {
-        linkSync(aside, file);
-      } catch {
-        // someone else holds it by now; their lock stands
-      }
-      unlinkSync(aside);
-      const holder = Number.parseInt(moved.trim(), 10);
-      throw new DataDirLockedError(dir, holder, file);
-    }
-    unlinkSync(aside);
-    logger?.warn({ dataDir: dir, stalePid: pid }, 'took over a stale DATA_DIR lock left by a process that is gone');
-  }
-  throw new Error(`Could not take the DATA_DIR lock ${file}: it changed hands repeatedly`);
-}
 
 /** `postgres://user:secret@host/db` → `postgres://user@host:port/db` (never log a password). */
 export function describeUrl(url: string): string {
@@ -237,7 +129,7 @@ export async function openDatabase(db: DatabaseSettings, logger: Logger): Promis
 
   const dataDir = resolve(db.dataDir);
   const pgliteDir = join(dataDir, PGLITE_SUBDIR);
-  const release = acquireDataDirLock(dataDir, log);
+  const release = await acquireDataDirLock(dataDir, log);
   log.info(
     { mode: 'embedded', dataDir: pgliteDir },
     'DATABASE_URL is not set: using the embedded database (PGlite, one process only)',
@@ -246,7 +138,7 @@ export async function openDatabase(db: DatabaseSettings, logger: Logger): Promis
   let pglite: PGlite | undefined;
   let ds: DataSource | undefined;
   try {
-    pglite = await Engine.create({ dataDir: pgliteDir });
+    pglite = await openEmbeddedEngine(Engine, pgliteDir, log); // new DATA_DIR from the shipped template, settings for one process
     ds = new DataSource({
       type: 'postgres',
       poolSize: 1, // one PGlite session = one pg client

@@ -80,6 +80,16 @@ export const toRequestRow = mapper<VideoRequestRow>({
   submitAttempts: ['submit_attempts', 'number'],
   ambiguousAttempts: ['ambiguous_attempts', 'number'],
   updatedAt: ['updated_at', 'dateOrNull'],
+  imageUri: ['image_uri', 'value'],
+  imageMimeType: ['image_mime_type', 'value'],
+  lastFrameUri: ['last_frame_uri', 'value'],
+  lastFrameMimeType: ['last_frame_mime_type', 'value'],
+  sourceVideoUri: ['source_video_uri', 'value'],
+  sourceVideoSeconds: ['source_video_seconds', 'numberOrNull'],
+  parentRequestId: ['parent_request_id', 'value'],
+  origin: ['origin', 'value'],
+  originSeq: ['origin_seq', 'numberOrNull'],
+  replyMessageId: ['reply_message_id', 'value'],
 });
 
 /** snake_case `video_request_attempts` row → SubmitAttemptRow */

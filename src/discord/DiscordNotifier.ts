@@ -3,11 +3,12 @@ import { openAsBlob } from 'node:fs';
 import { DiscordAPIError, RESTJSONErrorCodes, Routes, type APIMessage, type REST, type RouteLike } from 'discord.js';
 import type { Logger } from 'pino';
 import { DeliveryError } from '../domain/errors';
-import type { AnnouncementResult, Notifier, PreparedVideo, VideoDelivery } from '../domain/ports';
+import type { AnnouncementResult, Notifier, PreparedVideo, Thumbnail, VideoDelivery } from '../domain/ports';
 import type { VideoRequestRow } from '../domain/request';
 import type { Metrics } from '../lib/metrics';
 import { isResultEmbed, pointerEmbed, resultMessage } from './embeds';
 import { isTokenGone, tokenUsable } from './interactionToken';
+import { resultComponents } from './iterationViews';
 
 /** Discord error codes after which retrying the same message can never work. */
 const PERMANENT_CODES = new Set<number>([
@@ -19,10 +20,8 @@ const PERMANENT_CODES = new Set<number>([
   RESTJSONErrorCodes.CannotSendMessagesInNonTextChannel,
 ]);
 
-interface VideoFile {
-  name: string;
-  path: string;
-}
+/** A file to upload: the video (streamed from its temporary file) or the first frame (in memory). */
+type UploadFile = { name: string; contentType: string } & ({ path: string } | { data: Buffer });
 
 export interface DiscordNotifierOptions {
   rest: REST;
@@ -67,6 +66,7 @@ export class DiscordNotifier implements Notifier {
     row: VideoRequestRow,
     context: { resumed: boolean },
     video?: VideoDelivery,
+    thumbnail?: Thumbnail,
   ): Promise<AnnouncementResult> {
     const canEdit = this.canEditInteraction(row);
     if (context.resumed && canEdit && row.notificationAttempts > 0) {
@@ -80,13 +80,13 @@ export class DiscordNotifier implements Notifier {
 
     if (canEdit && !context.resumed) {
       try {
-        return await this.editOriginal(row, context, video);
+        return await this.editOriginal(row, context, video, thumbnail);
       } catch (error) {
         if (!this.tokenGone(error, row)) throw this.classify(error, 'interaction');
       }
     }
     try {
-      const result = await this.sendChannelMessage(row, context, video);
+      const result = await this.sendChannelMessage(row, context, video, thumbnail);
       if (canEdit && context.resumed) await this.pointOriginalTo(row, result.messageId);
       return result;
     } catch (error) {
@@ -96,7 +96,7 @@ export class DiscordNotifier implements Notifier {
         'the channel refused the result; showing it in the original reply',
       );
       try {
-        return await this.editOriginal(row, context, video);
+        return await this.editOriginal(row, context, video, thumbnail);
       } catch {
         throw error;
       }
@@ -111,13 +111,17 @@ export class DiscordNotifier implements Notifier {
     method: 'post' | 'patch',
     route: RouteLike,
     auth: boolean,
-    payload: { body: Record<string, unknown>; files: VideoFile[] },
+    payload: { body: Record<string, unknown>; files: UploadFile[] },
   ): Promise<unknown> {
     if (payload.files.length === 0) return this.options.rest[method](route, { body: payload.body, auth });
     const form = new FormData();
     form.append('payload_json', JSON.stringify(payload.body));
     for (const [index, file] of payload.files.entries()) {
-      form.append(`files[${index}]`, await openAsBlob(file.path, { type: 'video/mp4' }), file.name);
+      const blob =
+        'path' in file
+          ? await openAsBlob(file.path, { type: file.contentType })
+          : new Blob([file.data], { type: file.contentType });
+      form.append(`files[${index}]`, blob, file.name);
     }
     return this.options.rest[method](route, { body: form, passThroughBody: true, auth });
   }
@@ -154,13 +158,22 @@ export class DiscordNotifier implements Notifier {
     }
   }
 
-  private payload(row: VideoRequestRow, context: { resumed: boolean }, video: PreparedVideo | undefined) {
+  /** The result message: content, embed, its buttons (resultComponents) and files (the video, the first frame). */
+  private payload(
+    row: VideoRequestRow,
+    context: { resumed: boolean },
+    video: PreparedVideo | undefined,
+    thumbnail: Thumbnail | undefined,
+  ) {
     const { content, embed } = resultMessage(row, {
       resumed: context.resumed,
       link: video?.kind === 'link' ? { url: video.url, reason: video.reason, size: video.size } : undefined,
+      thumbnail: thumbnail?.name,
     });
-    const files: VideoFile[] = video?.kind === 'attachment' ? [{ name: video.name, path: video.path }] : [];
-    return { embed, files, content };
+    const files: UploadFile[] =
+      video?.kind === 'attachment' ? [{ name: video.name, path: video.path, contentType: 'video/mp4' }] : [];
+    if (thumbnail) files.push({ name: thumbnail.name, data: thumbnail.data, contentType: imageType(thumbnail.name) });
+    return { embed, files, content, components: resultComponents(row) };
   }
 
   /**
@@ -191,13 +204,14 @@ export class DiscordNotifier implements Notifier {
     row: VideoRequestRow,
     context: { resumed: boolean },
     video: VideoDelivery | undefined,
+    thumbnail: Thumbnail | undefined,
   ): Promise<AnnouncementResult> {
     const appId = row.applicationId ?? this.options.applicationId();
     if (!appId) throw new DeliveryError('application id unknown', false);
     const { message, current } = await this.sendVideo(
       video,
       async (v) => {
-        const { embed, files, content } = this.payload(row, context, v);
+        const { embed, files, content, components } = this.payload(row, context, v, thumbnail);
         return (await this.sendWithFiles(
           'patch',
           Routes.webhookMessage(appId, row.interactionToken!, '@original'),
@@ -206,7 +220,7 @@ export class DiscordNotifier implements Notifier {
             body: {
               content,
               embeds: [embed],
-              components: [],
+              components,
               attachments: files.map((f, i) => ({ id: i, filename: f.name })),
               allowed_mentions: { parse: [], users: [row.userId] },
             },
@@ -225,6 +239,7 @@ export class DiscordNotifier implements Notifier {
     row: VideoRequestRow,
     context: { resumed: boolean },
     video?: VideoDelivery,
+    thumbnail?: Thumbnail,
   ): Promise<AnnouncementResult> {
     if (!row.channelId) throw new DeliveryError('the request has no channel to post in', true);
     if (row.notificationAttempts > 0) {
@@ -239,11 +254,12 @@ export class DiscordNotifier implements Notifier {
       const { message, current } = await this.sendVideo(
         video,
         async (v) => {
-          const { embed, files, content } = this.payload(row, context, v);
+          const { embed, files, content, components } = this.payload(row, context, v, thumbnail);
           return (await this.sendWithFiles('post', Routes.channelMessages(row.channelId), true, {
             body: {
               content,
               embeds: [embed],
+              components,
               allowed_mentions: { parse: [], users: [row.userId] },
               nonce: announcementNonce(row.id, row.status),
               enforce_nonce: true,
@@ -308,4 +324,10 @@ function isTooLarge(error: unknown): boolean {
     error instanceof DiscordAPIError &&
     (error.status === 413 || error.code === RESTJSONErrorCodes.RequestEntityTooLarge)
   );
+}
+
+function imageType(name: string): string {
+  if (name.endsWith('.png')) return 'image/png';
+  if (name.endsWith('.webp')) return 'image/webp';
+  return 'image/jpeg';
 }

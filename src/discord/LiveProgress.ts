@@ -1,35 +1,73 @@
-import type { APIEmbed } from 'discord.js';
+import type { APIActionRowComponent, APIButtonComponent, APIEmbed } from 'discord.js';
 import type { Logger } from 'pino';
-import type { Phase, ProgressObserver } from '../domain/ports';
+import { isCancelled } from '../domain/iteration';
+import type { Phase, ProgressObserver, Thumbnail } from '../domain/ports';
 import type { VideoRequestRow } from '../domain/request';
 import type { QueueInfo } from '../domain/spend';
-import { progressEmbed } from './embeds';
+import { progressEmbed, resultEmbed } from './embeds';
+import { fitEmbed } from './limits';
+import { progressComponents } from './iterationViews';
 import { ThrottledEditor } from './ThrottledEditor';
 
+/** One state of the progress message. */
+interface ProgressView {
+  embeds: APIEmbed[];
+  components: APIActionRowComponent<APIButtonComponent>[];
+}
+
+/** The reply a LiveProgress edits (a deferred interaction reply). */
+export interface EditableReply {
+  editReply(options: {
+    content?: string;
+    embeds: APIEmbed[];
+    components: APIActionRowComponent<APIButtonComponent>[];
+    allowedMentions: { parse: [] };
+    files?: { attachment: Buffer; name: string }[];
+  }): Promise<unknown>;
+}
+
 /**
- * The live progress embed of a `/video` reply: shown when the phase changes and refreshed on a ticker while Veo works,
- * through one ThrottledEditor (at most one edit every `minIntervalMs`), and never after the result.
+ * The live progress embed of a `/video` reply (or of a result button's reply): shown when the phase changes and
+ * refreshed on a ticker while Veo works, through one ThrottledEditor (at most one edit every `minIntervalMs`), and
+ * never after the result. While the request is queued it offers Cancel. The first frame, if any, is attached to the
+ * first edit that reaches Discord and shown as the thumbnail from then on (a message's own attachment does not expire).
  */
 export class LiveProgress implements ProgressObserver {
   private phase: Phase = 'queued';
   private queue: QueueInfo | undefined;
   private row: VideoRequestRow | undefined;
   private timer: NodeJS.Timeout | undefined;
-  private readonly editor: ThrottledEditor<APIEmbed>;
+  private thumbnailShown = false;
+  private readonly editor: ThrottledEditor<ProgressView>;
 
   public constructor(
-    reply: { editReply(options: { embeds: APIEmbed[]; allowedMentions: { parse: [] } }): Promise<unknown> },
+    private readonly reply: EditableReply,
     private readonly startedAt: number,
     private readonly minIntervalMs: number,
-    logger: Logger,
+    private readonly logger: Logger,
     private readonly now: () => number = Date.now,
+    private readonly thumbnail?: Thumbnail,
   ) {
     this.editor = new ThrottledEditor(
-      (embed) => reply.editReply({ embeds: [embed], allowedMentions: { parse: [] } }),
+      (view) => this.publish(view),
       minIntervalMs,
-      (error) => logger.debug({ err: error }, 'progress edit failed'),
+      (error) => this.failed(error),
       now,
     );
+  }
+
+  private async publish(view: ProgressView): Promise<void> {
+    const attach = this.thumbnail && !this.thumbnailShown;
+    await this.reply.editReply({
+      ...view,
+      allowedMentions: { parse: [] },
+      ...(attach ? { files: [{ attachment: this.thumbnail!.data, name: this.thumbnail!.name }] } : {}),
+    });
+    if (attach) this.thumbnailShown = true;
+  }
+
+  private failed(error: unknown): void {
+    this.logger.debug({ err: error }, 'progress edit failed');
   }
 
   public async onPhase(phase: Phase, row: VideoRequestRow, queue?: QueueInfo): Promise<void> {
@@ -49,7 +87,11 @@ export class LiveProgress implements ProgressObserver {
   }
 
   private refresh(): void {
-    if (this.row) this.editor.push(progressEmbed(this.row, this.phase, this.now() - this.startedAt, this.queue));
+    if (!this.row) return;
+    this.editor.push({
+      embeds: [progressEmbed(this.row, this.phase, this.now() - this.startedAt, this.thumbnail?.name, this.queue)],
+      components: progressComponents(this.row, this.phase),
+    });
   }
 
   /**
@@ -60,8 +102,24 @@ export class LiveProgress implements ProgressObserver {
     if (this.phase !== 'queued') this.refresh();
   }
 
-  public onEnd(): Promise<void> {
-    return this.stop();
+  /** Resolves once what was pushed so far is shown (or after `timeoutMs`, whichever comes first). */
+  public async shown(timeoutMs: number): Promise<void> {
+    await Promise.race([this.editor.idle(), new Promise((r) => setTimeout(r, timeoutMs).unref())]);
+  }
+
+  /** Stops; when the requester cancelled the request meanwhile, the reply says so last (after any edit in flight). */
+  public async onEnd(taken?: VideoRequestRow | null): Promise<void> {
+    await this.stop();
+    if (!taken || !isCancelled(taken)) return;
+    const thumbnail = this.thumbnailShown ? this.thumbnail?.name : undefined;
+    await this.reply
+      .editReply({
+        content: '',
+        embeds: [fitEmbed(resultEmbed(taken, { resumed: false, thumbnail }))],
+        components: [],
+        allowedMentions: { parse: [] },
+      })
+      .catch((error: unknown) => this.failed(error));
   }
 
   public async stop(): Promise<void> {

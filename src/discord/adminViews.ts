@@ -186,6 +186,11 @@ export function runEmbed(progress: RunProgress, final: boolean): APIEmbed {
   });
 }
 
+/** A second `/resume run` while one is going: who started it and when (a silent mention). */
+export function runBusyText(startedBy: string, startedAt: Date): string {
+  return `A resume run of this server is already going: <@${startedBy}> started it <t:${Math.floor(startedAt.getTime() / 1000)}:R>. Its progress is in that command's reply; run \`/resume status\` to see where things stand.`;
+}
+
 /** The one-minute confirmation of an expiry: the buttons carry the whole filter. */
 export function expiryButtons(pending: PendingExpiry): ActionRowBuilder<ButtonBuilder> {
   return new ActionRowBuilder<ButtonBuilder>().addComponents(

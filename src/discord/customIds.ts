@@ -37,3 +37,43 @@ export function parseResumeButton(customId: string): ResumeButton | null {
     },
   };
 }
+
+/**
+ * The buttons of results and progress embeds (issue #16). A result button carries the request it is on and which press
+ * of it this is (`seq`, base 36): each press makes at most one request, so a double click (two interactions with the
+ * same id) records one; after a press the bot raises the button's `seq`, so a later press makes another. At most
+ * 3 + 2 + 36 + 1 + 4 + 3 = 49 characters; the five actions differ, so no two buttons of a message share an id.
+ */
+export type PressKind = 'reroll' | 'extend' | 'edit' | 'retry';
+const PRESS_CODE: Record<PressKind, string> = { reroll: 'r', extend: 'x', edit: 'e', retry: 't' };
+const PRESS_KIND: Record<string, PressKind> = { r: 'reroll', x: 'extend', e: 'edit', t: 'retry' };
+
+export type IterationButton =
+  { kind: PressKind; requestId: string; seq: number; audioOff: boolean } | { kind: 'cancel'; requestId: string };
+
+export const ITERATION_BUTTON = {
+  press: (kind: PressKind, requestId: string, seq: number, audioOff = false) =>
+    `vb:${PRESS_CODE[kind]}:${requestId}:${seq.toString(36)}${audioOff ? ':a0' : ''}`,
+  cancel: (requestId: string) => `vb:c:${requestId}`,
+  /** The Edit prompt modal: which request it edits, and which press of the button opened it. */
+  editModal: (requestId: string, seq: number) => `vb:m:${requestId}:${seq.toString(36)}`,
+};
+
+/** The text inputs of the Edit prompt modal. */
+export const EDIT_MODAL_FIELDS = { prompt: 'prompt', negativePrompt: 'negative_prompt' } as const;
+
+const UUID = '([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})';
+const SEQ = '([0-9a-z]{1,4})';
+
+export function parseIterationButton(customId: string): IterationButton | null {
+  const cancel = new RegExp(`^vb:c:${UUID}$`).exec(customId);
+  if (cancel) return { kind: 'cancel', requestId: cancel[1]! };
+  const press = new RegExp(`^vb:([rxet]):${UUID}:${SEQ}(:a0)?$`).exec(customId);
+  if (!press) return null;
+  return { kind: PRESS_KIND[press[1]!]!, requestId: press[2]!, seq: parseInt(press[3]!, 36), audioOff: !!press[4] };
+}
+
+export function parseEditModal(customId: string): { requestId: string; seq: number } | null {
+  const m = new RegExp(`^vb:m:${UUID}:${SEQ}$`).exec(customId);
+  return m ? { requestId: m[1]!, seq: parseInt(m[2]!, 36) } : null;
+}

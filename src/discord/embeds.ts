@@ -1,5 +1,6 @@
 /** The embeds a requester sees: live progress, the result, and the pointer left on a stale progress reply. */
 import type { APIEmbed } from 'discord.js';
+import { audioWasFiltered, isCancelled, outputSeconds } from '../domain/iteration';
 import type { Phase } from '../domain/ports';
 import type { QueueInfo } from '../domain/spend';
 import type { VideoRequestRow } from '../domain/request';
@@ -9,14 +10,28 @@ import { queuedText } from './spendViews';
 import { COLORS, displayText, requestMarker } from './text';
 
 export function describeSettings(
-  row: Pick<VideoRequestRow, 'durationSeconds' | 'aspectRatio' | 'resolution' | 'generateAudio' | 'model'>,
+  row: Pick<
+    VideoRequestRow,
+    | 'durationSeconds'
+    | 'aspectRatio'
+    | 'resolution'
+    | 'generateAudio'
+    | 'model'
+    | 'sourceVideoSeconds'
+    | 'imageUri'
+    | 'lastFrameUri'
+  >,
 ): string {
+  const extension = row.sourceVideoSeconds !== null && row.sourceVideoSeconds !== undefined;
   const parts = [
-    `${row.durationSeconds ?? 8} s`,
+    extension
+      ? `${row.sourceVideoSeconds} s + ${row.durationSeconds ?? 7} s = ${outputSeconds(row)} s (extended)`
+      : `${row.durationSeconds ?? 8} s`,
     row.aspectRatio,
     row.resolution ?? '720p',
     row.generateAudio === false ? 'no audio' : 'audio',
   ];
+  if (row.imageUri) parts.push(row.lastFrameUri ? 'first and last frame' : 'from an image');
   if (row.model) parts.push(row.model);
   return parts.join(' · ');
 }
@@ -41,24 +56,37 @@ const PHASE_TEXT: Record<Phase, string> = {
 };
 
 /**
- * The live progress embed. While the request waits for a submit permit (`queued` with its place), the Status says
- * "Queued · position 4 · about 2 min" and the bar stays empty: nothing is being made yet.
+/**
+ * The live progress embed. Before the request is sent to Veo it offers Cancel (progressComponents); from the moment a
+ * submit attempt is recorded Google may bill it, so it says the request can no longer be cancelled. While the request
+ * waits for a submit permit (`queued` with its place), the Status says "Queued · position 4 · about 2 min" and the bar
+ * stays empty: nothing is being made yet.
  */
-export function progressEmbed(row: VideoRequestRow, phase: Phase, elapsedMs: number, queue?: QueueInfo): APIEmbed {
-  const queued = phase === 'queued' && queue !== undefined;
+export function progressEmbed(
+  row: VideoRequestRow,
+  phase: Phase,
+  elapsedMs: number,
+  thumbnail?: string,
+  queue?: QueueInfo,
+): APIEmbed {
+  const fields = [
+    { name: 'Status', value: phase === 'queued' && queue ? queuedText(queue) : PHASE_TEXT[phase], inline: true },
+    { name: 'Elapsed', value: formatDuration(elapsedMs), inline: true },
+    {
+      name: 'Progress (estimate)',
+      value: `\`${progressBar(phase === 'queued' ? 0 : elapsedMs, row.durationSeconds)}\``,
+    },
+    { name: 'Settings', value: describeSettings(row) },
+  ];
+  if (phase !== 'queued') {
+    fields.push({ name: 'Cancel', value: 'No longer possible: the request went to Veo, which bills it.' });
+  }
   return fitEmbed({
     title: '🎬 Making your video',
     color: COLORS.progress,
     description: `> ${displayText(row.prompt)}`,
-    fields: [
-      { name: 'Status', value: queued ? queuedText(queue) : PHASE_TEXT[phase], inline: true },
-      { name: 'Elapsed', value: formatDuration(elapsedMs), inline: true },
-      {
-        name: 'Progress (estimate)',
-        value: `\`${progressBar(phase === 'queued' ? 0 : elapsedMs, row.durationSeconds)}\``,
-      },
-      { name: 'Settings', value: describeSettings(row) },
-    ],
+    fields,
+    ...(thumbnail ? { thumbnail: { url: `attachment://${thumbnail}` } } : {}),
     footer: { text: requestMarker(row.id) },
   });
 }
@@ -67,6 +95,8 @@ export interface ResultOptions {
   resumed: boolean;
   /** a completed video that was not attached: where to fetch it, and why it is a link */
   link?: { url: string; reason: 'too_large' | 'download_failed'; size: number };
+  /** the name of the attached first frame, shown as the thumbnail */
+  thumbnail?: string;
 }
 
 /** The message that tells the requester how their request ended: its content (the mention) and its embed. */
@@ -88,7 +118,9 @@ export function resultMessage(row: VideoRequestRow, options: ResultOptions): Res
       ? 'your video is ready'
       : row.status === 'timeout'
         ? 'your video request timed out'
-        : 'your video could not be made';
+        : isCancelled(row)
+          ? 'your video request was cancelled'
+          : 'your video could not be made';
   const mention = `<@${row.userId}> ${verb}.`;
   const embed = resultEmbed(row, options);
   const link = options.link;
@@ -122,6 +154,7 @@ export function resultEmbed(row: VideoRequestRow, options: ResultOptions): APIEm
   const base = {
     description: `> ${displayText(row.prompt)}`,
     footer: { text: footer },
+    ...(options.thumbnail ? { thumbnail: { url: `attachment://${options.thumbnail}` } } : {}),
   };
   const settings = { name: 'Settings', value: describeSettings(row) };
   if (row.status === 'completed') {
@@ -145,13 +178,21 @@ export function resultEmbed(row: VideoRequestRow, options: ResultOptions): APIEm
             : `It could not be attached, so here is a link: it is in the message above (${size}).`,
       });
     }
-    return { ...base, title: resultTitle('completed'), color: COLORS.success, fields };
+    return { ...base, title: resultTitle(row), color: COLORS.success, fields };
+  }
+  if (isCancelled(row)) {
+    return {
+      ...base,
+      title: resultTitle(row),
+      color: COLORS.warning,
+      fields: [{ name: 'Why', value: plainReason(row) }, settings],
+    };
   }
   const why = { name: 'Why', value: `${plainReason(row)} (reference \`${row.id.slice(0, 8)}\`)` };
   if (row.status === 'timeout') {
     return {
       ...base,
-      title: resultTitle('timeout'),
+      title: resultTitle(row),
       color: COLORS.warning,
       fields: [
         why,
@@ -160,17 +201,17 @@ export function resultEmbed(row: VideoRequestRow, options: ResultOptions): APIEm
           name: 'What now',
           value:
             !row.operationName || row.failureKind === 'expired'
-              ? 'Run `/video` again.'
+              ? 'Press **Retry**, or run `/video` again.'
               : row.failureKind === 'admin'
                 ? 'It had already been sent to Veo and paid for, so it counts against your daily limit; if it still finishes, it will be posted here.'
-                : 'Run `/video` again. If this video still finishes, it will be posted here.',
+                : 'Press **Retry**, or run `/video` again. If this video still finishes, it will be posted here.',
         },
       ],
     };
   }
   return {
     ...base,
-    title: resultTitle('failed'),
+    title: resultTitle(row),
     color: COLORS.failure,
     fields: [why, settings, { name: 'What now', value: retryHint(row) }],
   };
@@ -181,7 +222,8 @@ export function resultEmbed(row: VideoRequestRow, options: ResultOptions): APIEm
  * paths and quotas): that stays in the logs and in `/resume status` for admins.
  */
 export function plainReason(
-  row: Pick<VideoRequestRow, 'status' | 'failureKind' | 'failureReason' | 'errorMessage'>,
+  row: Pick<VideoRequestRow, 'status' | 'failureKind' | 'failureReason' | 'errorMessage'> &
+    Partial<Pick<VideoRequestRow, 'generateAudio'>>,
 ): string {
   switch (row.failureReason) {
     case 'submit_attempts_exhausted':
@@ -201,7 +243,11 @@ export function plainReason(
         ? 'Veo could not use this prompt or these settings.'
         : "Google's video service failed while making the video.";
     case 'filtered':
-      return "Veo's safety filters blocked this video.";
+      return audioWasFiltered({ ...row, generateAudio: row.generateAudio ?? null })
+        ? "Veo's safety filters blocked the sound of this video."
+        : "Veo's safety filters blocked this video.";
+    case 'cancelled':
+      return 'You cancelled it before it was sent to Veo: nothing was billed, and it does not count against your daily limit.';
     case 'operation_gone':
       return 'Google no longer has this video job (it expired there).';
     case 'deadline':
@@ -230,10 +276,12 @@ export function plainReason(
 }
 
 function retryHint(row: VideoRequestRow): string {
+  if (audioWasFiltered(row)) return 'The filter stopped the sound: **Retry** makes it again without audio.';
   if (row.failureKind === 'filtered')
-    return 'Rephrase the prompt (avoid real people, violence or brands) and run `/video` again.';
-  if (row.failureKind === 'invalid') return 'Change the prompt or options and run `/video` again.';
-  return 'This was not your fault and does not count against your daily limit. Run `/video` again in a few minutes.';
+    return 'Rephrase the prompt (avoid real people, violence or brands) with **Edit prompt**, or run `/video` again.';
+  if (row.failureKind === 'invalid')
+    return 'Change the prompt with **Edit prompt**, or change the options and run `/video` again.';
+  return 'This was not your fault and does not count against your daily limit. Press **Retry** in a few minutes, or run `/video` again.';
 }
 
 /** Replaces a resumed request's stale progress embed: the result itself was posted as a new message. */
@@ -247,10 +295,11 @@ export function pointerEmbed(row: VideoRequestRow, messageLink: string): APIEmbe
   });
 }
 
-/** The title of the embed that tells how a request ended (one per final status). */
-export function resultTitle(status: VideoRequestRow['status']): string {
-  if (status === 'completed') return '✅ Your video is ready';
-  if (status === 'timeout') return '⌛ Your video request timed out';
+/** The title of the embed that tells how a request ended (one per final status; a cancel has its own). */
+export function resultTitle(row: Pick<VideoRequestRow, 'status' | 'failureKind'>): string {
+  if (row.status === 'completed') return '✅ Your video is ready';
+  if (row.status === 'timeout') return '⌛ Your video request timed out';
+  if (isCancelled(row)) return '🚫 Cancelled';
   return '❌ Your video could not be made';
 }
 
@@ -260,7 +309,7 @@ export function resultTitle(status: VideoRequestRow['status']): string {
  */
 export function isResultEmbed(
   embed: { title?: string | null; footer?: { text?: string | null } | null },
-  row: Pick<VideoRequestRow, 'id' | 'status'>,
+  row: Pick<VideoRequestRow, 'id' | 'status' | 'failureKind'>,
 ): boolean {
-  return embed.title === resultTitle(row.status) && (embed.footer?.text ?? '').includes(requestMarker(row.id));
+  return embed.title === resultTitle(row) && (embed.footer?.text ?? '').includes(requestMarker(row.id));
 }

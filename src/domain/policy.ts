@@ -30,7 +30,7 @@ export const LATE_CHECKS_PER_SWEEP = 20;
 export const QUOTA_WINDOW_MS = 24 * HOUR_MS;
 /**
  * Failed and timed-out requests count against the quota only when the user caused them; the SQL of the quota count is
- * built from this list.
+ * built from this list. A cancelled request ('cancelled') never reached Veo: it is not counted, nothing was billed.
  */
 export const QUOTA_COUNTED_FAILURE_KINDS = ['filtered', 'invalid'] as const satisfies readonly FailureKind[];
 /**
@@ -189,6 +189,21 @@ export function staleExpiryMessage(maxAgeHours: number): string {
 }
 
 export const ADMIN_EXPIRY_MESSAGE = 'Expired by a server admin';
+/** The reason stored when the requester pressed Cancel before the request was sent to Veo. */
+export const CANCELLED_MESSAGE = 'Cancelled by the requester before it was sent to Veo';
+
+/** `/history` shows a member's latest requests in a server, this many. */
+export const HISTORY_SIZE = 10;
+
+/**
+ * The first frame is shown as a thumbnail by attaching it to the message (`attachment://`): Discord keeps a message's
+ * own attachments and refreshes their signed URLs, while the URL of the attachment the user gave `/video` expires
+ * (https://discord.com/developers/docs/reference#signed-attachment-cdn-urls). Images larger than this are not
+ * attached again (the message would mostly carry a copy of the input).
+ */
+export const THUMBNAIL_MAX_BYTES = 8 * 1024 * 1024;
+/** Discord's limit on a whole message request with its files (resources/message "Create Message": 25 MiB). */
+export const MESSAGE_REQUEST_MAX_BYTES = 25 * 1024 * 1024;
 
 /** The reason stored when a request keeps hitting unexpected errors (at most 1,000 characters). */
 export function processingErrorMessage(limit: number, lastError: string): string {

@@ -11,8 +11,18 @@ export type Phase = 'queued' | 'submitting' | 'generating' | 'downloading' | 'de
 export interface ProgressObserver {
   /** `queue`: with `queued`, where the request stands in the submit queue and about how long it will wait */
   onPhase?(phase: Phase, row: VideoRequestRow, queue?: QueueInfo): void | Promise<void>;
-  /** This worker stopped driving the request, for whatever reason (finished, lost lease, error): show no more progress. */
-  onEnd?(): void | Promise<void>;
+  /**
+   * This worker stopped driving the request, for whatever reason (finished, lost lease, error): show no more progress.
+   * `taken`: the row as someone else left it when this worker lost it (e.g. its requester cancelled it), so the watcher
+   * can show that rather than its last progress.
+   */
+  onEnd?(taken?: VideoRequestRow | null): void | Promise<void>;
+}
+
+/** An input image shown again as a message's thumbnail (attached, referenced as `attachment://<name>`). */
+export interface Thumbnail {
+  name: string;
+  data: Buffer;
 }
 
 /** A finished video made ready for Discord: a temporary file to attach, or a link. */
@@ -55,11 +65,17 @@ export interface AnnouncementResult {
  * Safe to call again after a crash: it finds and reuses its earlier message.
  */
 export interface Notifier {
-  announce(row: VideoRequestRow, context: { resumed: boolean }, video?: VideoDelivery): Promise<AnnouncementResult>;
+  announce(
+    row: VideoRequestRow,
+    context: { resumed: boolean },
+    video?: VideoDelivery,
+    thumbnail?: Thumbnail,
+  ): Promise<AnnouncementResult>;
   /** R5: a message in the request's channel that mentions only the requester. */
   sendChannelMessage(
     row: VideoRequestRow,
     context: { resumed: boolean },
     video?: VideoDelivery,
+    thumbnail?: Thumbnail,
   ): Promise<AnnouncementResult>;
 }

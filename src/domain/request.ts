@@ -8,7 +8,7 @@ export type AspectRatio = '16:9' | '9:16' | '1:1' | '4:3' | '3:4';
 export type Resolution = '720p' | '1080p';
 export type AnnouncementState = 'due' | 'sent' | 'gave_up';
 /** Why a request failed. Only user-caused kinds count against the quota (see policy.QUOTA_COUNTED_FAILURE_KINDS). */
-export type FailureKind = 'filtered' | 'google' | 'bot' | 'expired' | 'admin' | 'invalid';
+export type FailureKind = 'filtered' | 'google' | 'bot' | 'expired' | 'admin' | 'invalid' | 'cancelled';
 export type DeliveredAs = 'attachment' | 'link';
 /** `returned`: a permit given back unused (recorded, but this process knows it never called Veo). */
 export type AttemptState = 'submitting' | 'accepted' | 'rejected' | 'abandoned' | 'returned';
@@ -31,7 +31,20 @@ export type FailureReason =
   | 'no_video'
   | 'processing_errors'
   | 'expired'
-  | 'admin';
+  | 'admin'
+  | 'cancelled';
+
+/** How a request came from an earlier one: a button on its result (or the Edit prompt modal). */
+export type RequestOrigin = 'reroll' | 'extend' | 'edit' | 'retry';
+/** The image types Veo takes as a first or last frame (checked by their bytes, not their declared type). */
+export type ImageMimeType = 'image/png' | 'image/jpeg' | 'image/webp';
+
+/** An input image copied into the bucket: where it is, and what it is. */
+export interface StoredImage {
+  /** gs://bucket/object */
+  uri: string;
+  mimeType: ImageMimeType;
+}
 
 /** Statuses a worker drives (R1): submitted or polled until they end. */
 export const UNFINISHED_STATUSES = ['pending', 'generating'] as const satisfies readonly RequestStatus[];
@@ -97,6 +110,21 @@ export interface VideoRequestRow {
   submitAttempts: number;
   ambiguousAttempts: number;
   updatedAt: Date | null;
+  /** The first frame (gs://), copied into the bucket before the row was written; null for text-to-video. */
+  imageUri: string | null;
+  imageMimeType: ImageMimeType | null;
+  /** The last frame (gs://); only with a first frame. */
+  lastFrameUri: string | null;
+  lastFrameMimeType: ImageMimeType | null;
+  /** Video extension: the earlier Veo output (gs://) this request continues, and how long that video is. */
+  sourceVideoUri: string | null;
+  sourceVideoSeconds: number | null;
+  /** The request whose result button made this one, how, and which press of that button (origin_seq). */
+  parentRequestId: string | null;
+  origin: RequestOrigin | null;
+  originSeq: number | null;
+  /** The message the requester watches (the interaction reply), once known: /history links to it before a result. */
+  replyMessageId: string | null;
 }
 
 /** A held claim on a row. Every write made under it is refused once someone else claimed the row (fence moved). */
@@ -143,7 +171,8 @@ export interface CreateRequestInput {
   guildId: string;
   channelId: string;
   prompt: string;
-  durationSeconds?: 4 | 6 | 8 | null;
+  /** 4, 6 or 8; 7 for a video extension */
+  durationSeconds?: number | null;
   aspectRatio: AspectRatio;
   resolution?: Resolution | null;
   /** default true, as in the original bot */
@@ -159,6 +188,19 @@ export interface CreateRequestInput {
   interactionExpiresAt?: Date | null;
   /** Idempotency key: a second request with the same interaction id is refused with DuplicateInteractionError. */
   interactionId?: string | null;
+  imageUri?: string | null;
+  imageMimeType?: ImageMimeType | null;
+  lastFrameUri?: string | null;
+  lastFrameMimeType?: ImageMimeType | null;
+  sourceVideoUri?: string | null;
+  sourceVideoSeconds?: number | null;
+  /**
+   * With `origin` and `originSeq`: a second request for the same parent, origin and press (a double click, or the
+   * same button pressed on two instances) is refused with DuplicateInteractionError.
+   */
+  parentRequestId?: string | null;
+  origin?: RequestOrigin | null;
+  originSeq?: number | null;
 }
 
 export interface CompletionInput {

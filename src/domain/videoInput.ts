@@ -42,11 +42,18 @@ export interface ValidVideoInput {
   seed: number | null;
 }
 
+const NUL = '\u0000';
+const NUL_PROBLEM = (what: string) =>
+  `The ${what} contains a NUL character (U+0000), which cannot be stored; remove it and try again.`;
+
 /** Checks every `/video` option; returns either the clean input or every problem in plain words. */
 export function validateVideoInput(
   input: VideoCommandInput,
 ): { ok: true; value: ValidVideoInput } | { ok: false; problems: string[] } {
   const problems: string[] = [];
+  // PostgreSQL cannot store U+0000 in text: refuse it with the reason rather than fail the write.
+  if (input.prompt?.includes(NUL)) problems.push(NUL_PROBLEM('prompt'));
+  if (input.negativePrompt?.includes(NUL)) problems.push(NUL_PROBLEM('negative prompt'));
   const prompt = cleanText(input.prompt ?? '');
   if (!prompt)
     problems.push(

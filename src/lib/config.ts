@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { CRASH_POINTS } from './crashPoints';
@@ -65,7 +66,11 @@ export interface Config {
     /** the "minute" of submitsPerMinute, in ms (tests and the benchmark shorten it) */
     submitWindowMs: number;
   };
+  /** how long a graceful shutdown may take before the process releases what it can and exits non-zero */
+  shutdownTimeoutMs: number;
   httpPort: number | undefined;
+  /** the interface the health server listens on */
+  httpHost: string;
   logLevel: string;
   instanceId: string;
   /** Test-only crash injection; undefined in production. */
@@ -188,6 +193,15 @@ export function loadConfig(env: Env = process.env): Config {
 
   const httpPortRaw = r.raw('HTTP_PORT');
   const httpPort = httpPortRaw === undefined ? undefined : r.int('HTTP_PORT', 0, 0, 65535);
+  const httpHost = r.optional('HTTP_HOST', '127.0.0.1');
+  if (
+    isIP(httpHost) === 0 &&
+    !/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/i.test(httpHost)
+  ) {
+    r.problems.push(
+      `HTTP_HOST=${JSON.stringify(httpHost)} is invalid: expected an IP address (127.0.0.1, 0.0.0.0, ::) or a host name`,
+    );
+  }
 
   const config: Config = {
     discord: {
@@ -237,7 +251,9 @@ export function loadConfig(env: Env = process.env): Config {
       maxInFlight: r.int('VEO_MAX_IN_FLIGHT', 20, 0, 100_000),
       submitWindowMs: r.int('VEO_SUBMIT_WINDOW_MS', 60_000, 1_000, 3_600_000),
     },
+    shutdownTimeoutMs: r.int('SHUTDOWN_TIMEOUT_MS', 25_000, 1_000, 600_000),
     httpPort,
+    httpHost,
     logLevel,
     instanceId: r.optional('INSTANCE_ID', defaultInstanceId()),
     crashPoint: r.raw('CRASH_POINT'),

@@ -4,6 +4,8 @@
  */
 export const CRASH_POINTS = [
   'after-claim',
+  // a live request is recorded and its requester sees the progress embed (with Cancel); the worker has not started
+  'before-run',
   'after-attempt-recorded',
   'after-veo-accepted',
   'while-polling',

@@ -7,8 +7,8 @@
  */
 import 'reflect-metadata';
 import { resolve } from 'node:path';
-import pino from 'pino';
 import { openDatabase, type DatabaseSettings } from '../db/dataSource';
+import { createLogger, serializeError } from '../lib/logger';
 
 type Env = Record<string, string | undefined>;
 
@@ -31,7 +31,7 @@ export function readDatabaseSettings(env: Env = process.env): DatabaseSettings {
 }
 
 export async function main(env: Env = process.env): Promise<void> {
-  const logger = pino({ level: env.LOG_LEVEL?.trim() || 'info', base: { component: 'migrate' } });
+  const logger = createLogger({ level: env.LOG_LEVEL?.trim() || 'info' }).child({ component: 'migrate' });
   const database = await openDatabase(readDatabaseSettings(env), logger); // runs the migrations
   try {
     const applied = (await database.dataSource.query(`SELECT name FROM migrations ORDER BY id`)) as { name: string }[];
@@ -45,7 +45,7 @@ if (require.main === module) {
   main().then(
     () => process.exit(0),
     (err: unknown) => {
-      console.error(err instanceof Error ? err.message : err);
+      console.error(serializeError(err).message);
       process.exit(1);
     },
   );

@@ -38,6 +38,7 @@ import { config as loadDotenv } from 'dotenv';
 import pino from 'pino';
 import { openDatabase, type Database } from '../db/dataSource';
 import { loadConfig } from '../lib/config';
+import { serializeError } from '../lib/logger';
 import { createRequestStore } from '../db/repositories';
 import { requestMarker } from '../discord/text';
 import type { VideoRequestRow } from '../domain/request';
@@ -260,7 +261,7 @@ export async function runResumeCheck(target: ResumeCheckTarget): Promise<ResumeC
       rest.clearHandlerSweeper();
     }
   } catch (error) {
-    check('the check ran to the end', false, error instanceof Error ? error.message : String(error));
+    check('the check ran to the end', false, serializeError(error).message);
   } finally {
     // 6. Graceful stop.
     if (bot && bot.exitCode === null && bot.signalCode === null) {
@@ -309,7 +310,7 @@ async function main(): Promise<void> {
 
 if (require.main === module) {
   main().catch((error: unknown) => {
-    process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
+    process.stderr.write(`${serializeError(error).message}\n`);
     process.exit(1);
   });
 }

@@ -3,10 +3,12 @@ import type { AnnouncementRepository } from '../db/repositories';
 import { DeliveryError, FencedWriteError } from '../domain/errors';
 import { outcomeOf, type GenerationOutcome } from '../domain/outcomes';
 import { giveUpAnnouncement } from '../domain/policy';
-import type { Notifier, VideoDelivery } from '../domain/ports';
+import { MESSAGE_REQUEST_MAX_BYTES } from '../domain/policy';
+import type { Notifier, Thumbnail, VideoDelivery } from '../domain/ports';
 import type { Lease, VideoRequestRow } from '../domain/request';
 import type { CrashPoints } from '../lib/crashPoints';
 import type { Metrics } from '../lib/metrics';
+import type { ImageInputService } from './ImageInputService';
 import type { LeaseManager } from './LeaseManager';
 import type { VideoAttachmentService } from './VideoAttachmentService';
 
@@ -17,6 +19,8 @@ export interface AnnouncementServiceDeps {
   leases: LeaseManager;
   metrics: Metrics;
   crashPoints: CrashPoints;
+  /** the first frame shown as the result's thumbnail (absent: no thumbnails) */
+  images?: ImageInputService;
 }
 
 /**
@@ -39,7 +43,7 @@ export class AnnouncementService {
     let video: VideoDelivery | undefined;
     try {
       video = await this.prepareVideo(row);
-      const result = await notifier.announce(row, context, video);
+      const result = await notifier.announce(row, context, video, await this.thumbnail(row, video));
       crashPoints.reach('after-message-sent');
       await announcements.recordAnnouncementSent(lease, result.messageId, result.deliveredAs ?? null);
       log.info(
@@ -59,6 +63,15 @@ export class AnnouncementService {
     } finally {
       if (video?.video.kind === 'attachment') await video.video.release().catch(() => undefined);
     }
+  }
+
+  /** The first frame as a thumbnail, when the message can carry it beside the video (MESSAGE_REQUEST_MAX_BYTES). */
+  private async thumbnail(row: VideoRequestRow, video: VideoDelivery | undefined): Promise<Thumbnail | undefined> {
+    const thumbnail = await this.deps.images?.thumbnailFor(row);
+    if (!thumbnail) return undefined;
+    const attached = video?.video.kind === 'attachment' ? video.video.size : 0;
+    // A megabyte of room for the JSON payload and multipart framing.
+    return attached + thumbnail.data.length <= MESSAGE_REQUEST_MAX_BYTES - 1024 * 1024 ? thumbnail : undefined;
   }
 
   /** A completed request's video, attached when it fits the interaction's upload limit, else as a link. */

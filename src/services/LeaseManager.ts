@@ -13,7 +13,7 @@ import type { LeaseRepository } from '../db/repositories';
  */
 export class LeaseManager {
   /** Requests being driven, with how many workers drive each (after a takeover within this process, a stale and a current worker may briefly overlap). */
-  private readonly driving = new Map<string, number>();
+  private readonly driving = new Map<string, { workers: number; lease: Lease }>();
   private timer: NodeJS.Timeout | undefined;
   private renewing = false;
 
@@ -42,13 +42,19 @@ export class LeaseManager {
   /** Marks a request as driven by a worker of this process until the returned function is called. */
   public hold(lease: Lease): () => void {
     const id = lease.requestId;
-    this.driving.set(id, (this.driving.get(id) ?? 0) + 1);
+    const held = this.driving.get(id);
+    // The newest claim's lease is the one worth giving back (an older one was fenced off by it).
+    this.driving.set(id, {
+      workers: (held?.workers ?? 0) + 1,
+      lease: held && held.lease.fence > lease.fence ? held.lease : lease,
+    });
     let ended = false;
     return () => {
       if (ended) return;
       ended = true;
-      const left = (this.driving.get(id) ?? 1) - 1;
-      if (left > 0) this.driving.set(id, left);
+      const now = this.driving.get(id);
+      if (!now) return;
+      if (now.workers > 1) now.workers--;
       else this.driving.delete(id);
     };
   }
@@ -66,6 +72,16 @@ export class LeaseManager {
       this.logger.debug({ err: error, request_id: lease.requestId }, 'could not give a lease back; it will run out');
       return false;
     });
+  }
+
+  /**
+   * Gives back every lease this process is driving (the shutdown deadline: workers that did not reach a safe point in
+   * time). Another instance continues them at once; the worker's later writes are refused by the fence.
+   */
+  public async releaseAll(): Promise<number> {
+    const leases = [...this.driving.values()].map((d) => d.lease);
+    const released = await Promise.all(leases.map((lease) => this.release(lease)));
+    return released.filter(Boolean).length;
   }
 
   public start(): void {

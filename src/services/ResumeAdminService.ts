@@ -1,4 +1,4 @@
-import type { RequestRepository, RequestViews } from '../db/repositories';
+import type { AdminRunRepository, RequestRepository, RequestViews } from '../db/repositories';
 import {
   CONFIRMATION_TTL_MS,
   STATUS_PAGE_SIZE,
@@ -31,6 +31,7 @@ export class ResumeAdminService {
     private readonly deps: {
       requests: RequestRepository;
       views: RequestViews;
+      adminRuns: AdminRunRepository;
       resume: TaskResumeService;
       /** the server's budget and submit queue, shown by `/resume status` */
       spend?: SpendService;
@@ -99,8 +100,45 @@ export class ResumeAdminService {
     return { items, total, seconds, maxAgeHours: config.resume.maxAgeHours, now };
   }
 
+  /**
+   * Takes the server's one `/resume run` (across instances): the run to start, or who started the one already going
+   * and when. Two admins' runs at once would multiply RESUME_CONCURRENCY and the connections it takes.
+   */
+  public async beginRun(
+    guildId: string,
+    adminId: string,
+  ): Promise<
+    | { ok: true; run: (onUpdate: (progress: RunProgress, final: boolean) => void) => Promise<ResumeSummary> }
+    | { ok: false; startedBy: string; startedAt: Date }
+  > {
+    const { adminRuns, config } = this.deps;
+    const leaseMs = config.resume.leaseDurationMs;
+    const taken = await adminRuns.take(guildId, adminId, config.instanceId, leaseMs);
+    if ('busy' in taken) return { ok: false, startedBy: taken.busy.adminId, startedAt: taken.busy.startedAt };
+    const held = taken.held;
+    return {
+      ok: true,
+      run: async (onUpdate) => {
+        const keepAlive = setInterval(
+          () => void adminRuns.renew(guildId, held, leaseMs).catch(() => undefined),
+          Math.max(100, Math.floor(leaseMs / 3)),
+        );
+        keepAlive.unref();
+        try {
+          return await this.run(guildId, onUpdate);
+        } finally {
+          clearInterval(keepAlive);
+          await adminRuns.end(guildId, held).catch(() => undefined);
+        }
+      },
+    };
+  }
+
   /** Resumes this guild's free unfinished requests, reporting progress through `onUpdate` as it goes. */
-  public async run(guildId: string, onUpdate: (progress: RunProgress, final: boolean) => void): Promise<ResumeSummary> {
+  private async run(
+    guildId: string,
+    onUpdate: (progress: RunProgress, final: boolean) => void,
+  ): Promise<ResumeSummary> {
     const started = this.now();
     const progress: RunProgress = {
       counts: { found: 0, running: 0, completed: 0, failed: 0, timeout: 0 },

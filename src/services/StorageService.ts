@@ -97,6 +97,40 @@ export class StorageService {
     return `${ids.guildId}/${ids.channelId}/${ids.userId}/${ids.requestId.toLowerCase()}/${attempt}/`;
   }
 
+  /**
+   * Where an input image of a request goes: `<guild>/<channel>/<user>/inputs/<key>/<file>` (`key`: the Discord
+   * interaction that asked, so instances that all receive it write the same object). Digits only, like outputPrefix.
+   */
+  public inputObjectName(ids: Omit<OutputIds, 'requestId'>, key: string, file: string): string {
+    const problems: string[] = [];
+    for (const [name, value] of [...Object.entries(ids), ['key', key]] as [string, string][]) {
+      if (typeof value !== 'string' || !DISCORD_ID.test(value))
+        problems.push(`${name} ${JSON.stringify(value)} is not a Discord id`);
+    }
+    if (!/^[a-z_]{1,32}\.(png|jpg|webp)$/.test(file))
+      problems.push(`file ${JSON.stringify(file)} is not an image name`);
+    if (problems.length > 0) throw new Error(`cannot name an input object: ${problems.join('; ')}`);
+    return `${ids.guildId}/${ids.channelId}/${ids.userId}/inputs/${key}/${file}`;
+  }
+
+  /** Stores `data` as object `name` of the bucket (one request, checksum-validated); returns its gs:// URI. */
+  public async saveObject(name: string, data: Buffer, contentType: string): Promise<string> {
+    assertPrefix(`${name}/`);
+    await this.storage
+      .bucket(this.bucket)
+      .file(name)
+      .save(data, { resumable: false, contentType, validation: 'crc32c' });
+    this.logger.debug({ object: name, bytes: data.length }, 'stored an input object');
+    return `gs://${this.bucket}/${name}`;
+  }
+
+  /** The object's bytes when it has at most `maxBytes` (null when larger): small inputs shown again, e.g. thumbnails. */
+  public async readObject(gsUri: string, maxBytes: number): Promise<Buffer | null> {
+    if ((await this.getSize(gsUri)) > maxBytes) return null;
+    const [data] = await this.file(gsUri).download({ validation: 'crc32c' });
+    return data;
+  }
+
   /** `gs://<bucket>/<prefix>` for Veo's storageUri. */
   public outputUri(prefix: string): string {
     assertPrefix(prefix);

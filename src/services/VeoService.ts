@@ -3,25 +3,35 @@ import {
   GenerateVideosOperation,
   GoogleGenAI,
   type GenerateVideosConfig,
+  type GenerateVideosSource,
   type HttpOptions,
 } from '@google/genai';
 import type { Logger } from 'pino';
 import type { Config } from '../lib/config';
 import { SAMPLES_PER_REQUEST } from '../domain/policy';
+import { isImageMimeType } from '../domain/images';
+import { EXTENSION_SECONDS } from '../domain/iteration';
 import { isSeed, VEO_ASPECT_RATIOS, VEO_DURATIONS, VEO_RESOLUTIONS } from '../domain/videoInput';
-import { classifySubmitError, describe, errorSummary, googleMessage, RequestProbe, VeoError } from './veoErrors';
+import { classifySubmitError, describe, googleMessage, RequestProbe, VeoError } from './veoErrors';
 
 export { VeoError } from './veoErrors';
 
 export interface VideoGenerationParams {
   prompt: string;
   model: string;
-  durationSeconds: 4 | 6 | 8;
+  /** 4, 6 or 8; EXTENSION_SECONDS (7) with `video` */
+  durationSeconds: number;
   aspectRatio: '16:9' | '9:16';
   resolution: '720p' | '1080p';
   generateAudio: boolean;
   negativePrompt?: string | null;
   seed?: number | null;
+  /** the first frame, in the bucket (`source.image`) */
+  image?: { gcsUri: string; mimeType: string } | null;
+  /** the last frame (`config.lastFrame`); only with `image` */
+  lastFrame?: { gcsUri: string; mimeType: string } | null;
+  /** an earlier Veo output to extend (`source.video`); not with `image` */
+  video?: { gcsUri: string } | null;
 }
 
 export type PollResult =
@@ -45,6 +55,7 @@ const ASPECT_RATIOS = new Set<string>(VEO_ASPECT_RATIOS);
 const RESOLUTIONS = new Set<string>(VEO_RESOLUTIONS);
 const MODEL_ID = /^[a-z0-9][a-z0-9.-]{0,127}$/;
 const GCS_URI = /^gs:\/\/[a-z0-9][a-z0-9._-]{1,220}[a-z0-9]\/(?:[^\s]*\/)?$/;
+const GCS_OBJECT = /^gs:\/\/[a-z0-9][a-z0-9._-]{1,220}[a-z0-9]\/[^\s]+[^\s/]$/;
 const OPERATION_NAME =
   /^projects\/[^/\s]+\/locations\/[^/\s]+\/publishers\/google\/models\/[^/\s:]+\/operations\/[^/\s]+$/;
 
@@ -122,6 +133,12 @@ export class VeoService {
     };
     if (params.negativePrompt) config.negativePrompt = params.negativePrompt;
     if (params.seed !== null && params.seed !== undefined) config.seed = params.seed;
+    // Field names of @google/genai 2.32 (GenerateVideosSource.image / .video, GenerateVideosConfig.lastFrame), sent
+    // by its Vertex converters as instances[0].image / .video / .lastFrame.
+    if (params.lastFrame) config.lastFrame = { gcsUri: params.lastFrame.gcsUri, mimeType: params.lastFrame.mimeType };
+    const source: GenerateVideosSource = { prompt: params.prompt };
+    if (params.image) source.image = { gcsUri: params.image.gcsUri, mimeType: params.image.mimeType };
+    if (params.video) source.video = { uri: params.video.gcsUri, mimeType: 'video/mp4' };
     const log = this.logger.child({ model: params.model, output_uri: outputUri });
 
     for (let attempt = 1; ; attempt++) {
@@ -129,7 +146,7 @@ export class VeoService {
       try {
         const op = await this.client.models.generateVideos({
           model: params.model,
-          source: { prompt: params.prompt },
+          source,
           config: { ...config, httpOptions: this.httpOptions(probe) },
         });
         if (typeof op.name !== 'string' || !OPERATION_NAME.test(op.name)) {
@@ -146,22 +163,19 @@ export class VeoService {
         const verdict = classifySubmitError(error, probe, params.model);
         if (verdict.kind !== 'retry') {
           log.warn(
-            { err: errorSummary(error), attempt, status: verdict.error.status, kind: verdict.error.kind },
+            { err: error, attempt, status: verdict.error.status, kind: verdict.error.kind },
             'Veo submit did not succeed',
           );
           throw verdict.error;
         }
         if (attempt >= this.retry.attempts) {
-          log.warn({ err: errorSummary(error), attempt, status: verdict.status }, 'Veo submit retries exhausted');
+          log.warn({ err: error, attempt, status: verdict.status }, 'Veo submit retries exhausted');
           throw new VeoError('transient', `${verdict.message} (gave up after ${attempt} attempts)`, verdict.status, {
             cause: error,
           });
         }
         const delay = this.backoff(attempt);
-        log.info(
-          { err: errorSummary(error), attempt, status: verdict.status, delay_ms: delay },
-          'Veo submit not accepted; retrying',
-        );
+        log.info({ err: error, attempt, status: verdict.status, delay_ms: delay }, 'Veo submit not accepted; retrying');
         await this.sleep(delay);
       }
     }
@@ -209,7 +223,7 @@ export class VeoService {
         }
         const delay = this.backoff(attempt);
         this.logger.debug(
-          { err: errorSummary(error), operation_name: operationName, attempt, delay_ms: delay },
+          { err: error, operation_name: operationName, attempt, delay_ms: delay },
           'Veo poll failed; retrying',
         );
         await this.sleep(delay);
@@ -266,8 +280,25 @@ function validateParams(p: VideoGenerationParams): void {
   if (typeof p?.prompt !== 'string' || p.prompt.trim() === '') problems.push('prompt is empty');
   if (typeof p?.model !== 'string' || !MODEL_ID.test(p.model))
     problems.push(`model ${JSON.stringify(p?.model)} is not a model id`);
-  if (!DURATIONS.has(p?.durationSeconds))
+  if (p?.video) {
+    if (p.durationSeconds !== EXTENSION_SECONDS)
+      problems.push(`an extension adds ${EXTENSION_SECONDS} seconds (got ${JSON.stringify(p.durationSeconds)})`);
+    if (p.resolution !== '720p') problems.push('an extension is 720p');
+    if (p.image) problems.push('an extension takes no image');
+    if (typeof p.video.gcsUri !== 'string' || !GCS_OBJECT.test(p.video.gcsUri))
+      problems.push(`video ${JSON.stringify(p.video.gcsUri)} is not a gs://bucket/object URI`);
+  } else if (!DURATIONS.has(p?.durationSeconds))
     problems.push(`durationSeconds must be 4, 6 or 8 (got ${JSON.stringify(p?.durationSeconds)})`);
+  for (const [name, image] of [
+    ['image', p?.image],
+    ['lastFrame', p?.lastFrame],
+  ] as const) {
+    if (!image) continue;
+    if (typeof image.gcsUri !== 'string' || !GCS_OBJECT.test(image.gcsUri))
+      problems.push(`${name} ${JSON.stringify(image.gcsUri)} is not a gs://bucket/object URI`);
+    if (!isImageMimeType(image.mimeType)) problems.push(`${name} must be PNG, JPEG or WebP`);
+  }
+  if (p?.lastFrame && !p.image) problems.push('a last frame needs a first frame');
   if (!ASPECT_RATIOS.has(p?.aspectRatio))
     problems.push(`aspectRatio must be 16:9 or 9:16 (got ${JSON.stringify(p?.aspectRatio)})`);
   if (!RESOLUTIONS.has(p?.resolution))

@@ -6,6 +6,7 @@ import { QUOTA_WINDOW_MS, reservedSeconds } from '../domain/policy';
 import { applyGuildOptions, checkPlace } from '../domain/spend';
 import type { ProgressObserver } from '../domain/ports';
 import type { LeasedRequest } from '../domain/request';
+import type { Origin, VideoSpec } from '../domain/iteration';
 import type { ValidVideoInput, VideoCommandInput } from '../domain/videoInput';
 import type { Config } from '../lib/config';
 import type { CrashPoints } from '../lib/crashPoints';
@@ -146,11 +147,15 @@ export class VideoRequestService {
   }
 
   /**
-   * Writes the pending row, leased by this instance, if it fits the member quota and the budgets, checked under their
-   * locks in the insert's transaction (QuotaExceededError or BudgetExceededError otherwise: `refusalOf`). `/video` calls this before acknowledging the interaction, so a crash right after the acknowledgement
-   * can never leave a requester waiting on a request nobody recorded.
+   * Writes the pending row, leased by this instance, if the server, channel and options are allowed and it fits the
+   * member quotas and the budgets, all checked under their locks in the insert's transaction (RequestRefusedError,
+   * QuotaExceededError or BudgetExceededError otherwise: `refusalOf` says which). `/video` and every result button
+   * (Reroll, Extend, Edit prompt, Retry: `origin` says which press) come through here, so every admission rule applies
+   * to all of them. `/video` calls this before acknowledging the interaction, so a crash right after the
+   * acknowledgement can never leave a requester waiting on a request nobody recorded. DuplicateInteractionError: this
+   * interaction, or this press of the button, already made a request.
    */
-  public async record(input: ValidVideoInput, context: InteractionContext): Promise<RecordedRequest> {
+  public async record(input: VideoSpec, context: InteractionContext, origin?: Origin): Promise<RecordedRequest> {
     const { requests, config, metrics, instanceId } = this.deps;
     const claim = await requests.createRequest(
       {
@@ -164,12 +169,21 @@ export class VideoRequestService {
         generateAudio: input.generateAudio,
         negativePrompt: input.negativePrompt,
         seed: input.seed,
-        model: config.google.veoModel,
+        model: input.model ?? config.google.veoModel,
         attachmentSizeLimit: context.attachmentSizeLimit,
         applicationId: context.applicationId,
         interactionToken: context.interactionToken,
         interactionExpiresAt: context.interactionExpiresAt,
         interactionId: context.interactionId,
+        imageUri: input.image?.uri ?? null,
+        imageMimeType: input.image?.mimeType ?? null,
+        lastFrameUri: input.lastFrame?.uri ?? null,
+        lastFrameMimeType: input.lastFrame?.mimeType ?? null,
+        sourceVideoUri: input.sourceVideo?.uri ?? null,
+        sourceVideoSeconds: input.sourceVideo?.seconds ?? null,
+        parentRequestId: origin?.parentId ?? null,
+        origin: origin?.kind ?? null,
+        originSeq: origin?.seq ?? null,
       },
       instanceId,
       config.resume.leaseDurationMs,
@@ -182,12 +196,20 @@ export class VideoRequestService {
     return claim;
   }
 
+  /** Remembers the message the requester watches (for /history); a failure here costs only that link. */
+  public async noteReplyMessage(requestId: string, messageId: string): Promise<void> {
+    await this.deps.requests.setReplyMessage(requestId, messageId).catch((error: unknown) => {
+      this.deps.logger.warn({ err: error, request_id: requestId }, 'could not record the reply message id');
+    });
+  }
+
   /** Generates a recorded request in the background. */
   public run(
     claim: RecordedRequest,
     observer?: ProgressObserver,
   ): { requestId: string; done: Promise<GenerationOutcome> } {
     const { generation, config } = this.deps;
+    this.deps.crashPoints?.reach('before-run');
     const done = generation
       .process(claim, {
         resumed: false,

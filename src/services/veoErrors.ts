@@ -195,13 +195,3 @@ export function describe(error: unknown): string {
   const msg = typeof e?.message === 'string' ? e.message : String(error);
   return code ? `${msg} [${code}]` : msg;
 }
-
-/** What gets logged about an error: never request headers (they carry the bearer token). */
-export function errorSummary(error: unknown): { name?: string; message: string; code?: string; status?: number } {
-  return {
-    name: typeof (error as { name?: unknown } | null)?.name === 'string' ? (error as { name: string }).name : undefined,
-    message: error instanceof ApiError ? googleMessage(error) : describe(error),
-    code: errorCode(error),
-    status: error instanceof ApiError ? error.status : undefined,
-  };
-}

@@ -4,7 +4,8 @@
 // method's request schema with unknown fields refused (Google answers those with 400 "Invalid JSON payload received.
 // Unknown name …"). Cloud Storage media uploads (media, multipart, resumable) and downloads (alt=media) are checked
 // by the discovery document's mediaUpload / supportsMediaDownload rules. GOOGLE_QUIRKS and README.md say where the
-// documents are silent or differ from the service, with sources.
+// documents are silent or differ from the service, with sources. Over 400 lines: two discovery documents, each with
+// its path, query, body and media rules, read the same way.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { RequestRecord } from '../emulators/google';

@@ -51,8 +51,13 @@ describe('bad rows beside healthy ones (real bot process, real PostgreSQL)', () 
       },
     );
     await bot.waitForLog((l) => l.msg === 'resume sweep finished', 30_000);
-    // A few more sweeps: nothing about the bad rows may change or repeat.
-    await new Promise((r) => setTimeout(r, 3_000));
+    // A few more sweeps (counted, not timed, so a slow machine waits longer): nothing about the bad rows may change.
+    const sweepsSoFar = bot.logs.filter((l) => l.msg === 'resume sweep finished').length;
+    await bot.waitForLog(
+      () => bot.logs.filter((l) => l.msg === 'resume sweep finished').length >= sweepsSoFar + 3,
+      60_000,
+      'three more sweeps',
+    );
     states = Object.fromEntries(
       (await rowStates(world, all)).map((r) => [Object.keys(ids).find((k) => ids[k] === r.id)!, r]),
     );

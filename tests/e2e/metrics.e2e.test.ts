@@ -151,8 +151,11 @@ describe('/metrics and /readyz of the real bot process', () => {
     const [generating] = await world.waitForRow((rows) => rows[0]?.status === 'generating', WORLD.users.member2.id);
     requestIds.push(generating!.id);
 
-    // While it runs, the gauge (sampled from the database at scrape time) shows it.
-    const during = await scrape(httpPort);
+    // While it runs, the gauge (sampled from the database at scrape time, at most once a second) shows it.
+    const during = await waitFor(async () => {
+      const samples = await scrape(httpPort);
+      return value(samples, 'veobot_unfinished_requests', { state: 'generating' }) === 1 ? samples : undefined;
+    }, 'the gauge to show the generating request');
     expect(value(during, 'veobot_unfinished_requests', { state: 'generating' })).toBe(1);
 
     await world.bots[0]!.kill();

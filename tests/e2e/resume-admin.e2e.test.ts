@@ -3,6 +3,7 @@ import type { EmulatedMessage, InteractionHandle } from '../emulators/discord';
 import { E2EWorld, WORLD } from '../helpers/e2e';
 
 // `/resume status | run | expire` against the real bot process, the Discord and Google emulators and PostgreSQL.
+// Over 400 lines on purpose: one bot process serves every admin case (starting one takes seconds).
 // The bot runs with DISABLE_TASK_RESUME=true so seeded rows stay unfinished until a test says otherwise.
 
 jest.setTimeout(180_000);
@@ -419,6 +420,27 @@ describe('/resume (real bot, emulated Discord and Google, real PostgreSQL)', () 
     expect(notices(OTHER.channels.general.id)).toHaveLength(0);
   });
 
+  it('run: one at a time per server; a second run is told who started the first and when, and starts nothing', async () => {
+    world.google.fateForPrompt('takes a while', { kind: 'done', afterPolls: 30, videoBytes: 32 * 1024 });
+    const id = await seed({ prompt: 'a sailboat that takes a while', ageHours: 1 });
+    const first = resume('run');
+    expect(await first.waitForAck(5_000)).toBe(5);
+    await world.waitForRow((rows) => rows.some((r) => r.id === id && r.status === 'generating'), MEMBER, 30_000);
+
+    const second = resume('run');
+    expect(await second.waitForAck(5_000)).toBe(4); // answered at once, privately
+    const refusal = await second.waitForReply((m) => m.content.length > 0, 10_000);
+    expect(refusal.ephemeral).toBe(true);
+    expect(refusal.content).toMatch(new RegExp(`already going: <@${ADMIN}> started it <t:\\d+:R>`));
+    expect(refusal.pinged).toEqual({ users: [], roles: [], everyone: false });
+
+    await first.waitForReply((m) => m.embeds[0]?.title === 'Resume finished', 120_000);
+    expect(world.google.submits.filter((s) => s.instance.prompt === 'a sailboat that takes a while')).toHaveLength(1);
+    // Once the first run ended, a new one may start.
+    const third = resume('run');
+    await third.waitForReply((m) => m.embeds[0]?.title === 'Resume finished', 60_000);
+  });
+
   it('run: continues in a channel message when it outlives the interaction token', async () => {
     world.google.fateForPrompt('very slowly', { kind: 'done', afterPolls: 60, videoBytes: 32 * 1024 });
     const id = await seed({ prompt: 'a glacier moving very slowly', ageHours: 1 });
@@ -564,9 +586,10 @@ describe('/resume (real bot, emulated Discord and Google, real PostgreSQL)', () 
     const again = await resume('expire').waitForReply(() => true, 10_000);
     expect(again.content).toMatch(/nothing would change/);
     expect(again.components ?? []).toEqual([]);
-    // Pressing the old (used) confirmation does nothing either.
-    const replay = await answerTo(press(ask, confirm.id));
-    expect(replay.content).toMatch(/expired/i);
+    // The used confirmation is gone from the message, so it cannot be pressed again (Discord refuses presses of
+    // components a message no longer has: COMPONENT_VALIDATION_FAILED, discord-api-docs#5943).
+    expect(world.discord.message(ask.id)!.components).toEqual([]);
+    expect(() => press(ask, confirm.id)).toThrow(/has no component/);
     expect(await sql('SELECT id, status, fence, updated_at, announcement FROM video_requests ORDER BY id')).toEqual(
       before,
     );

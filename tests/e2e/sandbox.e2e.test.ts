@@ -45,7 +45,7 @@ function pidAlive(pid: number): boolean {
 }
 
 describe('npm run sandbox (emulators + the real bot on its embedded database, no settings)', () => {
-  it('plays the story: killed mid-generation, resumed, Bob told once with his video, admin status, clean exit', async () => {
+  it('plays the story: killed mid-generation, resumed, Bob told once with his video, admin status, a Reroll after a restart, clean exit', async () => {
     // A shell that has a database and Redis configured (CI does) must not pull the sandbox off its embedded defaults.
     const reportDir = mkdtempSync(join(tmpdir(), 'veobot-sandbox-conformance-'));
     const report = join(reportDir, 'conformance.json');
@@ -78,6 +78,14 @@ describe('npm run sandbox (emulators + the real bot on its embedded database, no
       "veobot replied to Alice's /resume status: “veobot is thinking…” (only Alice can see it)",
       'Unfinished video requests in this server',
       'veobot #2 stopped on SIGTERM (exit code 0)',
+      'veobot #3 is online',
+      'Bob presses Reroll under his video (a message of veobot #2)',
+      "veobot replied to Bob's press of “Reroll”: “veobot is thinking…”",
+      '[Cancel]',
+      '✅ Your video is ready',
+      '[Reroll] [Extend] [Edit prompt]',
+      'veobot #3 made Bob a new take: the same prompt and settings with seed',
+      'veobot #3 stopped on SIGTERM (exit code 0)',
       'sandbox story complete',
     ];
     let at = 0;
@@ -87,7 +95,7 @@ describe('npm run sandbox (emulators + the real bot on its embedded database, no
       at = found + step.length;
     }
     expect(out).toMatch(/while Veo is still generating/);
-    expect(out).toMatch(/Summary: Veo submits: 1 · .*messages to Bob: 1 \(channel message\)/);
+    expect(out).toMatch(/Summary: Veo submits: 2 · .*messages to Bob: 2 \(channel message, interaction reply\)/);
     expect(out).toMatch(/pings: @Bob/); // the resumed result notifies him, and only him
     expect(out).toMatch(/@Bob your video is ready\./); // mentions rendered by name, not as <@id>
     expect(out).not.toMatch(/<@!?\d+>/);

@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BotProcess } from '../helpers/botProcess';
+import { TcpProxy } from '../helpers/tcpProxy';
 import { E2EWorld, WORLD } from '../helpers/e2e';
 
 jest.setTimeout(120_000);
@@ -82,6 +83,36 @@ describe('starting and stopping the bot (real entry point)', () => {
       const [done] = await world.waitForRow((rows) => rows[0]?.announcement === 'sent', WORLD.users.member2.id, 60_000);
       expect(done).toMatchObject({ status: 'completed', submitAttempts: 1 });
       expect(world.google.submits.filter((s) => String(s.parameters.storageUri).includes(done!.id))).toHaveLength(1);
+    });
+
+    it('on SIGTERM with a database that stopped answering, exits non-zero after SHUTDOWN_TIMEOUT_MS, logged; nothing is lost', async () => {
+      const proxy = await TcpProxy.start({
+        host: new URL(world.db.url!).hostname,
+        port: Number(new URL(world.db.url!).port || 5432),
+      });
+      try {
+        world.google.setDefaultFate({ kind: 'done', afterMs: 3_000, videoBytes: 32_000 });
+        const bot = await world.startBot({ DATABASE_URL: proxy.rewrite(world.db.url!), SHUTDOWN_TIMEOUT_MS: '3000' });
+        world.video({ prompt: 'a frozen lake at dusk' }, { userId: WORLD.users.admin.id });
+        await world.waitForRow((rows) => rows[0]?.status === 'generating', WORLD.users.admin.id);
+        proxy.freeze(); // every query hangs: the graceful shutdown cannot finish
+        const { code, signal } = await bot.stop(60_000);
+        expect(signal).toBeNull(); // it exited by itself, not killed by the test's fallback
+        expect(code).toBe(1);
+        expect(
+          bot.logs.some(
+            (l) => l.msg === 'shutdown did not finish within SHUTDOWN_TIMEOUT_MS; releasing what it can and exiting',
+          ),
+        ).toBe(true);
+        expect(bot.logs.some((l) => l.msg === 'shutdown complete')).toBe(false);
+
+        // The request was not lost: once its lease runs out, the next start finishes it, paid once.
+        await world.startBot();
+        const [done] = await world.waitForRow((rows) => rows[0]?.announcement === 'sent', WORLD.users.admin.id, 90_000);
+        expect(done).toMatchObject({ status: 'completed', submitAttempts: 1 });
+      } finally {
+        await proxy.close();
+      }
     });
   });
 });

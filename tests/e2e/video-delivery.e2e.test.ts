@@ -164,8 +164,14 @@ describe('/video delivery (end to end)', () => {
     expect(row!.notificationError).toMatch(/50013/);
     expect(handle.replies().some(isResult)).toBe(false);
 
-    // Not retried later (a sweep runs every second), and the bot is still up and serving.
-    await sleep(2_500);
+    // Not retried by the next sweeps (one a second; counted, not timed), and the bot is still up and serving.
+    const bot = world.bots[0]!;
+    const sweepsSoFar = bot.logs.filter((l) => l.msg === 'resume sweep finished').length;
+    await bot.waitForLog(
+      () => bot.logs.filter((l) => l.msg === 'resume sweep finished').length >= sweepsSoFar + 2,
+      60_000,
+      'two more sweeps',
+    );
     expect((await world.requestsOf(user))[0]).toMatchObject({ announcement: 'gave_up', notificationAttempts: 1 });
     expect(world.bots[0]!.running).toBe(true);
     const next = await waitForResult(world.video({ prompt: 'a train crossing a viaduct at night' }, { userId: user }));

@@ -48,6 +48,11 @@ describe('/video refusals (end to end)', () => {
     ],
     ['a too short prompt', { prompt: 'ab' }, /too short: use at least 3 characters/],
     [
+      'a prompt with a NUL character (PostgreSQL cannot store it)',
+      { prompt: 'a red fox\u0000 running through snow' },
+      /contains a NUL character \(U\+0000\), which cannot be stored/,
+    ],
+    [
       'a 6,000-character prompt',
       { prompt: 'a slow pan over a misty forest '.repeat(200).slice(0, 6000) },
       /6000 characters long; the limit is 2000/,

@@ -4,7 +4,13 @@ import { join } from 'node:path';
 import { createRequestStore, type RequestStore } from '../../src/db/repositories';
 import type { VideoRequestRow } from '../../src/domain/request';
 import { assertConformingTraffic, TrafficWatch } from '../conformance';
-import { DiscordEmulator, WORLD, type EmulatedMessage, type InteractionHandle } from '../emulators/discord';
+import {
+  DiscordEmulator,
+  WORLD,
+  type EmulatedMessage,
+  type EmulatedUpload,
+  type InteractionHandle,
+} from '../emulators/discord';
 import { GoogleEmulator } from '../emulators/google';
 import { BotProcess } from './botProcess';
 import { createTestDatabase, silentLogger, type TestDatabase } from './db';
@@ -52,11 +58,11 @@ export class E2EWorld {
     worlds.push(this.traffic);
   }
 
-  public static async start(): Promise<E2EWorld> {
+  public static async start(options: { bucket?: string } = {}): Promise<E2EWorld> {
     const tempDir = mkdtempSync(join(tmpdir(), 'veobot-e2e-'));
     const [discord, google, db] = await Promise.all([
       DiscordEmulator.start(),
-      GoogleEmulator.start(),
+      GoogleEmulator.start({ bucket: options.bucket }),
       createTestDatabase('postgres'),
     ]);
     const keyFile = google.writeServiceAccountKey(tempDir);
@@ -95,7 +101,7 @@ export class E2EWorld {
   }
 
   public video(
-    options: Record<string, string | number | boolean>,
+    options: Record<string, string | number | boolean | EmulatedUpload>,
     who: { userId?: string; channelId?: string; guildId?: string; attachmentSizeLimit?: number } = {},
   ): InteractionHandle {
     return this.discord.pushInteraction({

@@ -9,6 +9,7 @@ import { connect, createServer, type Server, type Socket } from 'node:net';
  * const url = proxy.rewrite(db.url);   // same database, through the proxy
  * proxy.cut();                          // every open connection dies; new ones are dropped at once
  * proxy.restore();                      // connections go through again
+ * await proxy.cutWhen('INSERT INTO t');  // cuts (as above, then restores) when a client sends that text
  * await proxy.close();
  * ```
  *
@@ -19,7 +20,10 @@ export class TcpProxy {
   /** Client sockets with their upstream sockets, for cut(). */
   private readonly pairs = new Set<{ client: Socket; upstream: Socket }>();
   private isCut = false;
+  private isFrozen = false;
   private restoreTimer: NodeJS.Timeout | undefined;
+  /** One-shot cuts armed by cutWhen(), each waiting for its text in what a client sends. */
+  private readonly triggers: { text: Buffer; forMs: number; fired: () => void }[] = [];
   public accepted = 0;
   public refused = 0;
   /** Connections destroyed by cut() while open. */
@@ -77,6 +81,29 @@ export class TcpProxy {
     if (forMs !== undefined) this.restoreTimer = setTimeout(() => this.restore(), forMs);
   }
 
+  /**
+   * Stops passing bytes either way without closing anything: every query in flight, and every new connection, hangs
+   * (what a client sees of a server that stopped answering, or a network path that black-holes packets).
+   */
+  public freeze(): void {
+    this.isFrozen = true;
+    for (const { client, upstream } of this.pairs) {
+      client.unpipe(upstream);
+      upstream.unpipe(client);
+      client.pause();
+      upstream.pause();
+    }
+  }
+
+  /**
+   * Arms a one-shot cut: the first client chunk holding `text` (for PostgreSQL, the SQL of a statement, sent in its
+   * Parse message ahead of the values) is dropped and every connection cut, for `forMs` (0: new connections go through
+   * at once). Resolves when that happened.
+   */
+  public cutWhen(text: string, forMs = 0): Promise<void> {
+    return new Promise((resolve) => this.triggers.push({ text: Buffer.from(text), forMs, fired: resolve }));
+  }
+
   public restore(): void {
     if (this.restoreTimer) clearTimeout(this.restoreTimer);
     this.restoreTimer = undefined;
@@ -90,6 +117,11 @@ export class TcpProxy {
   }
 
   private onConnection(client: Socket): void {
+    if (this.isFrozen) {
+      client.on('error', () => undefined);
+      client.pause(); // accepted, never answered
+      return;
+    }
     if (this.isCut) {
       this.refused++;
       client.on('error', () => undefined);
@@ -107,7 +139,28 @@ export class TcpProxy {
     };
     client.on('error', drop).on('close', drop);
     upstream.on('error', drop).on('close', drop);
-    client.pipe(upstream);
+    // Forwarded chunk by chunk (not piped) to see what is sent; the last bytes of the previous chunk are kept, so a
+    // text split across two chunks is still found.
+    let tail = Buffer.alloc(0);
+    const forward = (chunk: Buffer) => {
+      if (this.triggers.length > 0) {
+        const seen = Buffer.concat([tail, chunk]);
+        const at = this.triggers.findIndex((t) => seen.includes(t.text));
+        if (at >= 0) {
+          const [trigger] = this.triggers.splice(at, 1);
+          this.cut(trigger!.forMs);
+          trigger!.fired();
+          return;
+        }
+        const keep = Math.max(...this.triggers.map((t) => t.text.length));
+        tail = seen.subarray(Math.max(0, seen.length - keep));
+      }
+      if (!upstream.write(chunk)) client.pause();
+    };
+    client.on('data', forward);
+    upstream.on('drain', () => {
+      if (!this.isFrozen) client.resume();
+    });
     upstream.pipe(client);
   }
 }

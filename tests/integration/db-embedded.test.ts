@@ -1,6 +1,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { readDataDirLock } from '../../src/db/dataDirLock';
 import { DataDirLockedError, LOCK_FILE_NAME, openDatabase, type Database } from '../../src/db/dataSource';
 import { migrations } from '../../src/db/migrations';
 import { createRequestStore } from '../../src/db/repositories';
@@ -31,10 +32,15 @@ describe('embedded database (PGlite) DATA_DIR', () => {
   });
 
   const lockFile = () => join(t.dataDir!, LOCK_FILE_NAME);
+  /** The pid in the lock file (a heartbeat lock's holder, or an earlier version's bare pid). */
+  const lockPid = () => {
+    const lock = readDataDirLock(t.dataDir!);
+    return lock?.holder?.pid ?? lock?.legacyPid;
+  };
 
   it('holds a lock file with our pid while open', () => {
     expect(t.database.mode).toBe('embedded');
-    expect(readFileSync(lockFile(), 'utf8').trim()).toBe(String(process.pid));
+    expect(lockPid()).toBe(process.pid);
     expect(existsSync(join(t.dataDir!, 'pglite', 'PG_VERSION'))).toBe(true);
   });
 
@@ -45,7 +51,7 @@ describe('embedded database (PGlite) DATA_DIR', () => {
     expect((err as Error).message).toContain(t.dataDir!);
     expect((err as Error).message).toContain(String(process.pid));
     expect(await t.database.dataSource.query('SELECT 1 AS one')).toEqual([{ one: 1 }]);
-    expect(readFileSync(lockFile(), 'utf8').trim()).toBe(String(process.pid));
+    expect(lockPid()).toBe(process.pid);
   });
 
   it('keeps its data across close and reopen, and releases the lock on close', async () => {
@@ -90,7 +96,7 @@ describe('embedded database (PGlite) DATA_DIR', () => {
     await exited;
     sleeper = undefined;
     reopened = await openDatabase(t.settings, silentLogger());
-    expect(readFileSync(lockFile(), 'utf8').trim()).toBe(String(process.pid));
+    expect(lockPid()).toBe(process.pid);
     await reopened.close();
     reopened = undefined;
   });
@@ -99,7 +105,7 @@ describe('embedded database (PGlite) DATA_DIR', () => {
     for (const stale of [deadPid(), process.pid]) {
       writeFileSync(lockFile(), `${stale}\n`);
       reopened = await openDatabase(t.settings, silentLogger());
-      expect(readFileSync(lockFile(), 'utf8').trim()).toBe(String(process.pid));
+      expect(lockPid()).toBe(process.pid);
       await reopened.close();
       reopened = undefined;
       expect(existsSync(lockFile())).toBe(false);

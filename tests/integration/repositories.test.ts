@@ -1,3 +1,6 @@
+// The request repositories on PostgreSQL and on the embedded engine, one state change per test. Over 400 lines on
+// purpose: one file opens each database once for every case of the request model (a file per repository would open
+// them five times over).
 import type { DataSource } from 'typeorm';
 import { createRequestStore, type RequestStore } from '../../src/db/repositories';
 import { FencedWriteError } from '../../src/domain/errors';

@@ -1,5 +1,6 @@
 /**
- * R11 (docs/requirements.md): TaskResumeService with real parts. A fresh PostgreSQL database behind the real
+ * R11 (docs/requirements.md): TaskResumeService with real parts (over 400 lines on purpose: every case R11 lists, on
+ * one database and one pair of emulators started once). A fresh PostgreSQL database behind the real
  * repositories, the real GenerationService, VeoService and StorageService (@google/genai and @google-cloud/storage)
  * against the Google emulator, and DiscordNotifier on a real discord.js REST pointed at the Discord emulator. Rows are written the way a crashed bot leaves them (lease run out), then one sweep resumes them.
  *

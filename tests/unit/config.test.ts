@@ -32,6 +32,7 @@ describe('loadConfig', () => {
     expect(config.veo.pollIntervalMs).toBe(10_000);
     expect(config.video.dailyQuota).toBe(5);
     expect(config.httpPort).toBeUndefined();
+    expect(config.httpHost).toBe('127.0.0.1'); // the health port is private unless said otherwise
     expect(config.logLevel).toBe('info');
     expect(config.crashPoint).toBeUndefined();
   });
@@ -53,6 +54,7 @@ describe('loadConfig', () => {
       DATABASE_URL: 'mysql://root:hunter2@db/x',
       REDIS_URL: 'not a url',
       HTTP_PORT: '70000',
+      HTTP_HOST: 'every interface',
       LOG_LEVEL: 'loud',
       DISCORD_GUILD_IDS: '123,456789012345678901',
       GCS_BUCKET: 'gs://my-bucket',
@@ -66,6 +68,7 @@ describe('loadConfig', () => {
     expect(text).toMatch(/DATABASE_URL is invalid: expected a postgres:\/\/ or postgresql:\/\/ URL/);
     expect(text).toMatch(/REDIS_URL is invalid/);
     expect(text).toMatch(/HTTP_PORT="70000" is invalid/);
+    expect(text).toMatch(/HTTP_HOST="every interface" is invalid: expected an IP address/);
     expect(text).toMatch(/LOG_LEVEL="loud" is invalid/);
     expect(text).toMatch(/DISCORD_GUILD_IDS has invalid ids \(123\)/);
     expect(text).toMatch(/GCS_BUCKET="gs:\/\/my-bucket" is invalid: expected a bucket name/);

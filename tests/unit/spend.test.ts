@@ -261,7 +261,7 @@ describe('the submit queue: permits and the estimate', () => {
 
   it('the progress embed says "Queued · position 4 · about 2 min" and shows no progress yet', () => {
     const row = { id: '00000000-0000-4000-8000-000000000001', prompt: 'a fox', durationSeconds: 8 } as VideoRequestRow;
-    const embed = progressEmbed(row, 'queued', 30_000, { position: 4, length: 9, etaMs: 120_000 });
+    const embed = progressEmbed(row, 'queued', 30_000, undefined, { position: 4, length: 9, etaMs: 120_000 });
     expect(embed.fields![0]).toMatchObject({ name: 'Status', value: 'Queued · position 4 · about 2 min' });
     expect(embed.fields![2]!.value).toContain('0%');
   });

@@ -87,3 +87,16 @@ describe('/video input validation', () => {
     expect(progressBar(10 * 60_000, 8)).toMatch(/ 95%$/);
   });
 });
+
+describe('/video input the database cannot store', () => {
+  it('refuses a prompt or negative prompt with a NUL character, saying why, before anything is written', () => {
+    const result = validateVideoInput({ ...base, prompt: 'a fox\u0000 in snow', negativePrompt: 'blur\u0000' });
+    expect(result).toEqual({
+      ok: false,
+      problems: [
+        'The prompt contains a NUL character (U+0000), which cannot be stored; remove it and try again.',
+        'The negative prompt contains a NUL character (U+0000), which cannot be stored; remove it and try again.',
+      ],
+    });
+  });
+});

@@ -53,4 +53,14 @@ export class VideoRequest {
   @Column({ name: 'submit_attempts', type: 'integer', default: 0 }) submitAttempts!: number;
   @Column({ name: 'ambiguous_attempts', type: 'integer', default: 0 }) ambiguousAttempts!: number;
   @Column({ name: 'updated_at', type: 'timestamptz', nullable: true, default: () => 'now()' }) updatedAt!: Date | null;
+  @Column({ name: 'image_uri', type: 'text', nullable: true }) imageUri!: string | null;
+  @Column({ name: 'image_mime_type', type: 'text', nullable: true }) imageMimeType!: string | null;
+  @Column({ name: 'last_frame_uri', type: 'text', nullable: true }) lastFrameUri!: string | null;
+  @Column({ name: 'last_frame_mime_type', type: 'text', nullable: true }) lastFrameMimeType!: string | null;
+  @Column({ name: 'source_video_uri', type: 'text', nullable: true }) sourceVideoUri!: string | null;
+  @Column({ name: 'source_video_seconds', type: 'integer', nullable: true }) sourceVideoSeconds!: number | null;
+  @Column({ name: 'parent_request_id', type: 'uuid', nullable: true }) parentRequestId!: string | null;
+  @Column({ type: 'text', nullable: true }) origin!: string | null;
+  @Column({ name: 'origin_seq', type: 'integer', nullable: true }) originSeq!: number | null;
+  @Column({ name: 'reply_message_id', type: 'text', nullable: true }) replyMessageId!: string | null;
 }

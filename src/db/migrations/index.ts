@@ -3,6 +3,8 @@ import { ResumeTracking1764400000001 } from './1764400000001-ResumeTracking';
 import { InteractionIdAndErrors1764400000002 } from './1764400000002-InteractionIdAndErrors';
 import { FailureReason1764400000010 } from './1764400000010-FailureReason';
 import { SpendControl1764400000020 } from './1764400000020-SpendControl';
+import { Iterations1764400000040 } from './1764400000040-Iterations';
+import { AdminRuns1764400000050 } from './1764400000050-AdminRuns';
 
 /** Every migration, in order. Add new ones at the end. */
 export const migrations = [
@@ -11,4 +13,6 @@ export const migrations = [
   InteractionIdAndErrors1764400000002,
   FailureReason1764400000010,
   SpendControl1764400000020,
+  Iterations1764400000040,
+  AdminRuns1764400000050,
 ];

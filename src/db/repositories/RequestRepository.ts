@@ -1,7 +1,13 @@
 import type { Logger } from 'pino';
 import type { EntityManager } from 'typeorm';
 import { DuplicateInteractionError, QuotaExceededError } from '../../domain/errors';
-import { ADMIN_EXPIRY_MESSAGE, processingErrorMessage, staleExpiryMessage, type Verdict } from '../../domain/policy';
+import {
+  ADMIN_EXPIRY_MESSAGE,
+  CANCELLED_MESSAGE,
+  processingErrorMessage,
+  staleExpiryMessage,
+  type Verdict,
+} from '../../domain/policy';
 import {
   isRequestId,
   requestLogFields,
@@ -12,6 +18,7 @@ import {
   type FailureReason,
   type Lease,
   type LeasedRequest,
+  type RequestOrigin,
   type RequestStatus,
   type VideoRequestRow,
 } from '../../domain/request';
@@ -105,6 +112,15 @@ export class RequestRepository {
         owner,
         leaseMs: Math.round(leaseMs),
         interactionId: input.interactionId ?? null,
+        imageUri: input.imageUri ?? null,
+        imageMimeType: input.imageMimeType ?? null,
+        lastFrameUri: input.lastFrameUri ?? null,
+        lastFrameMimeType: input.lastFrameMimeType ?? null,
+        sourceVideoUri: input.sourceVideoUri ?? null,
+        sourceVideoSeconds: input.sourceVideoSeconds ?? null,
+        parentRequestId: input.parentRequestId ?? null,
+        origin: input.origin ?? null,
+        originSeq: input.originSeq ?? null,
       },
       manager,
     );
@@ -119,6 +135,51 @@ export class RequestRepository {
     if (!isRequestId(id)) return null;
     const raw = await this.sql.first(sql.getById, { id });
     return raw ? toRequestRow(raw) : null;
+  }
+
+  /** The request a Discord interaction made, if any. */
+  public async getByInteractionId(interactionId: string): Promise<VideoRequestRow | null> {
+    const raw = await this.sql.first(sql.getByInteractionId, { interactionId });
+    return raw ? toRequestRow(raw) : null;
+  }
+
+  /** The request a press of a result button already made (its parent, button and press), if any. */
+  public async getByOrigin(
+    parentRequestId: string,
+    origin: RequestOrigin,
+    originSeq: number,
+  ): Promise<VideoRequestRow | null> {
+    if (!isRequestId(parentRequestId)) return null;
+    const raw = await this.sql.first(sql.getByOrigin, { parentRequestId, origin, originSeq });
+    return raw ? toRequestRow(raw) : null;
+  }
+
+  /** Records the message the requester watches (the first one recorded stays). */
+  public async setReplyMessage(id: string, messageId: string): Promise<void> {
+    if (isRequestId(id)) await this.sql.rows(sql.setReplyMessage, { id, messageId });
+  }
+
+  /**
+   * The requester's Cancel (sql.cancelRequest): the cancelled row, leased by `owner` to tell the requester, or null when
+   * it cannot be cancelled (not theirs, not in this guild, or a submit attempt was recorded: Veo may have it).
+   */
+  public async cancel(
+    request: { id: string; userId: string; guildId: string },
+    owner: string,
+    leaseMs: number,
+  ): Promise<LeasedRequest | null> {
+    if (!isRequestId(request.id)) return null;
+    const raw = await this.sql.first(sql.cancelRequest, {
+      ...request,
+      message: CANCELLED_MESSAGE,
+      owner,
+      leaseMs: Math.round(leaseMs),
+    });
+    if (!raw) return null;
+    const row = toRequestRow(raw);
+    this.countFinished(['pending'], 'failed');
+    this.logger.info({ ...requestLogFields(row), user_id: row.userId }, 'request cancelled by its requester');
+    return { row, lease: { requestId: row.id, fence: row.fence, owner } };
   }
 
   /** How many requests are pending and generating (any age), in one guild or all. */

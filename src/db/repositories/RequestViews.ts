@@ -78,4 +78,9 @@ export class RequestViews {
       })
     ).map(toRequestRow);
   }
+
+  /** `/history`: the member's latest requests in this guild, newest first (their own, in this guild only). */
+  public async history(guildId: string, userId: string, limit: number): Promise<VideoRequestRow[]> {
+    return (await this.sql.rows(sql.history, { guildId, userId, limit })).map(toRequestRow);
+  }
 }

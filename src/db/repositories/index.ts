@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { DataSource } from 'typeorm';
 import type { Metrics } from '../../lib/metrics';
+import { AdminRunRepository } from './AdminRunRepository';
 import { AnnouncementRepository } from './AnnouncementRepository';
 import { AttemptRepository } from './AttemptRepository';
 import { BudgetRepository } from './BudgetRepository';
@@ -12,6 +13,7 @@ import { RequestViews } from './RequestViews';
 import { SqlRunner } from './SqlRunner';
 
 export {
+  AdminRunRepository,
   AnnouncementRepository,
   AttemptRepository,
   BudgetRepository,
@@ -30,6 +32,7 @@ export interface RequestStore {
   attempts: AttemptRepository;
   announcements: AnnouncementRepository;
   views: RequestViews;
+  adminRuns: AdminRunRepository;
   budgets: BudgetRepository;
   queue: QueueRepository;
   settings: GuildSettingsRepository;
@@ -44,6 +47,7 @@ export function createRequestStore(dataSource: DataSource, logger: Logger, metri
     attempts: new AttemptRepository(sql, log),
     announcements: new AnnouncementRepository(sql, log),
     views: new RequestViews(sql),
+    adminRuns: new AdminRunRepository(sql),
     budgets: new BudgetRepository(sql),
     queue: new QueueRepository(sql, log),
     settings: new GuildSettingsRepository(sql, log),

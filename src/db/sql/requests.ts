@@ -3,7 +3,10 @@ import type { CreateRequestInput } from '../../domain/request';
 import { FENCE_NAMES, statement, type FenceValues } from './statement';
 import { ATTEMPTS, countsAgainstQuota, DURATION_MS, FENCED, HOURS, MS, REQUESTS } from './tables';
 
-/** Insert a new request, `pending` and already leased by its creator (fence 1); nothing when its interaction is known. */
+/**
+ * Insert a new request, `pending` and already leased by its creator (fence 1). Nothing when its interaction is known,
+ * or when its parent, origin and press already made a request (both unique keys: ON CONFLICT without a target).
+ */
 /** The values of a new row: the request as created (every field bound, null when not given), and its first lease. */
 export type InsertRequestValues = {
   [K in Exclude<keyof CreateRequestInput, 'id'>]-?: NonNullable<CreateRequestInput[K]> | null;
@@ -31,20 +34,81 @@ export const insertRequest = statement<InsertRequestValues>(
     'owner',
     'leaseMs',
     'interactionId',
+    'imageUri',
+    'imageMimeType',
+    'lastFrameUri',
+    'lastFrameMimeType',
+    'sourceVideoUri',
+    'sourceVideoSeconds',
+    'parentRequestId',
+    'origin',
+    'originSeq',
   ],
   `INSERT INTO ${REQUESTS} (
       id, user_id, guild_id, channel_id, prompt, duration_seconds, aspect_ratio, resolution, generate_audio,
       request_type, model, negative_prompt, seed, attachment_size_limit, application_id, interaction_token,
-      interaction_expires_at, status, lease_owner, lease_expires_at, fence, updated_at, interaction_id)
+      interaction_expires_at, status, lease_owner, lease_expires_at, fence, updated_at, interaction_id,
+      image_uri, image_mime_type, last_frame_uri, last_frame_mime_type, source_video_uri, source_video_seconds,
+      parent_request_id, origin, origin_seq)
     VALUES (COALESCE($id::uuid, gen_random_uuid()), $userId, $guildId, $channelId, $prompt, $durationSeconds,
       $aspectRatio, $resolution, $generateAudio,
       $requestType, $model, $negativePrompt, $seed, $attachmentSizeLimit, $applicationId, $interactionToken,
-      $interactionExpiresAt, 'pending', $owner, now() + $leaseMs::bigint ${MS}, 1, now(), $interactionId)
-    ON CONFLICT (interaction_id) WHERE interaction_id IS NOT NULL DO NOTHING
+      $interactionExpiresAt, 'pending', $owner, now() + $leaseMs::bigint ${MS}, 1, now(), $interactionId,
+      $imageUri, $imageMimeType, $lastFrameUri, $lastFrameMimeType, $sourceVideoUri, $sourceVideoSeconds,
+      $parentRequestId::uuid, $origin, $originSeq)
+    ON CONFLICT DO NOTHING
     RETURNING *`,
 );
 
 export const getById = statement<{ id: string }>(['id'], `SELECT * FROM ${REQUESTS} WHERE id = $id::uuid`);
+
+export const getByInteractionId = statement<{ interactionId: string }>(
+  ['interactionId'],
+  `SELECT * FROM ${REQUESTS} WHERE interaction_id = $interactionId`,
+);
+
+/** The request a press of a result button already made (parent, button, press). */
+export const getByOrigin = statement<{ parentRequestId: string; origin: string; originSeq: number }>(
+  ['parentRequestId', 'origin', 'originSeq'],
+  `SELECT * FROM ${REQUESTS}
+    WHERE parent_request_id = $parentRequestId::uuid AND origin = $origin AND origin_seq = $originSeq`,
+);
+
+/**
+ * The message the requester watches, recorded once known (unfenced, first value kept: a fact about the request, not a
+ * state change; whoever holds the lease may be busy submitting).
+ */
+export const setReplyMessage = statement<{ id: string; messageId: string }>(
+  ['id', 'messageId'],
+  `UPDATE ${REQUESTS} SET reply_message_id = COALESCE(reply_message_id, $messageId)
+    WHERE id = $id::uuid
+    RETURNING id`,
+);
+
+/**
+ * The requester's Cancel: pending → failed ('cancelled'), only while no submit attempt was recorded (`submit_attempts`
+ * is raised by the same UPDATE that records an attempt, insertSubmitAttempt, so whichever of the two commits first
+ * wins: a concurrent one re-reads this row and finds the condition false). The fence is bumped (a worker's later
+ * writes are refused) and the lease taken by the canceller, which tells the requester; the announcement is due in the
+ * same UPDATE, so a canceller that dies before telling leaves it to the sweep. Scoped to the requester and the guild.
+ */
+export const cancelRequest = statement<{
+  id: string;
+  userId: string;
+  guildId: string;
+  message: string;
+  owner: string;
+  leaseMs: number;
+}>(
+  ['id', 'userId', 'guildId', 'message', 'owner', 'leaseMs'],
+  `UPDATE ${REQUESTS}
+    SET status = 'failed', error_message = $message, failure_kind = 'cancelled', failure_reason = 'cancelled',
+      completed_at = now(), duration_ms = ${DURATION_MS}, announcement = 'due',
+      fence = fence + 1, lease_owner = $owner, lease_expires_at = now() + $leaseMs::bigint ${MS}, updated_at = now()
+    WHERE id = $id::uuid AND user_id = $userId AND guild_id = $guildId
+      AND status = 'pending' AND submit_attempts = 0
+    RETURNING *`,
+);
 
 /** R1: pending and generating requests created within the last `maxAgeHours`, oldest first. */
 export const getIncompleteRequests = statement<{ maxAgeHours: number }>(

@@ -71,3 +71,12 @@ export const findForGuild = statement<{ guildId: string; idPrefix: string; limit
     ORDER BY created_at DESC
     LIMIT $limit`,
 );
+
+/** `/history`: one member's latest requests in one guild, newest first. */
+export const history = statement<{ guildId: string; userId: string; limit: number }>(
+  ['guildId', 'userId', 'limit'],
+  `SELECT * FROM ${REQUESTS}
+    WHERE guild_id = $guildId AND user_id = $userId
+    ORDER BY created_at DESC, id
+    LIMIT $limit`,
+);

@@ -25,15 +25,22 @@ export class GenerationService {
 
   public async process(initial: LeasedRequest, options: ProcessOptions): Promise<GenerationOutcome> {
     const endHold = this.deps.leases.hold(initial.lease);
+    let outcome: GenerationOutcome | undefined;
     try {
-      return await this.drive(initial, options);
+      outcome = await this.drive(initial, options);
+      return outcome;
     } finally {
       endHold();
       // An operation of this process may have ended: a permit may be free for a request waiting here.
       this.deps.queue.kick();
       // A worker that stopped on an error leaves the request to a sweep, whose result must not be overwritten by
-      // this worker's progress ticker.
-      await Promise.resolve(options.observer?.onEnd?.()).catch(() => undefined);
+      // this worker's progress ticker. One that lost the row (a Cancel, an admin expiry) tells its watcher how it is.
+      const observer = options.observer;
+      if (observer?.onEnd) {
+        const taken =
+          outcome === 'lost_lease' ? await this.deps.requests.getById(initial.row.id).catch(() => null) : null;
+        await Promise.resolve(observer.onEnd(taken)).catch(() => undefined);
+      }
     }
   }
 
@@ -71,7 +78,7 @@ export class GenerationService {
       }
       if (error instanceof FencedWriteError) {
         this.deps.metrics.fencedWritesRefused.inc();
-        run.log.warn({ expected: error.message }, 'another instance holds this request now; stopping here');
+        run.log.warn({ err: error }, 'another instance holds this request now; stopping here');
         return 'lost_lease';
       }
       throw error;

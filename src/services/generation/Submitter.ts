@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { FencedWriteError } from '../../domain/errors';
 import { classify, OPERATION_NAME_WRITE_TRIES, throttleDelayMs } from '../../domain/policy';
 import type { SubmitAttemptRow, VideoRequestRow } from '../../domain/request';
-import { isVeoAspectRatio, type VeoDuration } from '../../domain/videoInput';
+import { isVeoAspectRatio } from '../../domain/videoInput';
 import { VeoError, type VideoGenerationParams } from '../VeoService';
 import { checkStop, completeWithVideo, StopProcessing, type GenerationDeps, type RequestRun } from './RequestRun';
 
@@ -18,16 +18,20 @@ export class Submitter {
     this.now = deps.now ?? Date.now;
   }
 
+  /** The stored request as Veo gets it: a resume submits exactly what the first submit would have (images included). */
   private params(row: VideoRequestRow): VideoGenerationParams {
     return {
       prompt: row.prompt,
       model: row.model ?? this.deps.config.google.veoModel,
-      durationSeconds: (row.durationSeconds ?? 8) as VeoDuration,
+      durationSeconds: row.durationSeconds ?? 8,
       aspectRatio: row.aspectRatio as '16:9' | '9:16',
       resolution: row.resolution === '1080p' ? '1080p' : '720p',
       generateAudio: row.generateAudio ?? true,
       negativePrompt: row.negativePrompt,
       seed: row.seed === null || row.seed === undefined ? null : Number(row.seed),
+      image: row.imageUri ? { gcsUri: row.imageUri, mimeType: row.imageMimeType ?? '' } : null,
+      lastFrame: row.lastFrameUri ? { gcsUri: row.lastFrameUri, mimeType: row.lastFrameMimeType ?? '' } : null,
+      video: row.sourceVideoUri ? { gcsUri: row.sourceVideoUri } : null,
     };
   }
 
@@ -97,12 +101,21 @@ export class Submitter {
         lease,
         outputPrefix: prefix,
         signal: run.options.signal,
-        onWait: (info) => void Promise.resolve(observer?.onPhase?.('queued', row, info)).catch(() => undefined),
+        // Waiting again after a 429: attempts were recorded, so its Cancel (before any attempt only) is gone.
+        onWait: (info) =>
+          void Promise.resolve(
+            observer?.onPhase?.(
+              'queued',
+              { ...row, submitAttempts: Math.max(row.submitAttempts, attempts.length) },
+              info,
+            ),
+          ).catch(() => undefined),
       });
       // No permit: shutting down (checked at the top), or an attempt exists already (looked at again at the top).
       if (!attempt) continue;
-      await observer?.onPhase?.('submitting', row);
       crashPoints.reach('after-attempt-recorded');
+      // From here Google may bill it: the requester's Cancel is refused, and the progress embed drops its button.
+      await observer?.onPhase?.('submitting', { ...row, submitAttempts: row.submitAttempts + 1 });
       const billedBefore = attempts.some(
         (a) => a.state === 'accepted' || a.state === 'submitting' || a.state === 'abandoned',
       );

@@ -24,6 +24,7 @@ import type {
   PushAutocompleteOptions,
   PushComponentOptions,
   PushInteractionOptions,
+  PushModalSubmitOptions,
   RecordedCall,
   StoredInteraction,
   Timings,
@@ -34,6 +35,7 @@ export { DiscordApiError } from './errors';
 export type {
   DiscordEmulatorOptions,
   EmulatedMessage,
+  EmulatedUpload,
   FaultSpec,
   InteractionHandle,
   MessageEdit,
@@ -42,6 +44,7 @@ export type {
   PushAutocompleteOptions,
   PushComponentOptions,
   PushInteractionOptions,
+  PushModalSubmitOptions,
   RecordedCall,
   RecordedFile,
   StoredInteraction,
@@ -57,6 +60,7 @@ export class DiscordEmulator implements Timings {
   nonceWindowMs: number;
   ackDeadlineMs: number;
   tokenLifetimeMs: number;
+  attachmentUrlLifetimeMs: number;
   apiUrl = '';
   cdnUrl = '';
   gatewayUrl = '';
@@ -77,6 +81,7 @@ export class DiscordEmulator implements Timings {
     this.nonceWindowMs = opts.nonceWindowMs ?? 5 * 60_000;
     this.ackDeadlineMs = opts.ackDeadlineMs ?? 3_000;
     this.tokenLifetimeMs = opts.tokenLifetimeMs ?? 15 * 60_000;
+    this.attachmentUrlLifetimeMs = opts.attachmentUrlLifetimeMs ?? 24 * 3_600_000;
     this.world = structuredClone(W.WORLD);
     const ids = new SnowflakeFactory(this.clock);
     this.events.setMaxListeners(0);
@@ -84,11 +89,11 @@ export class DiscordEmulator implements Timings {
     this.router = new Router({
       clock: this.clock,
       token: () => this.token,
-      // Attachment downloads: GET /attachments/{channel}/{id}/{filename}.
-      file: (pathname) =>
-        pathname.startsWith('/attachments/')
-          ? (this.store.attachment(pathname.split('/')[3] ?? '') ?? null)
-          : undefined,
+      // Attachment downloads: GET /attachments/{channel}/{id}/{filename}; command-option files from the signed CDN.
+      file: (url) =>
+        url.pathname.startsWith('/attachments/')
+          ? (this.store.attachment(url.pathname.split('/')[3] ?? '') ?? null)
+          : this.store.serveCdn(url),
       onChange: () => this.changed(),
     });
     this.calls = this.router.calls;
@@ -253,6 +258,16 @@ export class DiscordEmulator implements Timings {
 
   pushComponent(opts: PushComponentOptions): InteractionHandle {
     return this.interactionHub.pushComponent(opts);
+  }
+
+  /** The user submits the modal `opts.opener` was answered with (MODAL_SUBMIT). */
+  pushModalSubmit(opts: PushModalSubmitOptions): InteractionHandle {
+    return this.interactionHub.pushModalSubmit(opts);
+  }
+
+  /** Delivers an interaction again with the same id and token (a gateway replay). */
+  replayInteraction(handle: InteractionHandle, sessionIndex?: number): void {
+    this.interactionHub.replay(handle, sessionIndex);
   }
 
   private changed(): void {

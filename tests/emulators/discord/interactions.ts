@@ -1,5 +1,7 @@
-// Interactions: INTERACTION_CREATE dispatch (slash commands, autocomplete, components), tokens on the emulator clock
-// (3 s to acknowledge, 15 min of webhook use), the callback and the `@original` / follow-up lookups.
+// Interactions: INTERACTION_CREATE dispatch (slash commands with their resolved attachments, autocomplete, components,
+// modal submissions), tokens on the emulator clock (3 s to acknowledge, 15 min of webhook use), the callback (with the
+// MODAL it may open) and the `@original` / follow-up lookups. Over 400 lines on purpose: an interaction's whole life
+// (dispatch, acknowledgement, modal, webhook lookups) shares one record and one clock, which splitting would scatter.
 // Timing and errors: discord-api-docs developers/interactions/receiving-and-responding.mdx ("Responding to an
 // Interaction", "Followup Messages"); 10062 / 40060 / 50027 as in /work/shared/reference/discord-emulation.md §3.
 import { randomBytes } from 'node:crypto';
@@ -22,13 +24,17 @@ import type {
   EmulatedInteractionType,
   EmulatedMessage,
   InteractionHandle,
+  EmulatedUpload,
   PushComponentOptions,
   PushInteractionOptions,
+  PushModalSubmitOptions,
   StoredInteraction,
   StoredMessage,
   Timings,
 } from './types';
+import { FormErrors } from './validation/formErrors';
 import { validateMessage } from './validation/message';
+import { checkModal, modalSubmitData } from './validation/modal';
 import * as W from './world';
 
 const MiB = 1024 * 1024;
@@ -63,6 +69,14 @@ const ALLOWED_CALLBACKS: Record<EmulatedInteractionType, Cb[]> = {
     Cb.Modal,
   ],
   [InteractionType.ApplicationCommandAutocomplete]: [Cb.ApplicationCommandAutocompleteResult],
+  // "MODAL: Not available for MODAL_SUBMIT and PING interactions"; UPDATE_MESSAGE and DEFERRED_UPDATE_MESSAGE "Only
+  // valid for component-based interactions": a modal submitted from a component's message (checked in callback()).
+  [InteractionType.ModalSubmit]: [
+    Cb.ChannelMessageWithSource,
+    Cb.DeferredChannelMessageWithSource,
+    Cb.DeferredMessageUpdate,
+    Cb.UpdateMessage,
+  ],
 };
 
 export class Interactions {
@@ -87,8 +101,20 @@ export class Interactions {
     let defs: any[] = cmd?.options ?? [];
     const resolved: Record<string, Record<string, unknown>> = {};
     const guild = W.findGuild(this.d.world, guildId);
-    const leaf = Object.entries(opts.options ?? {}).map(([name, value]) => {
+    const leaf = Object.entries(opts.options ?? {}).map(([name, given]) => {
       const def = defs.find((o) => o.name === name);
+      if (isUpload(given)) {
+        // An ATTACHMENT option's value is the attachment id; the file itself is in data.resolved.attachments
+        // (receiving-and-responding.mdx "Resolved Data Structure").
+        const attachment = this.d.store.uploadEphemeral(this.d.world.applicationId, {
+          data: given.file,
+          filename: given.filename,
+          contentType: given.contentType,
+        });
+        (resolved.attachments ??= {})[attachment.id] = attachment;
+        return { name, type: Opt.Attachment, value: attachment.id };
+      }
+      const value = given;
       const type: Opt =
         def?.type ??
         (typeof value === 'boolean'
@@ -119,6 +145,14 @@ export class Interactions {
   pushComponent(opts: PushComponentOptions): InteractionHandle {
     const id = typeof opts.message === 'string' ? opts.message : opts.message.id;
     const msg = this.d.store.get(id) ?? fail(404, E.UnknownMessage, `pushComponent: unknown message ${id}`);
+    // Discord only delivers presses of components the message has now, and never of a disabled one
+    // (components/reference.mdx "Custom ID"; a message's components may have been edited since).
+    const component = findComponent(msg.raw.components ?? [], opts.customId);
+    if (!component)
+      throw new Error(
+        `pushComponent: message ${id} has no component with custom_id ${opts.customId} (it has ${JSON.stringify(allCustomIds(msg.raw.components ?? []))})`,
+      );
+    if (component.disabled) throw new Error(`pushComponent: ${opts.customId} is disabled`);
     const data: any = { custom_id: opts.customId, component_type: opts.componentType ?? ComponentType.Button };
     if (opts.values) data.values = opts.values;
     return this.dispatch(InteractionType.MessageComponent, {
@@ -132,6 +166,44 @@ export class Interactions {
       customId: opts.customId,
       sourceMessageId: msg.raw.id,
     });
+  }
+
+  /**
+   * A user submits the modal an interaction was answered with: a MODAL_SUBMIT interaction (type 5) whose data holds
+   * the text inputs' values in the modal's structure (components/reference.mdx "Label / Text Input Interaction Response
+   * Structure"), with the message of the component that opened it. A modal is submitted once.
+   */
+  pushModalSubmit(opts: PushModalSubmitOptions): InteractionHandle {
+    const opener = 'interaction' in opts.opener ? opts.opener.interaction : opts.opener;
+    if (opener.ackType !== Cb.Modal || !opener.modal)
+      throw new Error(`pushModalSubmit: interaction ${opener.id} was not answered with a modal`);
+    if (opener.modalSubmittedBy)
+      throw new Error(`pushModalSubmit: the modal of ${opener.id} was already submitted (${opener.modalSubmittedBy})`);
+    const source = opener.sourceMessageId ? this.d.store.live(opener.sourceMessageId) : undefined;
+    const handle = this.dispatch(InteractionType.ModalSubmit, {
+      guildId: opener.guildId,
+      channelId: opener.channelId,
+      userId: opener.userId,
+      locale: opts.locale,
+      sessionIndex: opts.sessionIndex,
+      data: modalSubmitData(opener.modal, opts.values ?? {}),
+      ...(source ? { extra: { message: source.raw }, sourceMessageId: source.raw.id } : {}),
+      customId: opener.modal.custom_id,
+    });
+    opener.modalSubmittedBy = handle.id;
+    return handle;
+  }
+
+  /**
+   * Delivers an interaction again, exactly as before (same id, same token): what a bot sees when a gateway session
+   * replays events after a RESUME, or when two of its sessions receive the same interaction.
+   */
+  replay(handle: InteractionHandle, sessionIndex?: number): void {
+    const { gateway } = this.d;
+    const session = sessionIndex !== undefined ? gateway.resolve(sessionIndex) : gateway.live()[0];
+    if (!session) throw new Error('replay: no connected, ready gateway session');
+    gateway.dispatch(session, 'INTERACTION_CREATE', handle.interaction.payload);
+    this.d.onChange();
   }
 
   /** Fills `data.resolved` for user, channel, role and mentionable options. */
@@ -252,8 +324,7 @@ export class Interactions {
       const m = store.live(id);
       return m ? store.snapshot(m) : undefined;
     };
-    const original = () =>
-      message(it.type === InteractionType.MessageComponent ? it.sourceMessageId : it.originalMessageId);
+    const original = () => message(it.originalMessageId ?? it.sourceMessageId);
     const followUps = () => it.followUpIds.map(message).filter((m): m is EmulatedMessage => !!m);
     const replies = () => [original(), ...followUps()].filter((m): m is EmulatedMessage => !!m);
     return {
@@ -279,10 +350,14 @@ export class Interactions {
     return it!;
   }
 
-  /** `@original`: the response message, or for a component interaction the message the component is on. */
+  /**
+   * `@original`: the message the interaction's response created (types 4 and 5, components and modal submissions
+   * included), otherwise, for a component interaction (or a modal opened from one), the message it is on (types 6, 7).
+   */
   originalOf(it: StoredInteraction): StoredMessage {
-    const id = it.type === InteractionType.MessageComponent ? it.sourceMessageId : it.originalMessageId;
-    return this.d.store.live(id) ?? fail(404, E.UnknownMessage, 'Unknown Message');
+    return (
+      this.d.store.live(it.originalMessageId ?? it.sourceMessageId) ?? fail(404, E.UnknownMessage, 'Unknown Message')
+    );
   }
 
   /** POST /interactions/{id}/{token}/callback. */
@@ -298,8 +373,14 @@ export class Interactions {
     if (age > timings.ackDeadlineMs) fail(404, E.UnknownInteraction, 'Unknown interaction');
     const type = Number(ctx.body?.type) as Cb;
     const data = ctx.body?.data ?? {};
-    if (!ALLOWED_CALLBACKS[it.type].includes(type))
+    const componentOnly = type === Cb.UpdateMessage || type === Cb.DeferredMessageUpdate;
+    if (!ALLOWED_CALLBACKS[it.type].includes(type) || (componentOnly && !it.sourceMessageId))
       formError('type', 'INTERACTION_RESPONSE_TYPE_INVALID', 'Interaction callback type invalid for this interaction');
+    if (type === Cb.Modal) {
+      const errors = new FormErrors(['data']);
+      checkModal(errors, data);
+      errors.throwIfAny();
+    }
     store.checkUploadLimit(ctx.files, it.attachmentSizeLimit);
     const guild = W.findGuild(world, it.guildId);
     let message: StoredMessage | undefined;
@@ -320,7 +401,7 @@ export class Interactions {
       if (!reply) message.pinged = noPings();
       it.originalMessageId = message.raw.id;
     } else if (type === Cb.UpdateMessage) {
-      message = this.originalOf(it);
+      message = store.live(it.sourceMessageId) ?? fail(404, E.UnknownMessage, 'Unknown Message');
       store.edit(message, data, ctx.files, ['data']);
     } else if (type === Cb.ApplicationCommandAutocompleteResult) {
       it.autocompleteChoices = data.choices ?? [];
@@ -345,4 +426,26 @@ export class Interactions {
       },
     };
   }
+}
+
+function isUpload(value: unknown): value is EmulatedUpload {
+  return typeof value === 'object' && value !== null && Buffer.isBuffer((value as EmulatedUpload).file);
+}
+
+/** Every component in a message's tree (action rows, v2 containers, section accessories). */
+function* components(list: any[]): Generator<any> {
+  for (const c of list) {
+    yield c;
+    if (Array.isArray(c?.components)) yield* components(c.components);
+    if (c?.accessory) yield c.accessory;
+  }
+}
+
+function findComponent(list: any[], customId: string): any {
+  for (const c of components(list)) if (c?.custom_id === customId) return c;
+  return undefined;
+}
+
+function allCustomIds(list: any[]): string[] {
+  return [...components(list)].map((c) => c?.custom_id).filter(Boolean);
 }

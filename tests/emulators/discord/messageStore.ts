@@ -1,5 +1,6 @@
 // Messages the emulator holds: creation and edits (content, embeds, components, attachments, flags), uploaded file
-// bytes, `enforce_nonce` dedupe, and who a new message really pings.
+// bytes, `enforce_nonce` dedupe, and who a new message really pings. Also the files users attach to slash-command
+// options ("ephemeral attachments"), served from signed CDN URLs that expire.
 import {
   ApplicationIntegrationType,
   InteractionType,
@@ -7,6 +8,7 @@ import {
   MessageType,
   PermissionFlagsBits as P,
 } from 'discord-api-types/v10';
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Clock, SnowflakeFactory } from './clock';
 import { E, fail } from './errors';
 import type { EmulatedMessage, MessageKind, Pinged, StoredInteraction, StoredMessage, Timings, Upload } from './types';
@@ -33,6 +35,9 @@ export class MessageStore {
   private readonly messages = new Map<string, StoredMessage>();
   private readonly attachmentData = new Map<string, { data: Buffer; contentType: string }>();
   private readonly nonces = new Map<string, { messageId: string; at: number }>();
+  /** Files users attached to command options, by attachment id. */
+  private readonly ephemeral = new Map<string, { data: Buffer; contentType: string | null }>();
+  private readonly cdnSecret = randomBytes(32);
 
   constructor(
     private readonly world: W.World,
@@ -47,6 +52,7 @@ export class MessageStore {
     this.messages.clear();
     this.attachmentData.clear();
     this.nonces.clear();
+    this.ephemeral.clear();
   }
 
   /** Any stored message, deleted or not. */
@@ -78,6 +84,59 @@ export class MessageStore {
         .slice(0, limit)
         .reverse();
     return list.slice(0, limit);
+  }
+
+  /**
+   * A file a user attached to a command option: stored, and described as Discord's resolved attachment object, whose
+   * `url` is a signed CDN URL valid for `timings.attachmentUrlLifetimeMs` (reference.mdx "Signed Attachment CDN URLs":
+   * `ex` hex expiry, `is` hex issue time, `hm` signature). `contentType` is what the uploader's client declared (it may
+   * be wrong, or absent).
+   */
+  uploadEphemeral(applicationId: string, file: { data: Buffer; filename: string; contentType?: string | null }): any {
+    const id = this.ids.next();
+    const contentType = file.contentType === undefined ? 'application/octet-stream' : file.contentType;
+    this.ephemeral.set(id, { data: file.data, contentType });
+    const path = `/ephemeral-attachments/${applicationId}/${id}/${encodeURIComponent(file.filename)}`;
+    const url = this.signCdnUrl(path);
+    return {
+      id,
+      filename: file.filename,
+      size: file.data.length,
+      url,
+      proxy_url: url,
+      ...(contentType ? { content_type: contentType } : {}),
+      ephemeral: true,
+    };
+  }
+
+  private cdnSignature(path: string, ex: string, is: string): string {
+    return createHmac('sha256', this.cdnSecret).update(`${path}\u0000${ex}\u0000${is}`).digest('hex');
+  }
+
+  private signCdnUrl(path: string): string {
+    const now = Math.floor(this.clock.now() / 1000);
+    const ex = Math.floor((this.clock.now() + this.timings.attachmentUrlLifetimeMs) / 1000).toString(16);
+    const is = now.toString(16);
+    return `${this.origin()}${path}?ex=${ex}&is=${is}&hm=${this.cdnSignature(path, ex, is)}&`;
+  }
+
+  /**
+   * `GET /ephemeral-attachments/…`: the bytes while the signature holds and `ex` is in the future (emulator clock);
+   * otherwise Discord's CDN answer for an expired or tampered link, 404 "This content is no longer available.".
+   * undefined: not a CDN path.
+   */
+  serveCdn(url: URL): { status: number; contentType: string; data: Buffer } | undefined {
+    const m = /^\/ephemeral-attachments\/\d+\/(\d+)\/[^/]+$/.exec(url.pathname);
+    if (!m) return undefined;
+    const gone = { status: 404, contentType: 'text/plain', data: Buffer.from('This content is no longer available.') };
+    const [ex, is, hm] = ['ex', 'is', 'hm'].map((k) => url.searchParams.get(k) ?? '');
+    const expected = Buffer.from(this.cdnSignature(url.pathname, ex!, is!));
+    const given = Buffer.from(hm!);
+    if (given.length !== expected.length || !timingSafeEqual(given, expected)) return gone;
+    if (parseInt(ex!, 16) * 1000 <= this.clock.now()) return gone;
+    const file = this.ephemeral.get(m[1]!);
+    if (!file) return gone;
+    return { status: 200, contentType: file.contentType ?? 'application/octet-stream', data: file.data };
   }
 
   /** Bytes of an uploaded attachment, for `GET /attachments/{channel}/{id}/{name}`. */

@@ -30,8 +30,8 @@ export interface RouterHooks {
   clock: Clock;
   /** The bot token `Authorization: Bot <token>` must carry. */
   token: () => string;
-  /** Serves a path outside the API (attachment downloads); `undefined` when it is not one. */
-  file: (pathname: string) => { contentType: string; data: Buffer } | null | undefined;
+  /** Serves a URL outside the API (attachment downloads, the CDN); `undefined` when it is not one. */
+  file: (url: URL) => { status?: number; contentType: string; data: Buffer } | null | undefined;
   onChange: () => void;
 }
 
@@ -45,6 +45,23 @@ const FAULT_MESSAGES: Partial<Record<number, string>> = {
   [E.RequestEntityTooLarge]: 'Request entity too large',
   [E.InvalidWebhookToken]: 'Invalid Webhook Token',
 };
+
+/** One line per refused field: path, error code, and what the request carried there (for DISCORD_EMULATOR_LOG_REFUSALS). */
+export function describeRefusal(call: RecordedCall): string {
+  const lines = [`[discord-emulator] refused ${call.method} ${call.path}: ${JSON.stringify(call.response)}`];
+  const walk = (errors: any, body: any, path: string[]) => {
+    if (!errors || typeof errors !== 'object') return;
+    for (const e of errors._errors ?? []) {
+      const value = body === undefined ? undefined : JSON.stringify(body);
+      const shown = value && value.length > 160 ? `${value.slice(0, 160)}… (${value.length} chars as JSON)` : value;
+      const len = typeof body === 'string' ? `, ${[...body].length} characters` : '';
+      lines.push(`  ${path.join('.') || '(body)'} ${e.code}: sent ${shown}${len}`);
+    }
+    for (const [k, v] of Object.entries(errors)) if (k !== '_errors') walk(v, body?.[k], [...path, k]);
+  };
+  walk((call.response as any)?.errors, call.body, []);
+  return lines.join('\n');
+}
 
 export class Router {
   readonly calls: RecordedCall[] = [];
@@ -71,9 +88,9 @@ export class Router {
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
     const method = (req.method ?? 'GET').toUpperCase();
     if (method === 'GET') {
-      const file = this.hooks.file(url.pathname);
+      const file = this.hooks.file(url);
       if (file !== undefined) {
-        res.writeHead(file ? 200 : 404, { 'Content-Type': file?.contentType ?? 'text/plain' });
+        res.writeHead(file ? (file.status ?? 200) : 404, { 'Content-Type': file?.contentType ?? 'text/plain' });
         res.end(file?.data ?? 'Not Found');
         return;
       }
@@ -118,6 +135,7 @@ export class Router {
     }
     call.status = result.status;
     call.response = result.body;
+    if (result.status === 400 && process.env.DISCORD_EMULATOR_LOG_REFUSALS === '1') console.warn(describeRefusal(call));
     const headers: Record<string, string> = { ...result.headers };
     if (result.body !== undefined) headers['Content-Type'] = 'application/json';
     res.writeHead(result.status, headers);

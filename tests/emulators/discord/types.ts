@@ -75,7 +75,8 @@ export interface FaultSpec {
 export type EmulatedInteractionType =
   | InteractionType.ApplicationCommand
   | InteractionType.MessageComponent
-  | InteractionType.ApplicationCommandAutocomplete;
+  | InteractionType.ApplicationCommandAutocomplete
+  | InteractionType.ModalSubmit;
 export interface StoredInteraction {
   id: string;
   token: string;
@@ -95,7 +96,10 @@ export interface StoredInteraction {
   sourceMessageId?: string;
   followUpIds: string[];
   autocompleteChoices?: unknown[];
-  modal?: unknown;
+  /** the modal this interaction was answered with (callback type 9) */
+  modal?: any;
+  /** the MODAL_SUBMIT interaction that closed it (a modal is submitted once) */
+  modalSubmittedBy?: string;
 }
 export interface InteractionHandle {
   id: string;
@@ -111,6 +115,13 @@ export interface InteractionHandle {
   waitForReply(predicate?: (m: EmulatedMessage) => boolean, timeoutMs?: number): Promise<EmulatedMessage>;
   autocompleteChoices(): unknown[] | undefined;
 }
+/** A file a user attaches to a command option (type 11 ATTACHMENT). */
+export interface EmulatedUpload {
+  file: Buffer;
+  filename: string;
+  /** what the user's client declares (default application/octet-stream; null: none) */
+  contentType?: string | null;
+}
 export interface PushInteractionOptions {
   guildId?: string;
   channelId?: string;
@@ -118,13 +129,21 @@ export interface PushInteractionOptions {
   name: string;
   subcommand?: string;
   subcommandGroup?: string;
-  options?: Record<string, string | number | boolean>;
+  options?: Record<string, string | number | boolean | EmulatedUpload>;
   attachmentSizeLimit?: number;
   locale?: string;
   sessionIndex?: number;
 }
 export interface PushAutocompleteOptions extends PushInteractionOptions {
   focused: string;
+}
+export interface PushModalSubmitOptions {
+  /** the interaction that was answered with the modal */
+  opener: InteractionHandle | StoredInteraction;
+  /** text input values by custom_id (inputs left out keep their prefilled value) */
+  values?: Record<string, string>;
+  locale?: string;
+  sessionIndex?: number;
 }
 export interface PushComponentOptions {
   message: EmulatedMessage | string;
@@ -145,6 +164,8 @@ export interface DiscordEmulatorOptions {
   ackDeadlineMs?: number;
   /** Lifetime of interaction tokens (default 15 min, as Discord). */
   tokenLifetimeMs?: number;
+  /** Lifetime of the signed CDN URLs of files attached to command options (default 24 h). */
+  attachmentUrlLifetimeMs?: number;
 }
 
 /** The emulator's tunable timings; the `DiscordEmulator` itself is one (its fields can be changed mid-test). */
@@ -152,6 +173,7 @@ export interface Timings {
   nonceWindowMs: number;
   ackDeadlineMs: number;
   tokenLifetimeMs: number;
+  attachmentUrlLifetimeMs: number;
 }
 
 // ---- internal ----------------------------------------------------------------------------------------------------

@@ -4,8 +4,9 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { FakeServiceAccount } from './credentials';
-import { FakeGcs, fakeMp4, parseMultipart, type StoredObject } from './gcs';
+import { FakeGcs, fakeMp4, parseMultipart, type StoredObject, type SyntheticObjectOptions } from './gcs';
 import { readBody, sendGoogleError, sendJson } from './http';
+import { checkVeoInputs, EXTENSION_SECONDS, supportedDurations, type VeoFeature } from './veoInputs';
 
 /**
  * What happens to an operation after it is accepted.
@@ -16,7 +17,14 @@ import { readBody, sendGoogleError, sendJson } from './http';
  * - with both: completes at the first poll after N polls once `afterMs` has passed.
  */
 export type Fate =
-  | { kind: 'done'; afterPolls?: number; afterMs?: number; videoBytes?: number }
+  | {
+      kind: 'done';
+      afterPolls?: number;
+      afterMs?: number;
+      videoBytes?: number;
+      /** write the output as a synthetic object instead (large, lying about its size, or slow to download) */
+      syntheticOutput?: SyntheticObjectOptions;
+    }
   | { kind: 'failed'; code: number; message: string; afterPolls?: number; afterMs?: number }
   | { kind: 'filtered'; reasons: string[]; afterPolls?: number; afterMs?: number }
   | { kind: 'never' };
@@ -48,6 +56,10 @@ export interface OperationRecord {
   completedAt?: number;
   /** gs:// URIs written at completion. */
   outputs: string[];
+  /** text_to_video, image_to_video (instances[0].image) or video_extension (instances[0].video) */
+  feature: VeoFeature;
+  /** Video extension: the seconds of the video it continues (its output is that plus EXTENSION_SECONDS). */
+  inputSeconds?: number;
   error?: { code: number; message: string };
   raiReasons?: string[];
 }
@@ -197,6 +209,8 @@ export class GoogleEmulator {
   private readonly promptFates: { substring: string; fate: Fate }[] = [];
   private faults: { fault: Fault; remaining: number }[] = [];
   private readonly pollsByName = new Map<string, number>();
+  /** Seconds of every video this emulator generated, by gs:// URI: extension inputs must be Veo outputs. */
+  private readonly videoSeconds = new Map<string, number>();
   private totalPolls = 0;
   private server!: Server;
   private tick?: NodeJS.Timeout;
@@ -288,9 +302,14 @@ export class GoogleEmulator {
     this.fateQueue.push(fate);
   }
 
-  /** Every submit whose prompt contains `substring` gets `fate` (checked before the queue and the default). */
+  /**
+   * Every submit whose prompt contains `substring` gets `fate` (checked before the queue and the default). Setting it
+   * again for the same substring replaces the earlier fate (a retry can then succeed).
+   */
   public fateForPrompt(substring: string, fate: Fate): void {
-    this.promptFates.push({ substring, fate });
+    const rule = this.promptFates.find((r) => r.substring === substring);
+    if (rule) rule.fate = fate;
+    else this.promptFates.push({ substring, fate });
   }
 
   public injectFault(fault: Fault): void {
@@ -330,6 +349,11 @@ export class GoogleEmulator {
     return n;
   }
 
+  /** Seconds of a video this emulator generated (its extension input length), or undefined. */
+  public videoSecondsOf(gsUri: string): number | undefined {
+    return this.videoSeconds.get(gsUri);
+  }
+
   /** Lets tests expire signed URLs without waiting: the URL check uses real time + this offset. */
   public advanceSignedUrlClock(ms: number): void {
     this.gcs.signedUrlClockOffsetMs += ms;
@@ -344,6 +368,12 @@ export class GoogleEmulator {
 
   public putObject(name: string, data: Buffer, contentType = 'application/octet-stream'): StoredObject {
     return this.gcs.put(this.bucket, name, data, contentType);
+  }
+
+  /** An object as stored (with its synthetic download counters, if any). */
+  public object(name: string): StoredObject | undefined {
+    this.settleDue();
+    return this.gcs.get(this.bucket, name);
   }
 
   public getObject(name: string): Buffer | undefined {
@@ -492,6 +522,23 @@ export class GoogleEmulator {
     const p = payload as { instances: Record<string, unknown>[]; parameters?: Record<string, unknown> };
     const instance = p.instances[0]!;
     const parameters = p.parameters ?? {};
+    const inputs = checkVeoInputs(instance, parameters, {
+      model,
+      object: (uri) => {
+        const m = /^gs:\/\/([^/]+)\/(.+)$/.exec(uri);
+        return m ? this.gcs.get(m[1]!, m[2]!) : undefined;
+      },
+      videoSeconds: (uri) => this.videoSeconds.get(uri),
+    });
+    if (typeof inputs === 'string') return sendGoogleError(res, 400, inputs);
+    const durations = supportedDurations(inputs.feature);
+    if (parameters.durationSeconds !== undefined && !durations.includes(parameters.durationSeconds as number)) {
+      return sendGoogleError(
+        res,
+        400,
+        `Unsupported output video duration ${String(parameters.durationSeconds)} seconds, supported durations are [${durations.join(',')}] for feature ${inputs.feature}.`,
+      );
+    }
     const prompt = typeof instance.prompt === 'string' ? instance.prompt : undefined;
     const name = `projects/${project}/locations/${location}/publishers/google/models/${model}/operations/${randomUUID()}`;
     const op: OperationRecord = {
@@ -508,10 +555,13 @@ export class GoogleEmulator {
       polls: 0,
       state: 'running',
       outputs: [],
+      feature: inputs.feature,
+      ...(inputs.inputSeconds !== undefined ? { inputSeconds: inputs.inputSeconds } : {}),
     };
     this.operations.set(name, op);
     this.submits.push({ operationName: name, model, instance, parameters, at: new Date(op.submittedAt) });
-    this.billedSeconds += Number(parameters.durationSeconds ?? 8) * Number(parameters.sampleCount ?? 1);
+    const generated = inputs.feature === 'video_extension' ? EXTENSION_SECONDS : 8;
+    this.billedSeconds += Number(parameters.durationSeconds ?? generated) * Number(parameters.sampleCount ?? 1);
     this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
     if (drop) {
       res.socket?.destroy();
@@ -652,8 +702,12 @@ export class GoogleEmulator {
     const count = Number(op.parameters.sampleCount ?? 1);
     for (let i = 0; i < count; i++) {
       const name = `${prefix}sample_${i}.mp4`;
-      this.gcs.put(bucket, name, fakeMp4(bytes), 'video/mp4');
+      if (f.kind === 'done' && f.syntheticOutput) this.gcs.putSynthetic(bucket, name, f.syntheticOutput);
+      else this.gcs.put(bucket, name, fakeMp4(bytes), 'video/mp4');
       op.outputs.push(`gs://${bucket}/${name}`);
+      // An extension returns the earlier video with its new seconds (up to 37 s in all).
+      const own = Number(op.parameters.durationSeconds ?? (op.feature === 'video_extension' ? EXTENSION_SECONDS : 8));
+      this.videoSeconds.set(`gs://${bucket}/${name}`, (op.inputSeconds ?? 0) + own);
     }
     op.state = 'done';
   }
@@ -705,7 +759,11 @@ function validateSubmit(payload: unknown, buckets: Set<string>): string | null {
   if (!isPlainObject(inst)) return "Invalid value at 'instances[0]': expected an object.";
   if (inst.prompt !== undefined && typeof inst.prompt !== 'string')
     return "Invalid value at 'instances[0].prompt' (TYPE_STRING).";
-  if ((typeof inst.prompt !== 'string' || inst.prompt.trim() === '') && inst.image === undefined) {
+  if (
+    (typeof inst.prompt !== 'string' || inst.prompt.trim() === '') &&
+    inst.image === undefined &&
+    inst.video === undefined
+  ) {
     return 'The prompt is empty. Provide a text prompt or an input image.';
   }
   if (payload.parameters === undefined) return null;
@@ -716,8 +774,9 @@ function validateSubmit(payload: unknown, buckets: Set<string>): string | null {
       return `Invalid JSON payload received. Unknown name "${key}" at 'parameters': Cannot find field.`;
   }
   const isInt = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v);
-  if (p.durationSeconds !== undefined && (!isInt(p.durationSeconds) || ![4, 6, 8].includes(p.durationSeconds))) {
-    return `Unsupported output video duration ${String(p.durationSeconds)} seconds, supported durations are [8,6,4] for feature text_to_video.`;
+  // Which durations are supported depends on the feature (checkVeoInputs / supportedDurations); the type is checked here.
+  if (p.durationSeconds !== undefined && !isInt(p.durationSeconds)) {
+    return `Invalid value at 'parameters.duration_seconds' (TYPE_INT32), ${JSON.stringify(p.durationSeconds)}`;
   }
   if (p.sampleCount !== undefined && (!isInt(p.sampleCount) || p.sampleCount < 1 || p.sampleCount > 4)) {
     return `sampleCount must be an integer from 1 to 4, got ${JSON.stringify(p.sampleCount)}.`;

@@ -16,6 +16,21 @@ export interface StoredObject {
   crc32c: string;
   timeCreated: string;
   updated: string;
+  /**
+   * An object too large to hold in memory, generated as it is read: `size` is what its metadata says, `served` how many
+   * bytes a download really streams (more than `size`: an object that changed under its metadata; a download tool
+   * must not trust the metadata), optionally at `bytesPerSecond`. `servedBytes` counts what downloads really sent.
+   */
+  synthetic?: { size: number; served: number; bytesPerSecond?: number; servedBytes: number };
+}
+
+/** What a synthetic object's bytes are made of. */
+const SYNTHETIC_CHUNK = Buffer.alloc(64 * 1024, 0x2a);
+
+export interface SyntheticObjectOptions {
+  size: number;
+  served?: number;
+  bytesPerSecond?: number;
 }
 
 interface UploadSession {
@@ -110,6 +125,36 @@ export class FakeGcs {
     return obj;
   }
 
+  /** See StoredObject.synthetic. Its hashes are those of no bytes: nothing can download it whole and valid. */
+  public putSynthetic(
+    bucket: string,
+    name: string,
+    options: SyntheticObjectOptions,
+    contentType = 'video/mp4',
+  ): StoredObject {
+    const obj = this.put(bucket, name, Buffer.alloc(0), contentType);
+    const served = options.served ?? options.size;
+    if (served === options.size && options.size <= 64 * 1024 * 1024) {
+      // Small enough to hash here: a whole download of it validates like any object's.
+      const crc = new CRC32C();
+      const md5 = createHash('md5');
+      for (let left = options.size; left > 0; left -= SYNTHETIC_CHUNK.length) {
+        const piece = left >= SYNTHETIC_CHUNK.length ? SYNTHETIC_CHUNK : SYNTHETIC_CHUNK.subarray(0, left);
+        crc.update(piece);
+        md5.update(piece);
+      }
+      obj.crc32c = crc.toString();
+      obj.md5Hash = md5.digest('base64');
+    }
+    obj.synthetic = {
+      size: options.size,
+      served,
+      bytesPerSecond: options.bytesPerSecond,
+      servedBytes: 0,
+    };
+    return obj;
+  }
+
   public get(bucket: string, name: string): StoredObject | undefined {
     return this.objects.get(this.key(bucket, name));
   }
@@ -138,7 +183,7 @@ export class FakeGcs {
       metageneration: String(o.metageneration),
       contentType: o.contentType,
       storageClass: 'STANDARD',
-      size: String(o.data.length),
+      size: String(o.synthetic?.size ?? o.data.length),
       md5Hash: o.md5Hash,
       crc32c: o.crc32c,
       etag: Buffer.from(o.generation).toString('base64'),
@@ -298,8 +343,41 @@ export class FakeGcs {
       });
       return void res.end(req.method === 'HEAD' ? undefined : slice);
     }
+    if (obj.synthetic) return void this.streamSynthetic(req, res, obj, headers);
     res.writeHead(200, { ...headers, 'content-length': String(total) });
     res.end(req.method === 'HEAD' ? undefined : obj.data);
+  }
+
+  /** Streams a synthetic object in 64 KiB chunks, minding backpressure (so it never fills memory) and its rate. */
+  private streamSynthetic(
+    req: IncomingMessage,
+    res: ServerResponse,
+    obj: StoredObject,
+    headers: Record<string, string>,
+  ): void {
+    const s = obj.synthetic!;
+    res.writeHead(200, { ...headers, 'x-goog-stored-content-length': String(s.size) });
+    if (req.method === 'HEAD') return void res.end();
+    const chunk = SYNTHETIC_CHUNK;
+    let sent = 0;
+    const started = Date.now();
+    const pump = (): void => {
+      while (sent < s.served && !res.destroyed) {
+        if (s.bytesPerSecond && sent > ((Date.now() - started) / 1000) * s.bytesPerSecond) {
+          setTimeout(pump, 20);
+          return;
+        }
+        const n = Math.min(chunk.length, s.served - sent);
+        sent += n;
+        s.servedBytes += n;
+        if (!res.write(n === chunk.length ? chunk : chunk.subarray(0, n))) {
+          res.once('drain', pump);
+          return;
+        }
+      }
+      if (!res.destroyed) res.end();
+    };
+    pump();
   }
 
   private async handleUpload(req: IncomingMessage, res: ServerResponse, url: URL, bucket: string): Promise<void> {

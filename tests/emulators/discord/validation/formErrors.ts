@@ -1,6 +1,7 @@
 // Discord's 400 "Invalid Form Body" (code 50035): every problem of a request at once, nested by field path, each leaf
 // `{"_errors": [{"code", "message"}]}`, e.g. `{"embeds": {"0": {"fields": {"3": {"value": {"_errors": [...]}}}}}}`.
-// Shape: discord-api-docs developers/reference.mdx / opcodes-and-status-codes.mdx ("Example JSON Error Response");
+// Shape: discord-api-docs developers/reference.mdx "Error Messages" (array / object / request errors, "a complete list
+// of errors is not feasible"), https://discord.com/developers/docs/reference#error-messages;
 // seen in the wild e.g. https://github.com/discord/discord-api-docs/issues/1313 (BASE_TYPE_REQUIRED) and the
 // @discordjs/rest test of DiscordAPIError (`embed.fields[0].value[BASE_TYPE_REQUIRED]: This field is required`).
 import { E, fail } from '../errors';

@@ -28,7 +28,7 @@ function checkAllowedMentions(errors: FormErrors, am: any): void {
   // message.mdx "Allowed Mentions Object": users / roles "max 100" (spec MessageAllowedMentionsRequest maxItems 100).
   for (const k of ['users', 'roles'] as const)
     if (Array.isArray(am[k]) && am[k].length > 100) errors.add(['allowed_mentions', k], maxLength(100));
-  // message.mdx "Allowed Mentions Reference": parse "users" with a users list (same for roles) is a validation error;
+  // message.mdx "Allowed Mentions Examples": parse "users" with a users list (same for roles) is a validation error;
   // the body: `{"allowed_mentions": {"_errors": [{"code": "MESSAGE_ALLOWED_MENTIONS_PARSE_EXCLUSIVE", "message":
   // "parse:[\"users\"] and users: [ids...] are mutually exclusive."}]}}` (a 400 body kept in the tests of D++,
   // brainboxdotcc/DPP src/unittest/errors.cpp).
@@ -40,7 +40,7 @@ function checkAllowedMentions(errors: FormErrors, am: any): void {
       });
 }
 
-/** `attachments[].id` must name an uploaded `files[n]` (message.mdx "Attachment Object": "for new attachments this
+/** `attachments[].id` must name an uploaded `files[n]` (message.mdx "Attachment Request Structure": "for new attachments this
  * must match the n in files[n]"), or on an edit an attachment the message has (message.mdx "Edit Message": the list
  * holds retained and new attachments). Else `attachments.N: ATTACHMENT_NOT_FOUND "Attachment data not found"`, as in
  * https://github.com/Cogmasters/concord/issues/78. At most 10 (spec MessageCreateRequest.attachments.maxItems). */
