@@ -96,7 +96,7 @@ describe('expire never hides money', () => {
     await expire(queuedRow.id, false);
     const told = await waitForResult(queued);
     expect(field(told, 'Why')).toContain('A server admin stopped this request.');
-    expect(field(told, 'What now')).toBe('Run `/video` again.');
+    expect(field(told, 'What now')).toBe('Press **Retry**, or run `/video` again.');
     expect(submitsFor(world.google, queuedRow.id)).toBe(0);
     const retry = world.video({ prompt: 'a slow tide, again' }, { userId: MEMBER2 });
     expect(await retry.waitForAck(10_000)).toBe(5); // accepted: the quota of one was free again
