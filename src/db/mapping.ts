@@ -90,6 +90,12 @@ export const toRequestRow = mapper<VideoRequestRow>({
   origin: ['origin', 'value'],
   originSeq: ['origin_seq', 'numberOrNull'],
   replyMessageId: ['reply_message_id', 'value'],
+  imageSourceUrl: ['image_source_url', 'value'],
+  imageSourceName: ['image_source_name', 'value'],
+  imageSourceType: ['image_source_type', 'value'],
+  lastFrameSourceUrl: ['last_frame_source_url', 'value'],
+  lastFrameSourceName: ['last_frame_source_name', 'value'],
+  lastFrameSourceType: ['last_frame_source_type', 'value'],
 });
 
 /** snake_case `video_request_attempts` row → SubmitAttemptRow */

@@ -20,6 +20,8 @@ export function describeSettings(
     | 'sourceVideoSeconds'
     | 'imageUri'
     | 'lastFrameUri'
+    | 'imageSourceUrl'
+    | 'lastFrameSourceUrl'
   >,
 ): string {
   const extension = row.sourceVideoSeconds !== null && row.sourceVideoSeconds !== undefined;
@@ -31,7 +33,9 @@ export function describeSettings(
     row.resolution ?? '720p',
     row.generateAudio === false ? 'no audio' : 'audio',
   ];
-  if (row.imageUri) parts.push(row.lastFrameUri ? 'first and last frame' : 'from an image');
+  // An image still to be fetched from Discord (or that could not be) is part of the request all the same.
+  if (row.imageUri || row.imageSourceUrl)
+    parts.push(row.lastFrameUri || row.lastFrameSourceUrl ? 'first and last frame' : 'from an image');
   if (row.model) parts.push(row.model);
   return parts.join(' · ');
 }
@@ -263,6 +267,11 @@ export function plainReason(
       return displayText(row.errorMessage ?? 'The request waited too long and expired.', 200);
     case 'admin':
       return 'A server admin stopped this request.';
+    case 'image_refused':
+      // Worded by the bot itself from what Discord and the file say ("The image (cat.gif) is not a PNG, …").
+      return displayText(row.errorMessage ?? 'The image is not a PNG, JPEG or WebP image of at most 20 MB.', 300);
+    case 'image_gone':
+      return displayText(row.errorMessage ?? 'The image could no longer be fetched from Discord.', 300);
     default:
       // Rows finished before the reason was recorded: worded by their kind alone.
       if (row.failureKind === 'filtered') return "Veo's safety filters blocked this video.";
@@ -281,6 +290,10 @@ function retryHint(row: VideoRequestRow): string {
     return 'Rephrase the prompt (avoid real people, violence or brands) with **Edit prompt**, or run `/video` again.';
   if (row.failureKind === 'invalid')
     return 'Change the prompt with **Edit prompt**, or change the options and run `/video` again.';
+  if (row.failureKind === 'input')
+    return row.failureReason === 'image_gone'
+      ? 'Nothing was billed and it does not count against your daily limit. Run `/video` again with the image attached again.'
+      : 'Nothing was billed and it does not count against your daily limit. Run `/video` again with a PNG, JPEG or WebP image of up to 20 MB.';
   return 'This was not your fault and does not count against your daily limit. Press **Retry** in a few minutes, or run `/video` again.';
 }
 

@@ -7,7 +7,15 @@
  * videos; the input is an earlier Veo output of 1 to 30 seconds, 16:9 or 9:16; each extension adds 7 seconds; the
  * extended video is 720p (the model card: "1080, except for video extension").
  */
-import type { AspectRatio, ImageMimeType, RequestOrigin, Resolution, VideoRequestRow } from './request';
+import {
+  pendingImages,
+  type AspectRatio,
+  type ImageMimeType,
+  type ImageSource,
+  type RequestOrigin,
+  type Resolution,
+  type VideoRequestRow,
+} from './request';
 
 export const EXTENSION_SECONDS = 7;
 export const EXTENSION_MAX_INPUT_SECONDS = 30;
@@ -29,6 +37,9 @@ export interface VideoSpec {
   model?: string | null;
   image?: { uri: string; mimeType: ImageMimeType } | null;
   lastFrame?: { uri: string; mimeType: ImageMimeType } | null;
+  /** images still to be fetched from Discord (`/video image:`; the worker stores them before any submit) */
+  imageSource?: ImageSource | null;
+  lastFrameSource?: ImageSource | null;
   sourceVideo?: { uri: string; seconds: number } | null;
 }
 
@@ -105,7 +116,8 @@ export function resultActions(
   >,
 ): ResultActions {
   if (row.status === 'completed') return { reroll: true, extend: canExtend(row), edit: true, retry: false };
-  if ((row.status === 'failed' || row.status === 'timeout') && !isCancelled(row)) {
+  // An input image that is not one Veo takes, or is gone from Discord, fails the same way again: a new /video it is.
+  if ((row.status === 'failed' || row.status === 'timeout') && !isCancelled(row) && row.failureKind !== 'input') {
     return { reroll: false, extend: false, edit: true, retry: audioWasFiltered(row) ? 'audio_off' : 'as_is' };
   }
   return { reroll: false, extend: false, edit: false, retry: false };
@@ -125,10 +137,20 @@ export function specOf(row: VideoRequestRow): VideoSpec {
     image: row.imageUri && row.imageMimeType ? { uri: row.imageUri, mimeType: row.imageMimeType } : null,
     lastFrame:
       row.lastFrameUri && row.lastFrameMimeType ? { uri: row.lastFrameUri, mimeType: row.lastFrameMimeType } : null,
+    // A request that ended before its images were stored (expired, stopped by an admin) hands on where they are.
+    ...sourcesOf(row),
     sourceVideo:
       row.sourceVideoUri && row.sourceVideoSeconds !== null
         ? { uri: row.sourceVideoUri, seconds: row.sourceVideoSeconds }
         : null,
+  };
+}
+
+function sourcesOf(row: VideoRequestRow): Pick<VideoSpec, 'imageSource' | 'lastFrameSource'> {
+  const pending = pendingImages(row);
+  return {
+    imageSource: pending.find((p) => p.option === 'image')?.source ?? null,
+    lastFrameSource: pending.find((p) => p.option === 'last_frame')?.source ?? null,
   };
 }
 
@@ -156,6 +178,8 @@ export function specFromPress(parent: VideoRequestRow, change: PressChange): Vid
         resolution: '720p',
         image: null,
         lastFrame: null,
+        imageSource: null,
+        lastFrameSource: null,
         sourceVideo: { uri: parent.videoUrls![0]!, seconds: outputSeconds(parent) },
       };
     case 'edit':

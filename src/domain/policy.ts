@@ -81,9 +81,10 @@ export function reservedSeconds(durationSeconds: number | null): number {
 
 /**
  * Failures that prove nothing was billed although the request was submitted: Google failed or filtered the operation.
- * (`cancelled` is the kind of a request cancelled before any submit.) The SQL of the budgets is built from these lists.
+ * (`cancelled` is the kind of a request cancelled before any submit, `input` of one whose input image could not be
+ * used, found before any submit.) The SQL of the budgets is built from these lists.
  */
-export const NOT_BILLED_FAILURE_KINDS = ['filtered', 'cancelled'] as const;
+export const NOT_BILLED_FAILURE_KINDS = ['filtered', 'cancelled', 'input'] as const satisfies readonly FailureKind[];
 export const NOT_BILLED_FAILURE_REASONS = ['veo_failed', 'filtered'] as const satisfies readonly FailureReason[];
 
 /**
@@ -112,7 +113,11 @@ export type FailureEvent =
   | { kind: 'operation_gone' }
   | { kind: 'deadline'; limitMs: number }
   | { kind: 'no_operation' }
-  | { kind: 'no_video' };
+  | { kind: 'no_video' }
+  /** an input image, fetched before any submit, is not a PNG, JPEG or WebP of at most 20 MB (`problem` says which) */
+  | { kind: 'image_refused'; problem: string }
+  /** Discord no longer serves an input image (its signed URL expired) and it was never stored */
+  | { kind: 'image_gone'; option: string };
 
 /** How a failure ends the request: its final status, why (for the quota) and the message stored for the requester. */
 export interface Verdict {
@@ -167,6 +172,15 @@ function judge(event: FailureEvent): Omit<Verdict, 'reason'> {
       return failed('bot', 'The request was marked generating but has no Veo operation to check.');
     case 'no_video':
       return failed('google', 'Veo finished without a video.');
+    // Found before any submit: nothing billed, and not counted (the user was not told before the request was taken).
+    case 'image_refused':
+      return failed('input', event.problem);
+    case 'image_gone':
+      return failed(
+        'input',
+        `The ${event.option === 'last_frame' ? 'last frame' : 'image'} could no longer be fetched from Discord ` +
+          '(its link expired before the bot could copy it).',
+      );
   }
 }
 

@@ -7,8 +7,11 @@ export type RequestStatus = 'pending' | 'generating' | 'completed' | 'failed' | 
 export type AspectRatio = '16:9' | '9:16' | '1:1' | '4:3' | '3:4';
 export type Resolution = '720p' | '1080p';
 export type AnnouncementState = 'due' | 'sent' | 'gave_up';
-/** Why a request failed. Only user-caused kinds count against the quota (see policy.QUOTA_COUNTED_FAILURE_KINDS). */
-export type FailureKind = 'filtered' | 'google' | 'bot' | 'expired' | 'admin' | 'invalid' | 'cancelled';
+/**
+ * Why a request failed. Only user-caused kinds count against the quota (see policy.QUOTA_COUNTED_FAILURE_KINDS).
+ * `input`: an input image turned out unusable (not an image Veo takes, or no longer on Discord) before any submit.
+ */
+export type FailureKind = 'filtered' | 'google' | 'bot' | 'expired' | 'admin' | 'invalid' | 'cancelled' | 'input';
 export type DeliveredAs = 'attachment' | 'link';
 /** `returned`: a permit given back unused (recorded, but this process knows it never called Veo). */
 export type AttemptState = 'submitting' | 'accepted' | 'rejected' | 'abandoned' | 'returned';
@@ -32,7 +35,9 @@ export type FailureReason =
   | 'processing_errors'
   | 'expired'
   | 'admin'
-  | 'cancelled';
+  | 'cancelled'
+  | 'image_refused'
+  | 'image_gone';
 
 /** How a request came from an earlier one: a button on its result (or the Edit prompt modal). */
 export type RequestOrigin = 'reroll' | 'extend' | 'edit' | 'retry';
@@ -44,6 +49,19 @@ export interface StoredImage {
   /** gs://bucket/object */
   uri: string;
   mimeType: ImageMimeType;
+}
+
+/**
+ * An input image recorded before it was fetched (`/video image:` writes the row before acknowledging, within Discord's
+ * 3 seconds): where Discord serves it and what Discord declared. The worker fetches, checks and stores it before any
+ * submit (ImageIntake), then clears it.
+ */
+export interface ImageSource {
+  /** Discord's signed CDN URL of the attachment, valid about a day. Secret (it opens the user's file): never log it. */
+  url: string;
+  filename: string;
+  /** the type Discord declared (the bytes decide) */
+  contentType: string | null;
 }
 
 /** Statuses a worker drives (R1): submitted or polled until they end. */
@@ -110,12 +128,23 @@ export interface VideoRequestRow {
   submitAttempts: number;
   ambiguousAttempts: number;
   updatedAt: Date | null;
-  /** The first frame (gs://), copied into the bucket before the row was written; null for text-to-video. */
+  /**
+   * The first frame (gs://), copied into the bucket before any submit; null for text-to-video, and while the image is
+   * still to be fetched (imageSourceUrl).
+   */
   imageUri: string | null;
   imageMimeType: ImageMimeType | null;
   /** The last frame (gs://); only with a first frame. */
   lastFrameUri: string | null;
   lastFrameMimeType: ImageMimeType | null;
+  /** The first frame still to be fetched from Discord (ImageSource); null once stored, and for rows made otherwise. */
+  imageSourceUrl: string | null;
+  imageSourceName: string | null;
+  imageSourceType: string | null;
+  /** The last frame still to be fetched from Discord. */
+  lastFrameSourceUrl: string | null;
+  lastFrameSourceName: string | null;
+  lastFrameSourceType: string | null;
   /** Video extension: the earlier Veo output (gs://) this request continues, and how long that video is. */
   sourceVideoUri: string | null;
   sourceVideoSeconds: number | null;
@@ -192,6 +221,9 @@ export interface CreateRequestInput {
   imageMimeType?: ImageMimeType | null;
   lastFrameUri?: string | null;
   lastFrameMimeType?: ImageMimeType | null;
+  /** Images still to be fetched (instead of imageUri/lastFrameUri): the worker stores them before any submit. */
+  imageSource?: ImageSource | null;
+  lastFrameSource?: ImageSource | null;
   sourceVideoUri?: string | null;
   sourceVideoSeconds?: number | null;
   /**
@@ -243,6 +275,38 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 /** Request ids are UUIDs; anything else can name no request (and is never sent to the database as one). */
 export function isRequestId(value: string): boolean {
   return UUID.test(value);
+}
+
+/** The input images of a request still to be fetched from Discord, by option (the first frame first). */
+export function pendingImages(
+  row: Pick<
+    VideoRequestRow,
+    | 'imageSourceUrl'
+    | 'imageSourceName'
+    | 'imageSourceType'
+    | 'lastFrameSourceUrl'
+    | 'lastFrameSourceName'
+    | 'lastFrameSourceType'
+  >,
+): { option: 'image' | 'last_frame'; source: ImageSource }[] {
+  const out: { option: 'image' | 'last_frame'; source: ImageSource }[] = [];
+  if (row.imageSourceUrl) {
+    out.push({
+      option: 'image',
+      source: { url: row.imageSourceUrl, filename: row.imageSourceName ?? 'image', contentType: row.imageSourceType },
+    });
+  }
+  if (row.lastFrameSourceUrl) {
+    out.push({
+      option: 'last_frame',
+      source: {
+        url: row.lastFrameSourceUrl,
+        filename: row.lastFrameSourceName ?? 'last_frame',
+        contentType: row.lastFrameSourceType,
+      },
+    });
+  }
+  return out;
 }
 
 /** The fields of a request worth putting on a log line (never the prompt or the interaction token). */

@@ -5,7 +5,8 @@ export type { Logger } from 'pino';
 
 /**
  * Paths pino blanks out wherever they appear in a log object. Interaction tokens are as good as a password for 15
- * minutes; bot tokens and keys for ever.
+ * minutes; bot tokens and keys for ever; Discord's signed URLs of the images given to `/video` (kept until the worker
+ * has stored them) open the user's file for about a day.
  */
 export const REDACT_PATHS = [
   'token',
@@ -26,6 +27,18 @@ export const REDACT_PATHS = [
   '*.password',
   'DISCORD_TOKEN',
   '*.DISCORD_TOKEN',
+  'imageSourceUrl',
+  '*.imageSourceUrl',
+  'image_source_url',
+  '*.image_source_url',
+  'lastFrameSourceUrl',
+  '*.lastFrameSourceUrl',
+  'last_frame_source_url',
+  '*.last_frame_source_url',
+  'imageSource',
+  '*.imageSource',
+  'lastFrameSource',
+  '*.lastFrameSource',
 ];
 
 /** Strips secrets that can hide inside free text (error messages, URLs). */
@@ -35,6 +48,8 @@ export function scrubSecrets(text: string): string {
       // a webhook or interaction token runs to the next path separator (emulated tokens hold a colon)
       .replace(/(\/(?:webhooks|interactions)\/\d+\/)[^/?#\s"'`]{20,}/g, '$1[redacted]')
       .replace(/\b(Bot|Bearer)\s+[A-Za-z0-9._~+/=-]{10,}/g, '$1 [redacted]')
+      // the signature of a signed Discord CDN URL (an attachment given to /video)
+      .replace(/([?&]hm=)[0-9a-f]{16,}/gi, '$1[redacted]')
       .replace(/(postgres(?:ql)?:\/\/[^:/@\s]+:)[^@\s]+@/g, '$1[redacted]@')
       .replace(/(redis(?:s)?:\/\/[^:/@\s]*:)[^@\s]+@/g, '$1[redacted]@')
       .replace(/-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?-----END [A-Z ]*PRIVATE KEY-----/g, '[redacted private key]')

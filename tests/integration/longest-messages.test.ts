@@ -44,9 +44,11 @@ const REASONS: (FailureReason | null)[] = [
   'expired',
   'admin',
   'cancelled',
+  'image_refused',
+  'image_gone',
   null,
 ];
-const KINDS: FailureKind[] = ['filtered', 'google', 'bot', 'expired', 'admin', 'invalid', 'cancelled'];
+const KINDS: FailureKind[] = ['filtered', 'google', 'bot', 'expired', 'admin', 'invalid', 'cancelled', 'input'];
 
 function row(overrides: Partial<VideoRequestRow> = {}): VideoRequestRow {
   return {
@@ -105,6 +107,12 @@ function row(overrides: Partial<VideoRequestRow> = {}): VideoRequestRow {
     origin: 'extend',
     originSeq: 1_679_615,
     replyMessageId: '9'.repeat(20),
+    imageSourceUrl: null,
+    imageSourceName: null,
+    imageSourceType: null,
+    lastFrameSourceUrl: null,
+    lastFrameSourceName: null,
+    lastFrameSourceType: null,
     ...overrides,
   };
 }

@@ -17,7 +17,7 @@ import {
   resultActions,
   specFromPress,
 } from '../../src/domain/iteration';
-import type { VideoRequestRow } from '../../src/domain/request';
+import { pendingImages, type VideoRequestRow } from '../../src/domain/request';
 import { gifBytes, jpegBytes, pngBytes, webpBytes } from '../helpers/images';
 
 const ID = '3d08891d-0030-4095-89c7-fd8f037ee16e';
@@ -122,6 +122,12 @@ describe('what a result offers', () => {
     });
     expect(resultActions({ ...audio, errorMessage: 'Blocked. Support codes: 1' }).retry).toBe('as_is');
     expect(resultComponents(row({ status: 'failed', failureKind: 'cancelled' }))).toEqual([]);
+    // An image that is not one Veo takes, or is gone from Discord, would fail the same way again: no button.
+    for (const failureReason of ['image_refused', 'image_gone'] as const) {
+      expect(resultComponents(row({ status: 'failed', failureKind: 'input', failureReason, imageUri: null }))).toEqual(
+        [],
+      );
+    }
   });
 
   it('Cancel only while queued and no submit attempt is recorded', () => {
@@ -170,6 +176,39 @@ describe('the request a press makes', () => {
       seconds: 15,
     });
     expect(describeSettings(extended)).toMatch(/^8 s \+ 7 s = 15 s \(extended\)/);
+  });
+
+  it('a request that ended before its images were stored hands on where Discord serves them (Retry, Edit)', () => {
+    const source = {
+      url: 'https://cdn.discordapp.com/ephemeral-attachments/1/2/a.png?ex=1&is=1&hm=ab&',
+      name: 'a.png',
+    };
+    const expired = row({
+      status: 'timeout',
+      failureKind: 'admin',
+      imageUri: null,
+      imageMimeType: null,
+      imageSourceUrl: source.url,
+      imageSourceName: source.name,
+      imageSourceType: 'image/png',
+      lastFrameSourceUrl: null,
+    });
+    expect(describeSettings(expired)).toContain('from an image');
+    expect(pendingImages(expired)).toEqual([
+      { option: 'image', source: { url: source.url, filename: 'a.png', contentType: 'image/png' } },
+    ]);
+    for (const spec of [
+      specFromPress(expired, { kind: 'retry', audioOff: false }),
+      specFromPress(expired, { kind: 'edit', prompt: 'a blue fox', negativePrompt: null }),
+    ]) {
+      expect(spec).toMatchObject({
+        image: null,
+        imageSource: { url: source.url, filename: 'a.png', contentType: 'image/png' },
+        lastFrameSource: null,
+      });
+    }
+    // Stored images are handed on by their bucket location, with no source.
+    expect(specFromPress(row(), { kind: 'reroll', seed: 1 })).toMatchObject({ imageSource: null });
   });
 });
 

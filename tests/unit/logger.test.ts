@@ -32,6 +32,27 @@ describe('logger', () => {
     expect(out).toMatch(/\[redacted\]/);
   });
 
+  it("redacts Discord's signed URLs of /video images, as row fields, columns or the source of a request", () => {
+    const { lines, logger } = capture();
+    const url = (id: number) =>
+      `https://cdn.discordapp.com/ephemeral-attachments/1/${id}/cat.png?ex=6a1b2c3d&is=6a19dabd&hm=0f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c4b5a69788796a5b4c3d2e1f0&`;
+    logger.info(
+      {
+        imageSourceUrl: url(1),
+        row: { lastFrameSourceUrl: url(2) },
+        raw: { image_source_url: url(3), last_frame_source_url: url(4) },
+        input: { imageSource: { url: url(5), filename: 'cat.png' }, lastFrameSource: { url: url(6) } },
+      },
+      'a request with images',
+    );
+    const out = lines.join('');
+    expect(out).not.toMatch(/cdn\.discordapp\.com|0f1e2d3c4b5a/);
+    expect(out.match(/\[redacted\]/g)).toHaveLength(6);
+    // In free text (an error message), the signature is cut out.
+    expect(scrubSecrets(`GET ${url(7)} failed`)).toContain('&hm=[redacted]&');
+    expect(scrubSecrets(`GET ${url(7)} failed`)).not.toMatch(/0f1e2d3c4b5a/);
+  });
+
   it('scrubs secrets that hide inside error messages and URLs', () => {
     const { lines, logger } = capture();
     const error = new Error(

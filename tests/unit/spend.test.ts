@@ -2,6 +2,7 @@ import { progressEmbed, resultEmbed } from '../../src/discord/embeds';
 import { refusalMessage, settingsChangedText, usageEmbed } from '../../src/discord/spendViews';
 import { LIMITS } from '../../src/discord/limits';
 import {
+  classify,
   countsAgainstQuota,
   holdsReservation,
   lateCheckIntervalMs,
@@ -49,6 +50,25 @@ describe('the reservation rule (policy.holdsReservation) and the quota', () => {
     );
     expect(holdsReservation(facts({ status: 'timeout', failureKind: 'admin', failureReason: 'admin' }))).toBe(false);
     expect(holdsReservation(facts({ failureKind: 'cancelled' as never }))).toBe(false);
+  });
+
+  it('an input image found unusable before any submit frees it and is not counted (nothing was billed)', () => {
+    for (const event of [
+      {
+        kind: 'image_refused',
+        problem: 'The image (x.jpg) is not a PNG, JPEG or WebP image (checked by its content).',
+      },
+      { kind: 'image_gone', option: 'last_frame' },
+    ] as const) {
+      const verdict = classify(event);
+      expect(verdict).toMatchObject({ status: 'failed', failureKind: 'input', reason: event.kind });
+      const row = facts({ failureKind: verdict.failureKind, failureReason: verdict.reason });
+      expect(holdsReservation(row)).toBe(false);
+      expect(countsAgainstQuota(row)).toBe(false);
+    }
+    expect(classify({ kind: 'image_gone', option: 'last_frame' }).message).toBe(
+      'The last frame could no longer be fetched from Discord (its link expired before the bot could copy it).',
+    );
   });
 
   it('an operation Google failed or filtered frees it, even though it was submitted', () => {

@@ -90,6 +90,7 @@ describe('SQL statements (structure, no database)', () => {
       incrementAmbiguous: plans.incrementAmbiguous.text,
       releaseLease: plans.releaseLease.text,
       insertSubmitAttempt: plans.insertSubmitAttempt.text,
+      storeInputImages: plans.storeInputImages.text,
     };
     it.each(Object.entries(fenced))('%s is conditional on id, fence and lease owner and returns the row', (_n, raw) => {
       const sql = norm(raw);
@@ -104,6 +105,17 @@ describe('SQL statements (structure, no database)', () => {
         expect(sql).toContain('duration_ms =');
         expect(sql).toMatch(/status = ANY\(\$7::text\[\]\)/);
       }
+    });
+    it("input images are stored, and Discord's URLs cleared, only while pending and never submitted", () => {
+      const sql = norm(plans.storeInputImages.text);
+      expect(sql).toMatch(/AND status = 'pending' AND submit_attempts = 0 RETURNING \*$/);
+      for (const column of ['image_source_url', 'last_frame_source_url', 'image_source_name', 'last_frame_source_type'])
+        expect(sql).toContain(`${column} = NULL`);
+    });
+    it('the queue leaves out requests whose images are still to be fetched', () => {
+      expect(norm(plans.queuePositions.text)).toContain(
+        `r.status = 'pending' AND r.image_source_url IS NULL AND r.last_frame_source_url IS NULL`,
+      );
     });
     it('the operation name is stored on the attempt without any fence', () => {
       const sql = norm(plans.acceptAttempt.text);

@@ -63,4 +63,12 @@ export class VideoRequest {
   @Column({ type: 'text', nullable: true }) origin!: string | null;
   @Column({ name: 'origin_seq', type: 'integer', nullable: true }) originSeq!: number | null;
   @Column({ name: 'reply_message_id', type: 'text', nullable: true }) replyMessageId!: string | null;
+  /** Secret (Discord's signed CDN URL of the user's file): never log. */
+  @Column({ name: 'image_source_url', type: 'text', nullable: true }) imageSourceUrl!: string | null;
+  @Column({ name: 'image_source_name', type: 'text', nullable: true }) imageSourceName!: string | null;
+  @Column({ name: 'image_source_type', type: 'text', nullable: true }) imageSourceType!: string | null;
+  /** Secret, as image_source_url. */
+  @Column({ name: 'last_frame_source_url', type: 'text', nullable: true }) lastFrameSourceUrl!: string | null;
+  @Column({ name: 'last_frame_source_name', type: 'text', nullable: true }) lastFrameSourceName!: string | null;
+  @Column({ name: 'last_frame_source_type', type: 'text', nullable: true }) lastFrameSourceType!: string | null;
 }

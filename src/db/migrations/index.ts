@@ -5,6 +5,7 @@ import { FailureReason1764400000010 } from './1764400000010-FailureReason';
 import { SpendControl1764400000020 } from './1764400000020-SpendControl';
 import { Iterations1764400000040 } from './1764400000040-Iterations';
 import { AdminRuns1764400000050 } from './1764400000050-AdminRuns';
+import { ImageIntake1764400000060 } from './1764400000060-ImageIntake';
 
 /** Every migration, in order. Add new ones at the end. */
 export const migrations = [
@@ -15,4 +16,5 @@ export const migrations = [
   SpendControl1764400000020,
   Iterations1764400000040,
   AdminRuns1764400000050,
+  ImageIntake1764400000060,
 ];

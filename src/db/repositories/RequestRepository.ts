@@ -20,6 +20,7 @@ import {
   type LeasedRequest,
   type RequestOrigin,
   type RequestStatus,
+  type StoredImage,
   type VideoRequestRow,
 } from '../../domain/request';
 import type { OperatorCaps } from '../../domain/spend';
@@ -121,6 +122,12 @@ export class RequestRepository {
         parentRequestId: input.parentRequestId ?? null,
         origin: input.origin ?? null,
         originSeq: input.originSeq ?? null,
+        imageSourceUrl: input.imageSource?.url ?? null,
+        imageSourceName: input.imageSource?.filename ?? null,
+        imageSourceType: input.imageSource?.contentType ?? null,
+        lastFrameSourceUrl: input.lastFrameSource?.url ?? null,
+        lastFrameSourceName: input.lastFrameSource?.filename ?? null,
+        lastFrameSourceType: input.lastFrameSource?.contentType ?? null,
       },
       manager,
     );
@@ -152,6 +159,27 @@ export class RequestRepository {
     if (!isRequestId(parentRequestId)) return null;
     const raw = await this.sql.first(sql.getByOrigin, { parentRequestId, origin, originSeq });
     return raw ? toRequestRow(raw) : null;
+  }
+
+  /**
+   * The input images are in the bucket: their locations stored and Discord's URLs cleared (fenced, pending and not yet
+   * submitted only; FencedWriteError otherwise).
+   */
+  public async storeInputImages(
+    lease: Lease,
+    images: { image: StoredImage | null; lastFrame: StoredImage | null },
+  ): Promise<VideoRequestRow> {
+    const row = await this.sql.fenced(lease, 'storeInputImages', ['pending'], sql.storeInputImages, {
+      imageUri: images.image?.uri ?? null,
+      imageMimeType: images.image?.mimeType ?? null,
+      lastFrameUri: images.lastFrame?.uri ?? null,
+      lastFrameMimeType: images.lastFrame?.mimeType ?? null,
+    });
+    this.logger.info(
+      { ...requestLogFields(row), image_uri: row.imageUri, last_frame_uri: row.lastFrameUri },
+      'input images stored',
+    );
+    return row;
   }
 
   /** Records the message the requester watches (the first one recorded stays). */

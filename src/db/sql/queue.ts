@@ -54,11 +54,14 @@ export const queueCapacity = statement<{ windowMs: number }>(
         AS recent_throttles`,
 );
 
-/** Requests waiting for a permit: pending, with no attempt being sent or accepted. */
+/**
+ * Requests waiting for a permit: pending, with no attempt being sent or accepted. One whose images are still to be
+ * fetched from Discord (ImageIntake) does not ask yet, so it holds nobody back; it takes its place (by age) once stored.
+ */
 const QUEUED = `SELECT r.id, r.guild_id, r.created_at,
         (r.lease_owner IS NOT NULL AND r.lease_expires_at > now()) AS live
       FROM ${REQUESTS} r
-      WHERE r.status = 'pending'
+      WHERE r.status = 'pending' AND r.image_source_url IS NULL AND r.last_frame_source_url IS NULL
         AND NOT EXISTS (SELECT 1 FROM ${ATTEMPTS} qa WHERE qa.request_id = r.id AND qa.state IN ('submitting', 'accepted'))`;
 
 /**

@@ -9,8 +9,19 @@ import { ATTEMPTS, countsAgainstQuota, DURATION_MS, FENCED, HOURS, MS, REQUESTS 
  */
 /** The values of a new row: the request as created (every field bound, null when not given), and its first lease. */
 export type InsertRequestValues = {
-  [K in Exclude<keyof CreateRequestInput, 'id'>]-?: NonNullable<CreateRequestInput[K]> | null;
-} & { id: string | null; owner: string; leaseMs: number };
+  [K in Exclude<keyof CreateRequestInput, 'id' | ImageSourceField>]-?: NonNullable<CreateRequestInput[K]> | null;
+} & { id: string | null; owner: string; leaseMs: number } & SourceColumns;
+
+type ImageSourceField = 'imageSource' | 'lastFrameSource';
+/** The images still to be fetched, one column per field (the URL is secret: never logged). */
+export interface SourceColumns {
+  imageSourceUrl: string | null;
+  imageSourceName: string | null;
+  imageSourceType: string | null;
+  lastFrameSourceUrl: string | null;
+  lastFrameSourceName: string | null;
+  lastFrameSourceType: string | null;
+}
 
 export const insertRequest = statement<InsertRequestValues>(
   [
@@ -43,19 +54,29 @@ export const insertRequest = statement<InsertRequestValues>(
     'parentRequestId',
     'origin',
     'originSeq',
+    'imageSourceUrl',
+    'imageSourceName',
+    'imageSourceType',
+    'lastFrameSourceUrl',
+    'lastFrameSourceName',
+    'lastFrameSourceType',
   ],
   `INSERT INTO ${REQUESTS} (
       id, user_id, guild_id, channel_id, prompt, duration_seconds, aspect_ratio, resolution, generate_audio,
       request_type, model, negative_prompt, seed, attachment_size_limit, application_id, interaction_token,
       interaction_expires_at, status, lease_owner, lease_expires_at, fence, updated_at, interaction_id,
       image_uri, image_mime_type, last_frame_uri, last_frame_mime_type, source_video_uri, source_video_seconds,
-      parent_request_id, origin, origin_seq)
+      parent_request_id, origin, origin_seq,
+      image_source_url, image_source_name, image_source_type,
+      last_frame_source_url, last_frame_source_name, last_frame_source_type)
     VALUES (COALESCE($id::uuid, gen_random_uuid()), $userId, $guildId, $channelId, $prompt, $durationSeconds,
       $aspectRatio, $resolution, $generateAudio,
       $requestType, $model, $negativePrompt, $seed, $attachmentSizeLimit, $applicationId, $interactionToken,
       $interactionExpiresAt, 'pending', $owner, now() + $leaseMs::bigint ${MS}, 1, now(), $interactionId,
       $imageUri, $imageMimeType, $lastFrameUri, $lastFrameMimeType, $sourceVideoUri, $sourceVideoSeconds,
-      $parentRequestId::uuid, $origin, $originSeq)
+      $parentRequestId::uuid, $origin, $originSeq,
+      $imageSourceUrl, $imageSourceName, $imageSourceType,
+      $lastFrameSourceUrl, $lastFrameSourceName, $lastFrameSourceType)
     ON CONFLICT DO NOTHING
     RETURNING *`,
 );
@@ -72,6 +93,31 @@ export const getByOrigin = statement<{ parentRequestId: string; origin: string; 
   ['parentRequestId', 'origin', 'originSeq'],
   `SELECT * FROM ${REQUESTS}
     WHERE parent_request_id = $parentRequestId::uuid AND origin = $origin AND origin_seq = $originSeq`,
+);
+
+/**
+ * The input images of `/video image:`, fetched and checked by the worker before any submit, are in the bucket: their
+ * `gs://` locations are stored and Discord's URLs cleared, in one fenced UPDATE, only while nothing was submitted (a
+ * request never reaches Veo without its images; a Cancel or an admin expiry in the meantime wins).
+ */
+export const storeInputImages = statement<
+  FenceValues & {
+    imageUri: string | null;
+    imageMimeType: string | null;
+    lastFrameUri: string | null;
+    lastFrameMimeType: string | null;
+  }
+>(
+  [...FENCE_NAMES, 'imageUri', 'imageMimeType', 'lastFrameUri', 'lastFrameMimeType'],
+  `UPDATE ${REQUESTS}
+    SET image_uri = COALESCE($imageUri, image_uri), image_mime_type = COALESCE($imageMimeType, image_mime_type),
+      last_frame_uri = COALESCE($lastFrameUri, last_frame_uri),
+      last_frame_mime_type = COALESCE($lastFrameMimeType, last_frame_mime_type),
+      image_source_url = NULL, image_source_name = NULL, image_source_type = NULL,
+      last_frame_source_url = NULL, last_frame_source_name = NULL, last_frame_source_type = NULL,
+      updated_at = now()
+    WHERE ${FENCED} AND status = 'pending' AND submit_attempts = 0
+    RETURNING *`,
 );
 
 /**
