@@ -85,6 +85,7 @@ export function createServices(d: ServiceDependencies): Services {
     veo,
     storage,
     announcements,
+    images,
     queue,
     config,
     logger: log('generation'),

@@ -1,14 +1,13 @@
 import { ApplyOptions } from '@sapphire/decorators';
 import { Command, CommandOptionsRunTypeEnum } from '@sapphire/framework';
 import { ApplicationIntegrationType, InteractionContextType, PermissionFlagsBits, type Attachment } from 'discord.js';
-import { deferPublicReply, interactionContext, privately, startLiveRequest } from '../discord/LiveRequest';
+import { interactionContext, privately, startLiveRequest } from '../discord/LiveRequest';
 import { refusalMessage } from '../discord/spendViews';
 import { DuplicateInteractionError } from '../domain/errors';
 import type { VideoSpec } from '../domain/iteration';
-import { THUMBNAIL_MAX_BYTES } from '../domain/policy';
-import { IMAGE_EXTENSIONS } from '../domain/images';
+import type { DeclaredImage } from '../domain/images';
+import type { ImageSource } from '../domain/request';
 import { NEGATIVE_PROMPT_MAX_LENGTH, PROMPT_MAX_LENGTH, SEED_MAX, validateVideoInput } from '../domain/videoInput';
-import type { ImageSource } from '../services/ImageInputService';
 
 /** The checks before the acknowledgement must leave time to acknowledge within Discord's 3 seconds. */
 const ADMISSION_CHECK_TIMEOUT_MS = 2_000;
@@ -92,7 +91,7 @@ export class VideoCommand extends Command {
     );
     const problems = [
       ...(validation.ok ? [] : validation.problems),
-      ...(sources.ok ? images.checkDeclared(sources.images) : [sources.problem]),
+      ...(sources.ok ? images.checkDeclared(sources.images.map((i) => i.declared)) : [sources.problem]),
     ];
     if (!validation.ok || !sources.ok || problems.length > 0) return ephemeral(problems.join('\n'));
 
@@ -113,75 +112,36 @@ export class VideoCommand extends Command {
     }
     if (!admission.ok) return ephemeral(refusalMessage(admission.refusal));
 
+    // The row is written before the acknowledgement, images or not: once Discord shows "thinking…", a crash cannot lose
+    // the request (a crash before the acknowledgement leaves a recorded request that is resumed and announced in the
+    // channel). Images are recorded by where Discord serves them; the worker fetches, checks and stores them before any
+    // submit (the copy may outlast Discord's 3 seconds).
     const context = interactionContext(interaction);
-    const start = { runner: videoRequests, progressEditIntervalMs: config.video.progressEditIntervalMs, logger: pino };
-    const spec: VideoSpec = admission.value;
-    if (sources.images.length === 0) {
-      // The row is written before the acknowledgement: once Discord shows "thinking…", a crash cannot lose the
-      // request (a crash before the acknowledgement leaves a recorded request that is resumed and announced in the
-      // channel).
-      let recorded;
-      try {
-        recorded = await videoRequests.record(spec, context);
-      } catch (error) {
-        const refusal = videoRequests.refusalOf(error);
-        if (refusal) return ephemeral(refusalMessage(refusal));
-        if (error instanceof DuplicateInteractionError) {
-          // Every instance receives the interaction; the one that recorded it first answers and pays for it.
-          pino.debug({ interaction_id: interaction.id }, '/video already recorded by another instance');
-          return;
-        }
-        pino.error({ err: error }, 'could not record the /video request');
-        return ephemeral(
-          'The bot could not save your request, so nothing was started or charged. Try again in a minute.',
-        );
-      }
-      await startLiveRequest(interaction, recorded, start);
-      this.accepted(interaction, recorded.row.id);
-      return;
-    }
-
-    // With images the copy into the bucket (up to 40 MB) may outlast Discord's 3-second deadline, so the interaction is
-    // acknowledged first: only one instance's acknowledgement succeeds (Discord answers the others 40060), and that
-    // instance copies the images and records the request. Nothing is written or billed before the images are safe.
-    const deferred = await deferPublicReply(interaction).catch((error: unknown) => {
-      pino.warn({ err: error, interaction_id: interaction.id }, 'could not acknowledge /video with an image');
-      return undefined;
-    });
-    if (!deferred) return; // another instance took it, or Discord no longer accepts it
-    const refuse = async (reason: string) => {
-      await interaction.deleteReply().catch(() => undefined);
-      await interaction.followUp(privately(reason)).catch((error: unknown) => {
-        pino.warn({ err: error }, 'could not tell the requester why /video was refused');
-      });
+    const spec: VideoSpec = {
+      ...admission.value,
+      imageSource: sources.images.find((i) => i.option === 'image')?.source ?? null,
+      lastFrameSource: sources.images.find((i) => i.option === 'last_frame')?.source ?? null,
     };
-    const at = { ...context };
-    const intakes = await Promise.all(sources.images.map((source) => images.fetchAndStore(source, at)));
-    const failed = intakes.find((i) => !i.ok);
-    if (failed && !failed.ok) return refuse(failed.reason);
-    const stored = intakes.flatMap((i) => (i.ok ? [i] : []));
-    const first = stored[0]!;
     let recorded;
     try {
-      recorded = await videoRequests.record(
-        { ...spec, image: first.image, lastFrame: stored[1]?.image ?? null },
-        context,
-      );
+      recorded = await videoRequests.record(spec, context);
     } catch (error) {
       const refusal = videoRequests.refusalOf(error);
-      if (refusal) return refuse(refusalMessage(refusal));
-      if (error instanceof DuplicateInteractionError) return; // a replay of an interaction already handled
+      if (refusal) return ephemeral(refusalMessage(refusal));
+      if (error instanceof DuplicateInteractionError) {
+        // Every instance receives the interaction; the one that recorded it first answers and pays for it.
+        pino.debug({ interaction_id: interaction.id }, '/video already recorded by another instance');
+        return;
+      }
       pino.error({ err: error }, 'could not record the /video request');
-      return refuse('The bot could not save your request, so nothing was started or charged. Try again in a minute.');
+      return ephemeral(
+        'The bot could not save your request, so nothing was started or charged. Try again in a minute.',
+      );
     }
-    const thumbnail =
-      first.bytes.length <= THUMBNAIL_MAX_BYTES
-        ? { name: `first_frame.${IMAGE_EXTENSIONS[first.image.mimeType]}`, data: first.bytes }
-        : undefined;
     await startLiveRequest(interaction, recorded, {
-      ...start,
-      repliedWith: deferred.messageId,
-      thumbnail: async () => thumbnail,
+      runner: videoRequests,
+      progressEditIntervalMs: config.video.progressEditIntervalMs,
+      logger: pino,
     });
     this.accepted(interaction, recorded.row.id);
   }
@@ -194,23 +154,28 @@ export class VideoCommand extends Command {
   }
 }
 
+/** An image option as Discord declared it, and where Discord serves it. */
+interface AttachedImage {
+  option: 'image' | 'last_frame';
+  declared: DeclaredImage;
+  source: ImageSource;
+}
+
 /** The image options as Discord declared them; a last frame needs a first frame (Veo uses it only then). */
 function imageSources(
   image: Attachment | null,
   lastFrame: Attachment | null,
-): { ok: true; images: ImageSource[] } | { ok: false; problem: string } {
+): { ok: true; images: AttachedImage[] } | { ok: false; problem: string } {
   if (lastFrame && !image) {
     return {
       ok: false,
       problem: 'A `last_frame` needs an `image` too: Veo uses a last frame only with a first frame.',
     };
   }
-  const source = (option: ImageSource['option'], a: Attachment): ImageSource => ({
+  const source = (option: AttachedImage['option'], a: Attachment): AttachedImage => ({
     option,
-    url: a.url,
-    filename: a.name,
-    size: a.size,
-    contentType: a.contentType,
+    declared: { option, filename: a.name, size: a.size, contentType: a.contentType },
+    source: { url: a.url, filename: a.name, contentType: a.contentType },
   });
   return {
     ok: true,

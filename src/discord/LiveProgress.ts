@@ -13,6 +13,8 @@ import { ThrottledEditor } from './ThrottledEditor';
 interface ProgressView {
   embeds: APIEmbed[];
   components: APIActionRowComponent<APIButtonComponent>[];
+  /** the first frame the embed shows (attached with the first edit that shows it) */
+  thumbnail?: Thumbnail;
 }
 
 /** The reply a LiveProgress edits (a deferred interaction reply). */
@@ -30,7 +32,8 @@ export interface EditableReply {
  * The live progress embed of a `/video` reply (or of a result button's reply): shown when the phase changes and
  * refreshed on a ticker while Veo works, through one ThrottledEditor (at most one edit every `minIntervalMs`), and
  * never after the result. While the request is queued it offers Cancel. The first frame, if any, is attached to the
- * first edit that reaches Discord and shown as the thumbnail from then on (a message's own attachment does not expire).
+ * first edit that reaches Discord once it is known (at the start, or when the worker has fetched it: onThumbnail) and
+ * shown as the thumbnail from then on (a message's own attachment does not expire).
  */
 export class LiveProgress implements ProgressObserver {
   private phase: Phase = 'queued';
@@ -46,7 +49,7 @@ export class LiveProgress implements ProgressObserver {
     private readonly minIntervalMs: number,
     private readonly logger: Logger,
     private readonly now: () => number = Date.now,
-    private readonly thumbnail?: Thumbnail,
+    private thumbnail?: Thumbnail,
   ) {
     this.editor = new ThrottledEditor(
       (view) => this.publish(view),
@@ -56,12 +59,12 @@ export class LiveProgress implements ProgressObserver {
     );
   }
 
-  private async publish(view: ProgressView): Promise<void> {
-    const attach = this.thumbnail && !this.thumbnailShown;
+  private async publish({ thumbnail, ...view }: ProgressView): Promise<void> {
+    const attach = thumbnail && !this.thumbnailShown ? thumbnail : undefined;
     await this.reply.editReply({
       ...view,
       allowedMentions: { parse: [] },
-      ...(attach ? { files: [{ attachment: this.thumbnail!.data, name: this.thumbnail!.name }] } : {}),
+      ...(attach ? { files: [{ attachment: attach.data, name: attach.name }] } : {}),
     });
     if (attach) this.thumbnailShown = true;
   }
@@ -86,11 +89,18 @@ export class LiveProgress implements ProgressObserver {
     }
   }
 
+  public onThumbnail(thumbnail: Thumbnail): void {
+    if (this.thumbnail) return;
+    this.thumbnail = thumbnail;
+    this.refresh();
+  }
+
   private refresh(): void {
     if (!this.row) return;
     this.editor.push({
       embeds: [progressEmbed(this.row, this.phase, this.now() - this.startedAt, this.thumbnail?.name, this.queue)],
       components: progressComponents(this.row, this.phase),
+      thumbnail: this.thumbnail,
     });
   }
 

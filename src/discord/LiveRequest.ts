@@ -42,22 +42,11 @@ export interface StartOptions {
   runner: RequestRunner;
   progressEditIntervalMs: number;
   logger: Logger;
-  /** the first frame for the progress embed (read after acknowledging: Discord waits 3 seconds, no more) */
+  /**
+   * the first frame for the progress embed, when it is in the bucket already (a press on a result); read after
+   * acknowledging: Discord waits 3 seconds, no more. `/video image:` gets it from the worker (onThumbnail).
+   */
   thumbnail?: () => Promise<Thumbnail | undefined>;
-  /** the id of the reply when the interaction was acknowledged already (the image path of `/video`) */
-  repliedWith?: string | null;
-}
-
-/** Acknowledges an interaction with a deferred public reply; null when another instance already did (40060). */
-export async function deferPublicReply(interaction: StartingInteraction): Promise<{ messageId: string | null } | null> {
-  try {
-    const response = await interaction.deferReply({ withResponse: true });
-    return { messageId: response.resource?.message?.id ?? null };
-  } catch (error) {
-    if (error instanceof DiscordAPIError && error.code === RESTJSONErrorCodes.InteractionHasAlreadyBeenAcknowledged)
-      return null;
-    throw error;
-  }
 }
 
 /**
@@ -71,19 +60,17 @@ export async function startLiveRequest(
   options: StartOptions,
 ): Promise<void> {
   const { runner, logger } = options;
-  let messageId = options.repliedWith;
-  if (messageId === undefined) {
-    try {
-      messageId = (await interaction.deferReply({ withResponse: true })).resource?.message?.id ?? null;
-    } catch (error) {
-      // Too late for Discord: the request is recorded all the same; its result goes to the channel.
-      logger.warn(
-        { err: error, request_id: recorded.row.id },
-        'could not acknowledge the interaction; generating anyway, the result will be posted in the channel',
-      );
-      runner.run(recorded);
-      return;
-    }
+  let messageId: string | null;
+  try {
+    messageId = (await interaction.deferReply({ withResponse: true })).resource?.message?.id ?? null;
+  } catch (error) {
+    // Too late for Discord: the request is recorded all the same; its result goes to the channel.
+    logger.warn(
+      { err: error, request_id: recorded.row.id },
+      'could not acknowledge the interaction; generating anyway, the result will be posted in the channel',
+    );
+    runner.run(recorded);
+    return;
   }
   if (messageId) await runner.noteReplyMessage(recorded.row.id, messageId);
   const thumbnail = await options.thumbnail?.().catch(() => undefined);

@@ -11,6 +11,8 @@ export type Phase = 'queued' | 'submitting' | 'generating' | 'downloading' | 'de
 export interface ProgressObserver {
   /** `queue`: with `queued`, where the request stands in the submit queue and about how long it will wait */
   onPhase?(phase: Phase, row: VideoRequestRow, queue?: QueueInfo): void | Promise<void>;
+  /** The first frame, once the worker fetched it (`/video image:` records the request before fetching its images). */
+  onThumbnail?(thumbnail: Thumbnail): void | Promise<void>;
   /**
    * This worker stopped driving the request, for whatever reason (finished, lost lease, error): show no more progress.
    * `taken`: the row as someone else left it when this worker lost it (e.g. its requester cancelled it), so the watcher

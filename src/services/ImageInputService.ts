@@ -8,15 +8,13 @@ import {
 } from '../domain/images';
 import { THUMBNAIL_MAX_BYTES } from '../domain/policy';
 import type { Thumbnail } from '../domain/ports';
-import type { StoredImage, VideoRequestRow } from '../domain/request';
+import type { ImageSource, StoredImage, VideoRequestRow } from '../domain/request';
 import type { StorageService } from './StorageService';
 
-/** An image a user gave `/video`, as Discord described it. */
-export interface ImageSource extends DeclaredImage {
-  /** the option's name, also the stored file's (`image`, `last_frame`) */
+/** An image of a request still to be fetched: which option it came from (also the stored file's name), and where. */
+export interface ImageToFetch {
   option: 'image' | 'last_frame';
-  /** Discord's (signed, expiring) CDN URL of the attachment */
-  url: string;
+  source: ImageSource;
 }
 
 /** Where a request's inputs are stored: its requester, and the interaction that asked (the same for every instance). */
@@ -29,8 +27,20 @@ export interface InputLocation {
 
 export type ImageIntake =
   | { ok: true; image: StoredImage; bytes: Buffer }
-  /** `refused`: the user's file is not something Veo takes; `unavailable`: Discord or the bucket did not answer. */
-  | { ok: false; reason: string; kind: 'refused' | 'unavailable' };
+  /**
+   * `refused`: the user's file is not something Veo takes (`reason` says why, in plain words); `gone`: Discord no
+   * longer serves it (its signed link expired); `unavailable`: Discord or the bucket did not answer (passing).
+   */
+  | { ok: false; reason: string; kind: 'refused' | 'gone' | 'unavailable' };
+
+/** Discord's CDN answers an expired or tampered signed link with 404 ("This content is no longer available."). */
+const GONE_STATUSES = [403, 404, 410];
+
+class DownloadRefused extends Error {
+  public constructor(public readonly status: number) {
+    super(`Discord answered ${status} for the attachment`);
+  }
+}
 
 export interface ImageInputServiceDeps {
   storage: StorageService;
@@ -41,9 +51,11 @@ export interface ImageInputServiceDeps {
 }
 
 /**
- * Input images: checked as Discord declares them (before anything is fetched), then downloaded, checked by their
- * bytes and copied into the bucket at once, because Discord's attachment URLs expire (they are signed with an expiry,
+ * Input images: checked as Discord declares them (before the request is recorded), then, by the worker before any
+ * submit (generation/ImageIntake), downloaded, checked by their bytes and copied into the bucket, because Discord's
+ * attachment URLs expire (they are signed with an expiry,
  * https://discord.com/developers/docs/reference#signed-attachment-cdn-urls) and a resume may come hours later.
+ * The URL opens the user's file: it is never logged.
  */
 export class ImageInputService {
   private readonly fetch: typeof fetch;
@@ -60,45 +72,37 @@ export class ImageInputService {
   }
 
   /** Downloads, checks and stores one image; never throws for the user's file or a passing outage. */
-  public async fetchAndStore(source: ImageSource, at: InputLocation): Promise<ImageIntake> {
-    const log = this.deps.logger.child({ guild_id: at.guildId, user_id: at.userId, option: source.option });
+  public async fetchAndStore({ option, source }: ImageToFetch, at: InputLocation): Promise<ImageIntake> {
+    const log = this.deps.logger.child({ guild_id: at.guildId, user_id: at.userId, option });
     let bytes: Buffer;
     try {
       const downloaded = await this.download(source.url);
       if (downloaded === 'too_large') {
-        return {
-          ok: false,
-          kind: 'refused',
-          reason: `The ${source.option} (${source.filename}) is larger than 20.0 MB.`,
-        };
+        return { ok: false, kind: 'refused', reason: `The ${option} (${source.filename}) is larger than 20.0 MB.` };
       }
       bytes = downloaded;
     } catch (error) {
+      if (error instanceof DownloadRefused && GONE_STATUSES.includes(error.status)) {
+        log.warn({ status: error.status }, 'Discord no longer serves an input image');
+        return { ok: false, kind: 'gone', reason: `The ${option} could no longer be fetched from Discord.` };
+      }
       log.warn({ err: error }, 'could not download an input image from Discord');
-      return {
-        ok: false,
-        kind: 'unavailable',
-        reason: `The bot could not fetch your ${source.option} from Discord, so nothing was started. Try again.`,
-      };
+      return { ok: false, kind: 'unavailable', reason: `The bot could not fetch the ${option} from Discord.` };
     }
-    const verdict = checkImageBytes(source, bytes);
+    const verdict = checkImageBytes({ option, filename: source.filename }, bytes);
     if (!verdict.ok) return { ok: false, kind: 'refused', reason: verdict.problem };
     try {
       const name = this.deps.storage.inputObjectName(
         { guildId: at.guildId, channelId: at.channelId, userId: at.userId },
         at.interactionId,
-        `${source.option}.${IMAGE_EXTENSIONS[verdict.mimeType]}`,
+        `${option}.${IMAGE_EXTENSIONS[verdict.mimeType]}`,
       );
       const uri = await this.deps.storage.saveObject(name, bytes, verdict.mimeType);
       log.info({ gs_uri: uri, bytes: bytes.length, mime_type: verdict.mimeType }, 'input image stored');
       return { ok: true, image: { uri, mimeType: verdict.mimeType }, bytes };
     } catch (error) {
       log.warn({ err: error }, 'could not store an input image in the bucket');
-      return {
-        ok: false,
-        kind: 'unavailable',
-        reason: `The bot could not store your ${source.option}, so nothing was started. Try again in a minute.`,
-      };
+      return { ok: false, kind: 'unavailable', reason: `The bot could not store the ${option} in the bucket.` };
     }
   }
 
@@ -122,7 +126,10 @@ export class ImageInputService {
   /** The body, read no further than Veo's limit. */
   private async download(url: string): Promise<Buffer | 'too_large'> {
     const response = await this.fetch(url, { signal: AbortSignal.timeout(this.timeoutMs) });
-    if (!response.ok || !response.body) throw new Error(`Discord answered ${response.status} for the attachment`);
+    if (!response.ok || !response.body) {
+      await response.body?.cancel().catch(() => undefined);
+      throw new DownloadRefused(response.status);
+    }
     if (Number(response.headers.get('content-length') ?? 0) > IMAGE_MAX_BYTES) {
       await response.body.cancel();
       return 'too_large';

@@ -151,8 +151,9 @@ export class VideoRequestService {
    * member quotas and the budgets, all checked under their locks in the insert's transaction (RequestRefusedError,
    * QuotaExceededError or BudgetExceededError otherwise: `refusalOf` says which). `/video` and every result button
    * (Reroll, Extend, Edit prompt, Retry: `origin` says which press) come through here, so every admission rule applies
-   * to all of them. `/video` calls this before acknowledging the interaction, so a crash right after the
-   * acknowledgement can never leave a requester waiting on a request nobody recorded. DuplicateInteractionError: this
+   * to all of them. `/video` calls this before acknowledging the interaction (with images, before fetching them: the
+   * worker does, `input.imageSource`), so a crash right after the acknowledgement can never leave a requester waiting on
+   * a request nobody recorded. DuplicateInteractionError: this
    * interaction, or this press of the button, already made a request.
    */
   public async record(input: VideoSpec, context: InteractionContext, origin?: Origin): Promise<RecordedRequest> {
@@ -179,6 +180,8 @@ export class VideoRequestService {
         imageMimeType: input.image?.mimeType ?? null,
         lastFrameUri: input.lastFrame?.uri ?? null,
         lastFrameMimeType: input.lastFrame?.mimeType ?? null,
+        imageSource: input.imageSource ?? null,
+        lastFrameSource: input.lastFrameSource ?? null,
         sourceVideoUri: input.sourceVideo?.uri ?? null,
         sourceVideoSeconds: input.sourceVideo?.seconds ?? null,
         parentRequestId: origin?.parentId ?? null,

@@ -1,6 +1,7 @@
 import { FencedWriteError } from '../../domain/errors';
 import { outcomeOf, type GenerationOutcome } from '../../domain/outcomes';
-import type { LeasedRequest } from '../../domain/request';
+import { pendingImages, type LeasedRequest } from '../../domain/request';
+import { ImageIntake } from './ImageIntake';
 import { Poller } from './Poller';
 import { StopProcessing, type GenerationDeps, type ProcessOptions, type RequestRun } from './RequestRun';
 import { Submitter } from './Submitter';
@@ -8,17 +9,19 @@ import { Submitter } from './Submitter';
 export type { GenerationDeps, ProcessOptions } from './RequestRun';
 
 /**
- * Drives one leased request to its end: submit (Submitter), poll (Poller), record the result, announce it
- * (AnnouncementService). `/video` and the resume both use it, so a resumed request follows exactly the path a live
+ * Drives one leased request to its end: fetch and store input images still on Discord (ImageIntake), submit
+ * (Submitter), poll (Poller), record the result, announce it (AnnouncementService). `/video` and the resume both use it, so a resumed request follows exactly the path a live
  * one does (R3, R4, R6).
  */
 export class GenerationService {
   private readonly now: () => number;
+  private readonly intake: ImageIntake;
   private readonly submitter: Submitter;
   private readonly poller: Poller;
 
   public constructor(private readonly deps: GenerationDeps) {
     this.now = deps.now ?? Date.now;
+    this.intake = new ImageIntake(deps);
     this.submitter = new Submitter(deps);
     this.poller = new Poller(deps);
   }
@@ -61,6 +64,7 @@ export class GenerationService {
     };
     let row = first;
     try {
+      if (row.status === 'pending' && pendingImages(row).length > 0) row = await this.intake.fetchImages(run, row);
       if (row.status === 'pending') row = await this.submitter.submit(run, row);
       if (row.status === 'generating') row = await this.poller.pollUntilFinished(run, row);
       if (row.announcement === 'due') {

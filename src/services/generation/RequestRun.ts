@@ -8,6 +8,7 @@ import type { Config } from '../../lib/config';
 import type { CrashPoints } from '../../lib/crashPoints';
 import type { Metrics } from '../../lib/metrics';
 import type { AnnouncementService } from '../AnnouncementService';
+import type { ImageInputService } from '../ImageInputService';
 import type { LeaseManager } from '../LeaseManager';
 import type { StorageService } from '../StorageService';
 import type { SubmitQueue } from '../SubmitQueue';
@@ -30,6 +31,8 @@ export interface GenerationDeps {
   veo: VeoService;
   storage: StorageService;
   announcements: AnnouncementService;
+  /** input images still on Discord are fetched and stored before any submit (ImageIntake) */
+  images: ImageInputService;
   /** the submit queue: a permit before every Veo submit */
   queue: SubmitQueue;
   config: Pick<Config, 'resume' | 'veo' | 'google'>;

@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { FencedWriteError } from '../../domain/errors';
 import { classify, OPERATION_NAME_WRITE_TRIES, throttleDelayMs } from '../../domain/policy';
-import type { SubmitAttemptRow, VideoRequestRow } from '../../domain/request';
+import { pendingImages, type SubmitAttemptRow, type VideoRequestRow } from '../../domain/request';
 import { isVeoAspectRatio } from '../../domain/videoInput';
 import { VeoError, type VideoGenerationParams } from '../VeoService';
 import { checkStop, completeWithVideo, StopProcessing, type GenerationDeps, type RequestRun } from './RequestRun';
@@ -44,6 +44,8 @@ export class Submitter {
     const { requests, attempts: attemptLog, storage, veo, config, metrics, crashPoints, queue } = this.deps;
     const { lease, log } = run;
     const observer = run.options.observer;
+    // ImageIntake stores them first; a row still waiting for its images must never be sent without them.
+    if (pendingImages(row).length > 0) throw new Error('the input images of this request are not stored yet');
     for (;;) {
       checkStop(run);
       const attempts = await attemptLog.getAttempts(row.id);

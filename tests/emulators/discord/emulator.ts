@@ -19,6 +19,7 @@ import { commandRegistry } from './routes/applications';
 import type {
   DiscordEmulatorOptions,
   EmulatedMessage,
+  EmulatedUpload,
   FaultSpec,
   InteractionHandle,
   PushAutocompleteOptions,
@@ -176,6 +177,18 @@ export class DiscordEmulator implements Timings {
   dispatchEvent(t: string, d: unknown, sessionIndex?: number): void {
     for (const s of sessionIndex === undefined ? this.gateway.live() : [this.gateway.resolve(sessionIndex)])
       this.gateway.dispatch(s, t, d);
+  }
+
+  /**
+   * A file as a user attaches it to a command option, without the command: its resolved attachment object, served on
+   * a signed CDN URL (for tests of what fetches such files).
+   */
+  attachFile(file: EmulatedUpload): { id: string; filename: string; size: number; url: string; content_type?: string } {
+    return this.store.uploadEphemeral(this.world.applicationId, {
+      data: file.file,
+      filename: file.filename,
+      contentType: file.contentType,
+    });
   }
 
   injectFault(fault: FaultSpec): void {

@@ -89,6 +89,13 @@ export class Router {
     const method = (req.method ?? 'GET').toUpperCase();
     if (method === 'GET') {
       const file = this.hooks.file(url);
+      // A CDN outage (injectFault with the file's path): the status alone, as a CDN's error page would carry.
+      const outage = file !== undefined ? this.takeFault(method, url.pathname) : undefined;
+      if (outage) {
+        res.writeHead(outage.status, { 'Content-Type': 'text/plain' });
+        res.end(`${outage.status}: Emulated CDN fault`);
+        return;
+      }
       if (file !== undefined) {
         res.writeHead(file ? (file.status ?? 200) : 404, { 'Content-Type': file?.contentType ?? 'text/plain' });
         res.end(file?.data ?? 'Not Found');

@@ -60,7 +60,10 @@ export interface EmulatedMessage {
 }
 export interface FaultSpec {
   method?: string;
-  /** Matched against the decoded path below the version (`/channels/…/messages`); a string matches as a substring. */
+  /**
+   * Matched against the decoded path below the version (`/channels/…/messages`), or a CDN file's path
+   * (`/ephemeral-attachments/…`); a string matches as a substring.
+   */
   path: RegExp | string;
   status: number;
   code?: number;
