@@ -7,10 +7,15 @@
  * Veo operations here are time-driven (the video appears in the bucket 1.5 s after the submit whether or not anybody
  * polls, as real Veo does), and AMBIGUOUS_GRACE_MS is longer than that, so a crash between Veo's acceptance and the
  * storing of the operation name is reconciled through the output folder instead of a second submit.
+ *
+ * `/video image:` keeps the same guarantee: its row is written before the acknowledgement with Discord's URL of the
+ * image, and the worker fetches and stores the image before any submit, so a bot killed right after acknowledging it
+ * (or right after recording it) fetches the image after the restart and submits it once.
  */
 import { CRASH_POINTS, type CrashPoint } from '../../src/lib/crashPoints';
 import type { ExitInfo } from '../helpers/botProcess';
 import { E2EWorld, WORLD } from '../helpers/e2e';
+import { pngBytes } from '../helpers/images';
 import { pingsFor, resultNotifications, submitsFor } from '../helpers/outcomes';
 
 jest.setTimeout(150_000);
@@ -44,7 +49,13 @@ async function restartAndFinish(world: E2EWorld, requestId: string): Promise<voi
   await new Promise((r) => setTimeout(r, 1_500));
 }
 
-async function expectOnceEach(world: E2EWorld, point: CrashPoint, path: string, requestId: string): Promise<void> {
+async function expectOnceEach(
+  world: E2EWorld,
+  point: CrashPoint,
+  path: string,
+  requestId: string,
+  attachments = 1,
+): Promise<void> {
   const row = (await world.tracking.requests.getById(requestId))!;
   const submits = submitsFor(world.google, requestId);
   const results = resultNotifications(world.discord, requestId);
@@ -61,7 +72,8 @@ async function expectOnceEach(world: E2EWorld, point: CrashPoint, path: string, 
   expect(row).toMatchObject({ status: 'completed', announcement: 'sent' });
   expect(results).toHaveLength(1);
   expect(results[0]!.id).toBe(row.notificationMessageId);
-  expect(results[0]!.attachments).toHaveLength(1);
+  // The video (and, for an image-to-video request, its first frame as the thumbnail).
+  expect(results[0]!.attachments).toHaveLength(attachments);
   // Showing the result may or may not ping (an edited reply does not); it never pings twice.
   expect(pings.length).toBeLessThanOrEqual(1);
   expect(submits).toBe(1);
@@ -108,6 +120,45 @@ describe.each(CRASH_POINTS.map((p) => [p]))('CRASH_POINT=%s on the live /video p
     else expect(shownIn.id === handle.original()?.id || shownIn.channelId === GENERAL).toBe(true);
   });
 });
+
+describe.each([['after-claim'], ['before-run']] as [CrashPoint][])(
+  'CRASH_POINT=%s on the /video image path',
+  (point) => {
+    let world: E2EWorld;
+    beforeEach(async () => {
+      world = await E2EWorld.start();
+      world.google.setDefaultFate(OPERATION);
+    });
+    afterEach(async () => world?.close());
+
+    it('SIGKILL there, restart: the image is fetched then and submitted once; requester shown the result once', async () => {
+      const png = pngBytes(30_000);
+      const armed = await world.startBot({ ...SETTINGS, CRASH_POINT: point });
+      const handle = world.video({
+        prompt: `a lighthouse in a storm (${point}, image)`,
+        length: 4,
+        image: { file: png, filename: 'lighthouse.png', contentType: 'image/png' },
+      });
+
+      const exit = await exitedWithin(armed.exited, 60_000);
+      expect(exit.signal).toBe('SIGKILL');
+      // Recorded before the acknowledgement, with the image still on Discord: before-run dies once the requester sees
+      // "thinking…" (and the progress embed), after-claim before Discord was answered.
+      expect(handle.interaction.ackType).toBe(point === 'after-claim' ? undefined : 5);
+      const [atCrash] = await world.requestsOf(MEMBER);
+      expect(atCrash).toMatchObject({ status: 'pending', imageUri: null, submitAttempts: 0 });
+      expect(atCrash!.imageSourceUrl).toMatch(/\/ephemeral-attachments\//);
+      expect(world.google.submitCalls).toBe(0);
+
+      await restartAndFinish(world, atCrash!.id);
+      await expectOnceEach(world, point, 'image', atCrash!.id, 2);
+      const row = (await world.tracking.requests.getById(atCrash!.id))!;
+      expect(row).toMatchObject({ imageMimeType: 'image/png', imageSourceUrl: null });
+      expect(world.google.submits[0]!.instance.image).toEqual({ gcsUri: row.imageUri, mimeType: 'image/png' });
+      expect(world.google.getObject(row.imageUri!.replace(`gs://${world.google.bucket}/`, ''))!.equals(png)).toBe(true);
+    });
+  },
+);
 
 describe('CRASH_POINT=after-claim on the resume path', () => {
   let world: E2EWorld;

@@ -1,6 +1,7 @@
 import { testRedisUrl } from '../helpers/redis';
 import { DuplicateInteractionError } from '../../src/domain/errors';
 import { E2EWorld, WORLD } from '../helpers/e2e';
+import { pngBytes } from '../helpers/images';
 
 jest.setTimeout(120_000);
 
@@ -17,7 +18,7 @@ describe('one /video delivered to two instances', () => {
   });
   afterAll(async () => world?.close());
 
-  it('is recorded once, submitted to Veo once and answered once', async () => {
+  beforeAll(async () => {
     await world.startBot({ REDIS_URL: REDIS, INSTANCE_ID: 'first' });
     await world.startBot({ REDIS_URL: REDIS, INSTANCE_ID: 'second' }, { waitForCommands: false });
     await world.discord.waitFor(
@@ -25,25 +26,36 @@ describe('one /video delivered to two instances', () => {
       15_000,
       'two ready sessions',
     );
+  });
 
-    const user = WORLD.users.member2.id;
+  // With an image too: its row is written before the acknowledgement, like any other (the worker fetches the image).
+  it.each([
+    ['a text prompt', WORLD.users.member2.id, {}],
+    [
+      'an image',
+      WORLD.users.member.id,
+      { image: { file: pngBytes(20_000), filename: 'fox.png', contentType: 'image/png' } },
+    ],
+  ] as const)('%s: is recorded once, submitted to Veo once and answered once', async (_what, user, extra) => {
+    const submitsBefore = world.google.submits.length;
     const handle = world.discord.pushInteraction({
       name: 'video',
       guildId: WORLD.guilds.main.id,
       channelId: WORLD.guilds.main.channels.general.id,
       userId: user,
-      options: { prompt: 'two foxes, one video', length: 4 },
+      options: { prompt: 'two foxes, one video', length: 4, ...extra },
       sessionIndex: 0,
     });
     // The same INTERACTION_CREATE reaches the other instance too, as Discord does for sessions on one shard.
     world.discord.dispatchEvent('INTERACTION_CREATE', handle.interaction.payload, 1);
 
-    const reply = await handle.waitForReply((m) => m.attachments.length > 0, 30_000);
+    const reply = await handle.waitForReply((m) => m.attachments.some((a) => a.filename.endsWith('.mp4')), 30_000);
     const [row, ...others] = await world.waitForRow((rows) => rows[0]?.announcement === 'sent', user);
     expect(others).toEqual([]);
     expect(row).toMatchObject({ status: 'completed', interactionId: handle.id, notificationMessageId: reply.id });
     expect(world.google.submits.filter((s) => String(s.parameters.storageUri).includes(row!.id))).toHaveLength(1);
-    expect(world.google.submits).toHaveLength(1);
+    expect(world.google.submits).toHaveLength(submitsBefore + 1);
+    if ('image' in extra) expect(world.google.submits.at(-1)!.instance.image).toMatchObject({ gcsUri: row!.imageUri });
     // One acknowledgement reached Discord; the other instance stayed silent (no error reply, no crash).
     const callbacks = world.discord.calls.filter(
       (c) => c.method === 'POST' && c.path.startsWith(`/interactions/${handle.id}/`),

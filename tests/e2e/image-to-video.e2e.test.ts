@@ -1,15 +1,17 @@
 /**
  * Image to video, end to end (issue #16, point 1): `/video image:… last_frame:…` against the real bot, the Discord
  * emulator (attachment options on signed CDN URLs that expire) and Veo (which checks image inputs as Vertex AI does).
- * The images are copied into the bucket before the request is written, so a request resumed after Discord's URLs
- * expired still submits the same images; anything that is not a PNG, JPEG or WebP of at most 20 MB is refused with the
- * reason before anything is written.
+ * The request is recorded before it is acknowledged, with Discord's URLs of its images; the worker fetches, checks and
+ * copies them into the bucket before any submit, so a request resumed after Discord's URLs expired still submits the
+ * same images once they were stored. What Discord declares (type, size) is refused before anything is written; bytes
+ * that are not a PNG, JPEG or WebP of at most 20 MB, or a URL that no longer works, end the request with the reason,
+ * nothing billed and nothing counted; a passing outage of Discord's CDN or the bucket is retried by a later sweep.
  */
 import { E2EWorld, WORLD } from '../helpers/e2e';
 import { gifBytes, jpegBytes, pngBytes, webpBytes } from '../helpers/images';
 import { buttonLabels } from '../helpers/iterate';
 import { submitsFor } from '../helpers/outcomes';
-import { isResult, waitForResult } from '../helpers/videoReplies';
+import { field, isResult, waitForResult } from '../helpers/videoReplies';
 
 jest.setTimeout(180_000);
 
@@ -36,6 +38,9 @@ describe('image to video (real bot, emulated Discord and Google, real PostgreSQL
       last_frame: image(webp, 'awake.webp', 'image/webp'),
     });
     expect(await handle.waitForAck(5_000)).toBe(5);
+    // Recorded before Discord showed "thinking…".
+    const [atAck] = await world.requestsOf(MEMBER);
+    expect(atAck).toMatchObject({ interactionId: handle.id, status: 'pending' });
     const reply = await waitForResult(handle);
 
     const [row] = await world.waitForRow((rows) => rows[0]?.announcement === 'sent', MEMBER);
@@ -47,6 +52,9 @@ describe('image to video (real bot, emulated Discord and Google, real PostgreSQL
       lastFrameUri: `${inputs}/last_frame.webp`,
       lastFrameMimeType: 'image/webp',
       durationSeconds: 6,
+      // Discord's URLs are gone from the row once the images are stored.
+      imageSourceUrl: null,
+      lastFrameSourceUrl: null,
     });
     const object = (uri: string) => world.google.getObject(uri.replace(`gs://${world.google.bucket}/`, ''));
     expect(object(row!.imageUri!)!.equals(png)).toBe(true);
@@ -66,21 +74,27 @@ describe('image to video (real bot, emulated Discord and Google, real PostgreSQL
       'first and last frame',
     );
     expect(buttonLabels(reply)).toEqual(['Reroll', 'Extend', 'Edit prompt']);
-    // …and on the progress embed before it: the first edit carried the file, every one the thumbnail.
+    // …and on the progress embed before it, from the first edit after the worker fetched it: that edit carried the
+    // file, every later one the thumbnail (the edits before it, while the image was being fetched, had neither).
     const progress = world.discord.calls.filter(
       (c) =>
         c.method === 'PATCH' &&
         c.path.includes(handle.token) &&
         /Making your video/.test(c.body?.embeds?.[0]?.title ?? ''),
     );
-    expect(progress.length).toBeGreaterThan(0);
-    expect(progress[0]!.files.map((f) => f.name)).toEqual(['first_frame.png']);
-    expect(progress.every((c) => c.body.embeds[0].thumbnail?.url === 'attachment://first_frame.png')).toBe(true);
+    const shown = progress.findIndex((c) => c.body.embeds[0].thumbnail);
+    expect(shown).toBeGreaterThan(0);
+    expect(progress[shown]!.files.map((f) => f.name)).toEqual(['first_frame.png']);
+    expect(progress.slice(shown).every((c) => c.body.embeds[0].thumbnail?.url === 'attachment://first_frame.png')).toBe(
+      true,
+    );
+    expect(progress.slice(0, shown).every((c) => c.files.length === 0)).toBe(true);
+    expect(progress.slice(shown + 1).every((c) => c.files.length === 0)).toBe(true);
   });
 
-  it('killed after the request was written; restarted once Discord’s URL expired: submits the same image from the bucket', async () => {
+  it('killed once its image was stored (before Veo was called); restarted once Discord’s URL expired: submits the same image from the bucket', async () => {
     world.google.setDefaultFate({ kind: 'done', afterPolls: 1, videoBytes: 30_000 });
-    const armed = await world.startBot({ CRASH_POINT: 'before-run' });
+    const armed = await world.startBot({ CRASH_POINT: 'after-attempt-recorded' });
     const handle = world.video({
       prompt: 'a paper boat on a puddle',
       length: 4,
@@ -89,19 +103,17 @@ describe('image to video (real bot, emulated Discord and Google, real PostgreSQL
     const exit = await armed.exited;
     expect(exit.signal).toBe('SIGKILL');
     const [pending] = await world.requestsOf(MEMBER);
-    expect(pending).toMatchObject({ status: 'pending', submitAttempts: 0, imageMimeType: 'image/png' });
+    expect(pending).toMatchObject({ status: 'pending', imageMimeType: 'image/png', imageSourceUrl: null });
     expect(world.google.submitCalls).toBe(0);
 
     // A day later Discord's signed URL of the attachment no longer works.
-    const url = Object.values(
-      handle.interaction.payload.data.resolved.attachments as Record<string, { url: string }>,
-    )[0]!.url;
+    const url = attachmentUrl(handle);
     world.discord.clock.advance(25 * 3_600_000);
     expect((await fetch(url)).status).toBe(404);
 
     await world.startBot();
     const [row] = await world.waitForRow((rows) => rows[0]?.announcement === 'sent', MEMBER, 60_000);
-    expect(row).toMatchObject({ id: pending!.id, status: 'completed', submitAttempts: 1, imageUri: pending!.imageUri });
+    expect(row).toMatchObject({ id: pending!.id, status: 'completed', imageUri: pending!.imageUri });
     expect(submitsFor(world.google, row!.id)).toBe(1);
     expect(world.google.submits[0]!.instance.image).toEqual({ gcsUri: pending!.imageUri, mimeType: 'image/png' });
     // Told in the channel (the token is long gone), with the thumbnail and the buttons.
@@ -110,12 +122,64 @@ describe('image to video (real bot, emulated Discord and Google, real PostgreSQL
     expect(buttonLabels(result)).toEqual(['Reroll', 'Extend', 'Edit prompt']);
   });
 
-  it('refuses what Veo would not take, with the reason, before anything is written or paid', async () => {
+  it('killed right after the acknowledgement, restarted once Discord’s URL expired: ends saying the image could no longer be fetched, nothing billed or counted', async () => {
+    const armed = await world.startBot({ CRASH_POINT: 'before-run', DAILY_QUOTA: '1' });
+    const handle = world.video({
+      prompt: 'a kite over the dunes',
+      length: 8,
+      image: image(png, 'kite.png', 'image/png'),
+    });
+    expect((await armed.exited).signal).toBe('SIGKILL');
+    expect(handle.interaction.ackType).toBe(5);
+    const [recorded] = await world.requestsOf(MEMBER);
+    expect(recorded).toMatchObject({ status: 'pending', imageUri: null, submitAttempts: 0 });
+    expect(recorded!.imageSourceUrl).toBe(attachmentUrl(handle));
+
+    world.discord.clock.advance(25 * 3_600_000);
+    await world.startBot({ DAILY_QUOTA: '1', GUILD_DAILY_VIDEO_SECONDS: '8' });
+    const [row] = await world.waitForRow((rows) => rows[0]?.announcement === 'sent', MEMBER, 60_000);
+    expect(row).toMatchObject({ status: 'failed', failureKind: 'input', failureReason: 'image_gone', imageUri: null });
+    expect(world.google.submitCalls).toBe(0);
+    const told = world.channelMessages(GENERAL).find(isResult)!;
+    expect(field(told, 'Why')).toMatch(/^The image could no longer be fetched from Discord/);
+    expect(field(told, 'What now')).toMatch(/Nothing was billed and it does not count against your daily limit/);
+    expect(buttonLabels(told)).toEqual([]);
+
+    // Neither the member's quota of one nor the server's 8 video-seconds were used up by it.
+    const next = world.video({
+      prompt: 'a kite over the dunes',
+      length: 8,
+      image: image(png, 'kite.png', 'image/png'),
+    });
+    await waitForResult(next);
+    expect(world.google.submits).toHaveLength(1);
+  });
+
+  it('a passing outage of Discord’s CDN, then of the bucket: retried by a later sweep, not a failure', async () => {
     await world.startBot();
+    world.discord.injectFault({ path: '/ephemeral-attachments/', status: 503 });
+    world.google.injectFault({ route: 'storage', status: 503 });
+    const handle = world.video({ prompt: 'rain on a window', length: 4, image: image(png, 'rain.png', 'image/png') });
+    expect(await handle.waitForAck(5_000)).toBe(5);
+    const [row] = await world.waitForRow((rows) => rows[0]?.announcement === 'sent', MEMBER, 60_000);
+    expect(row).toMatchObject({ status: 'completed', failureKind: null, imageMimeType: 'image/png' });
+    expect(submitsFor(world.google, row!.id)).toBe(1);
+    expect(world.google.submits[0]!.instance.image).toEqual({ gcsUri: row!.imageUri, mimeType: 'image/png' });
+    const bot = world.bots[0]!;
+    expect(bot.logs.filter((l) => /did not answer for an input image/.test(String(l.msg)))).toHaveLength(2);
+  });
+
+  it('refuses what Discord declares before anything is written; bytes that are not an image, or a URL already expired, end the request with the reason, nothing billed or counted', async () => {
+    await world.startBot({ DAILY_QUOTA: '1', GUILD_DAILY_VIDEO_SECONDS: '8' });
     const refusal = async (options: Record<string, unknown>, userId = MEMBER2) => {
       const handle = world.video({ prompt: 'a fox', ...options } as never, { userId });
       const reply = await handle.waitForReply((m) => m.ephemeral && m.content.length > 0, 15_000);
       return reply.content;
+    };
+    const failure = async (options: Record<string, unknown>) => {
+      const handle = world.video({ prompt: 'a fox', ...options } as never, { userId: MEMBER2 });
+      expect(await handle.waitForAck(5_000)).toBe(5);
+      return waitForResult(handle);
     };
     expect(await refusal({ image: image(gifBytes(), 'dance.gif', 'image/gif') })).toMatch(
       /dance\.gif\) is image\/gif; Veo takes PNG, JPEG or WebP images/,
@@ -123,25 +187,39 @@ describe('image to video (real bot, emulated Discord and Google, real PostgreSQL
     expect(await refusal({ image: image(pngBytes(20_000_001), 'huge.png', 'image/png') })).toMatch(
       /huge\.png\) is 20\.0 MB; Veo takes images up to 20\.0 MB/,
     );
-    // Declared as a JPEG, but the bytes are text: caught by the magic numbers after the download.
-    expect(await refusal({ image: image(Buffer.from('not an image at all'), 'photo.jpg', 'image/jpeg') })).toMatch(
-      /photo\.jpg\) is not a PNG, JPEG or WebP image \(checked by its content\)/,
-    );
-    // No declared type, real JPEG bytes: fine (the bytes decide).
-    const fine = world.video({ prompt: 'a fox', image: image(jpegBytes(), 'photo', null) }, { userId: MEMBER });
-    await waitForResult(fine);
     expect(await refusal({ last_frame: image(png, 'end.png', 'image/png') })).toMatch(/`last_frame` needs an `image`/);
+    expect(await world.requestsOf(MEMBER2)).toEqual([]);
+
+    // Declared as a JPEG, but the bytes are text: caught by the magic numbers once the worker fetched it.
+    const notImage = await failure({ image: image(Buffer.from('not an image at all'), 'photo.jpg', 'image/jpeg') });
+    expect(notImage.embeds[0].title).toMatch(/could not be made/);
+    expect(field(notImage, 'Why')).toMatch(/photo\.jpg\) is not a PNG, JPEG or WebP image \(checked by its content\)/);
+    expect(field(notImage, 'What now')).toMatch(/Nothing was billed and it does not count against your daily limit/);
+    expect(buttonLabels(notImage)).toEqual([]);
     // The signed URL already expired when the bot fetched it.
     world.discord.attachmentUrlLifetimeMs = 0;
-    expect(await refusal({ image: image(png, 'late.png', 'image/png') })).toMatch(
-      /could not fetch your image from Discord, so nothing was started/,
-    );
+    const late = await failure({ image: image(png, 'late.png', 'image/png') });
+    expect(field(late, 'Why')).toMatch(/^The image could no longer be fetched from Discord/);
     world.discord.attachmentUrlLifetimeMs = 24 * 3_600_000;
+    expect((await world.requestsOf(MEMBER2)).map((r) => [r.status, r.failureKind, r.failureReason])).toEqual([
+      ['failed', 'input', 'image_refused'],
+      ['failed', 'input', 'image_gone'],
+    ]);
 
-    expect(await world.requestsOf(MEMBER2)).toEqual([]);
+    // No declared type, real JPEG bytes: fine (the bytes decide). Neither failure counted against the member's quota
+    // of one or held any of the server's 8 video-seconds.
+    const fine = world.video({ prompt: 'a fox', image: image(jpegBytes(), 'photo', null) }, { userId: MEMBER2 });
+    expect((await waitForResult(fine)).embeds[0].title).toMatch(/ready/);
+
     expect(world.google.submits).toHaveLength(1);
-    expect(world.google.listObjects('').filter((o) => o.name.includes(`/${MEMBER2}/`))).toEqual([]);
-    // The refused requests left no public message behind (their "thinking…" replies were deleted).
+    const stored = world.google.listObjects('').filter((o) => o.name.includes(`/${MEMBER2}/inputs/`));
+    expect(stored.map((o) => o.name)).toEqual([expect.stringMatching(new RegExp(`/inputs/${fine.id}/image\\.jpg$`))]);
+    // No reply was left on "thinking…".
     expect(world.discord.messages(GENERAL).filter((m) => !m.ephemeral && m.interactionId && m.loading)).toEqual([]);
   });
 });
+
+/** Discord's signed CDN URL of the image option of a `/video`. */
+function attachmentUrl(handle: { interaction: { payload: any } }): string {
+  return Object.values(handle.interaction.payload.data.resolved.attachments as Record<string, { url: string }>)[0]!.url;
+}
