@@ -1,8 +1,8 @@
 /**
  * Issue #16 figures for `npm run bench` (hooked into bench/run.ts): how soon Discord gets its acknowledgement (it
- * allows 3 s) for `/video` without an image, `/video` with a 20 MB image, and a Reroll press; and how long copying the
- * image into the bucket and writing the request takes, which is what the acknowledgement would wait for if the image
- * path wrote the row first, as `/video` without an image does.
+ * allows 3 s) for `/video` without an image, `/video` with a 20 MB image, and a Reroll press, each recorded before it is
+ * acknowledged; and, for the image, how soon the worker has fetched, checked and copied it into the bucket (what the
+ * acknowledgement no longer waits for).
  */
 import type { Client } from 'pg';
 import type { DiscordEmulator, InteractionHandle } from '../tests/emulators/discord';
@@ -43,15 +43,18 @@ export async function benchIterate(world: IterateBenchWorld) {
   await bot.waitForLog((l) => l.msg === 'gateway ready', 60_000, 'gateway ready');
   await discord.waitFor(() => discord.commands.global.some((c) => c.name === 'video'), 30_000, 'commands');
 
-  /** ms from the interaction to its acknowledgement, and to the request row being written. */
+  /**
+   * ms from the interaction to its acknowledgement, to the request row being written, and (with an image) to the
+   * worker's log line saying the images are stored.
+   */
   const measure = async (handle: InteractionHandle) => {
     const ackType = await handle.waitForAck(30_000);
     const written = await until('the request row', async () => {
-      const r = await db.query<{ ms: string }>(
-        `SELECT (extract(epoch FROM created_at) * 1000)::bigint AS ms FROM video_requests WHERE interaction_id = $1`,
+      const r = await db.query<{ id: string; ms: string }>(
+        `SELECT id, (extract(epoch FROM created_at) * 1000)::bigint AS ms FROM video_requests WHERE interaction_id = $1`,
         [handle.id],
       );
-      return r.rows[0] ? Number(r.rows[0].ms) : undefined;
+      return r.rows[0] ? { id: r.rows[0].id, ms: Number(r.rows[0].ms) } : undefined;
     });
     await until('the result', async () => {
       const r = await db.query(`SELECT 1 FROM video_requests WHERE interaction_id = $1 AND announcement = 'sent'`, [
@@ -59,10 +62,12 @@ export async function benchIterate(world: IterateBenchWorld) {
       ]);
       return r.rowCount ? true : undefined;
     });
+    const stored = bot.logs.find((l) => l.msg === 'input images stored' && l.request_id === written.id);
     return {
       ackType,
       ackMs: handle.interaction.ackedAt! - handle.interaction.createdAt,
-      writtenMs: written - handle.interaction.createdAt,
+      writtenMs: written.ms - handle.interaction.createdAt,
+      storedMs: stored ? Date.parse(String(stored.time)) - handle.interaction.createdAt : undefined,
     };
   };
   const video = (options: Record<string, unknown>) =>
@@ -74,9 +79,10 @@ export async function benchIterate(world: IterateBenchWorld) {
       options: { prompt: 'a bench of the iteration loop', length: 4, ...options } as never,
     });
 
-  const plain: { ackMs: number; writtenMs: number }[] = [];
-  const withImage: { ackMs: number; writtenMs: number }[] = [];
-  const presses: { ackMs: number; writtenMs: number }[] = [];
+  type Run = { ackMs: number; writtenMs: number; storedMs?: number };
+  const plain: Run[] = [];
+  const withImage: Run[] = [];
+  const presses: Run[] = [];
   const image = pngBytes(IMAGE_BYTES);
   for (let i = 0; i < RUNS; i++) {
     plain.push(await measure(video({})));
@@ -96,12 +102,14 @@ export async function benchIterate(world: IterateBenchWorld) {
   await world.killBots();
   await world.emptyTables();
 
-  const summary = (runs: { ackMs: number; writtenMs: number }[]) => ({
+  const summary = (runs: Run[]) => ({
     runs: runs.length,
     ackMs: runs.map((r) => r.ackMs),
     writtenMs: runs.map((r) => r.writtenMs),
+    storedMs: runs.map((r) => r.storedMs ?? NaN),
     medianAckMs: median(runs.map((r) => r.ackMs)),
     medianWrittenMs: median(runs.map((r) => r.writtenMs)),
+    medianStoredMs: median(runs.map((r) => r.storedMs ?? NaN)),
   });
   const details = {
     imageBytes: IMAGE_BYTES,
@@ -120,13 +128,13 @@ export async function benchIterate(world: IterateBenchWorld) {
     },
     {
       name: `/video with a 20 MB image acknowledged`,
-      value: `${details.withImage.medianAckMs} ms = ${ratio(details.withImage.medianAckMs)}x of 3 s`,
+      value: `${details.withImage.medianAckMs} ms = ${ratio(details.withImage.medianAckMs)}x of 3 s (row first, ${details.withImage.medianWrittenMs} ms)`,
       target: '<= 1x of 3 s',
       met: details.withImage.medianAckMs <= DEADLINE_MS,
     },
     {
-      name: `  image copied and row written`,
-      value: `${details.withImage.medianWrittenMs} ms = ${ratio(details.withImage.medianWrittenMs)}x of 3 s`,
+      name: `  image fetched, checked and stored by the worker`,
+      value: `${details.withImage.medianStoredMs} ms = ${ratio(details.withImage.medianStoredMs)}x of 3 s`,
       target: 'reported',
       met: null,
     },
