@@ -23,6 +23,8 @@ export interface InputLocation {
   channelId: string;
   userId: string;
   interactionId: string;
+  /** for the log lines, once the request is recorded */
+  requestId?: string;
 }
 
 export type ImageIntake =
@@ -33,8 +35,12 @@ export type ImageIntake =
    */
   | { ok: false; reason: string; kind: 'refused' | 'gone' | 'unavailable' };
 
-/** Discord's CDN answers an expired or tampered signed link with 404 ("This content is no longer available."). */
-const GONE_STATUSES = [403, 404, 410];
+/**
+ * Discord's CDN answers an expired or tampered signed link with 404 "This content is no longer available." (the
+ * emulator's README has the source). A 403 is not read as gone: Discord's CDN also answers it to clients it blocks
+ * for a while (discord-api-docs#4651), which a later sweep may get past; the link's expiry then ends it as gone.
+ */
+const GONE_STATUSES = [404, 410];
 
 class DownloadRefused extends Error {
   public constructor(public readonly status: number) {
@@ -73,7 +79,7 @@ export class ImageInputService {
 
   /** Downloads, checks and stores one image; never throws for the user's file or a passing outage. */
   public async fetchAndStore({ option, source }: ImageToFetch, at: InputLocation): Promise<ImageIntake> {
-    const log = this.deps.logger.child({ guild_id: at.guildId, user_id: at.userId, option });
+    const log = this.deps.logger.child({ request_id: at.requestId, guild_id: at.guildId, user_id: at.userId, option });
     let bytes: Buffer;
     try {
       const downloaded = await this.download(source.url);

@@ -28,6 +28,7 @@ export class ImageIntake {
       userId: row.userId,
       // The folder of the request's inputs: the interaction that asked (rows made otherwise: the request).
       interactionId: row.interactionId ?? row.id,
+      requestId: row.id,
     };
     const intakes = await Promise.all(pending.map((image) => images.fetchAndStore(image, at)));
 
