@@ -161,25 +161,17 @@ export class RequestRepository {
     return raw ? toRequestRow(raw) : null;
   }
 
-  /**
-   * The input images are in the bucket: their locations stored and Discord's URLs cleared (fenced, pending and not yet
-   * submitted only; FencedWriteError otherwise).
-   */
-  public async storeInputImages(
+  /** Input images in the bucket: locations stored, Discord's URLs cleared (fenced; pending, never submitted). */
+  public storeInputImages(
     lease: Lease,
     images: { image: StoredImage | null; lastFrame: StoredImage | null },
   ): Promise<VideoRequestRow> {
-    const row = await this.sql.fenced(lease, 'storeInputImages', ['pending'], sql.storeInputImages, {
+    return this.sql.fenced(lease, 'storeInputImages', ['pending'], sql.storeInputImages, {
       imageUri: images.image?.uri ?? null,
       imageMimeType: images.image?.mimeType ?? null,
       lastFrameUri: images.lastFrame?.uri ?? null,
       lastFrameMimeType: images.lastFrame?.mimeType ?? null,
     });
-    this.logger.info(
-      { ...requestLogFields(row), image_uri: row.imageUri, last_frame_uri: row.lastFrameUri },
-      'input images stored',
-    );
-    return row;
   }
 
   /** Records the message the requester watches (the first one recorded stays). */

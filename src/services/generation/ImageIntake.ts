@@ -53,6 +53,7 @@ export class ImageIntake {
       image: stored.image ?? null,
       lastFrame: stored.last_frame ?? null,
     });
+    run.log.info({ image_uri: updated.imageUri, last_frame_uri: updated.lastFrameUri }, 'input images stored');
 
     // The live progress embed shows the first frame from its next edit (its bytes are here already).
     const first = intakes[pending.findIndex((p) => p.option === 'image')];
