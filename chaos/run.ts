@@ -5,6 +5,8 @@
 // CRASH_POINT. Then it drains (one clean instance, until nothing is unfinished), counts what Discord and Veo really
 // saw, prints a table and exits non-zero if a request was lost, announced twice or submitted twice (except after a
 // failed or filtered Veo operation whose name was lost: it leaves no output to find, so a second submit is by design).
+// This file drives the run (instances, kills, requests, the drain); settings.ts holds what the run is made of,
+// count.ts counts what users and the bill saw, report.ts prints the table and says whether the run passed.
 //
 //   node --enable-source-maps -r ./sandbox/register.js chaos/run.ts [--minutes N | --seconds N] [--instances 1|2]
 //        [--rate requests-per-second] [--keep-logs]
@@ -19,13 +21,17 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import Redis from 'ioredis';
 import { Client } from 'pg';
 import { CRASH_POINTS } from '../src/lib/crashPoints';
-import { DiscordEmulator, WORLD, type InteractionHandle } from '../tests/emulators/discord';
+import { DiscordEmulator, WORLD } from '../tests/emulators/discord';
 import { GoogleEmulator } from '../tests/emulators/google';
 import { conformanceReportFile } from '../tests/conformance';
 import { BotProcess } from '../tests/helpers/botProcess';
 import { createEmptyPostgres, serverUrl } from '../tests/helpers/db';
 import { ensureBuilt } from '../sandbox/build';
-import { pingsFor, resultNotifications, submitsFor } from '../tests/helpers/outcomes';
+import { countOutcomes, type Sent } from './count';
+import { type ChaosResult, passed, printTable } from './report';
+import { BOT_SETTINGS, CHANNELS, FATES, parseArgs, USERS } from './settings';
+
+export type { ChaosResult } from './report';
 
 const ROOT = resolve(__dirname, '..');
 /** Bot processes alive right now (killed if this run stops early). */
@@ -48,74 +54,9 @@ function isAbortedRequest(error: unknown): boolean {
   );
 }
 
-interface Options {
-  durationMs: number;
-  instances: 1 | 2;
-  ratePerSecond: number;
-  keepLogs: boolean;
-}
-
-function parseArgs(argv: string[]): Options {
-  const opts: Options = { durationMs: 60_000, instances: 2, ratePerSecond: 1, keepLogs: false };
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    const value = () => {
-      const v = Number(argv[++i]);
-      if (!Number.isFinite(v) || v <= 0) throw new Error(`${arg} needs a positive number`);
-      return v;
-    };
-    if (arg === '--minutes') opts.durationMs = value() * 60_000;
-    else if (arg === '--seconds') opts.durationMs = value() * 1_000;
-    else if (arg === '--instances') {
-      const n = value();
-      if (n !== 1 && n !== 2) throw new Error('--instances must be 1 or 2');
-      opts.instances = n;
-    } else if (arg === '--rate') opts.ratePerSecond = value();
-    else if (arg === '--keep-logs') opts.keepLogs = true;
-    else
-      throw new Error(
-        `unknown argument ${arg} (expected --minutes N, --seconds N, --instances 1|2, --rate N, --keep-logs)`,
-      );
-  }
-  return opts;
-}
-
-/** Settings that make the run dense without changing what the bot does. */
-const BOT_SETTINGS: Record<string, string> = {
-  VEO_POLL_INTERVAL_MS: '250',
-  LEASE_DURATION_MS: '3000',
-  SWEEP_INTERVAL_MS: '1000',
-  PROGRESS_EDIT_INTERVAL_MS: '1000',
-  // Longer than the slowest operation below, so a crash between Veo's acceptance and the storing of the operation
-  // name is reconciled through the output folder rather than by a second submit.
-  AMBIGUOUS_GRACE_MS: '15000',
-  RESUME_CONCURRENCY: '4',
-  DAILY_QUOTA: '10000',
-  // Crash safety, not spend: no video-seconds budget refuses the run's requests.
-  GUILD_DAILY_VIDEO_SECONDS: '0',
-  GLOBAL_DAILY_VIDEO_SECONDS: '0',
-  LOG_LEVEL: 'info',
-};
-
-/** What Veo does with a prompt: most finish in 2 s, some take 6 s, some fail or are filtered. */
-const FATES = [
-  { tag: '', share: 0.7 },
-  { tag: '[slow]', share: 0.15 },
-  { tag: '[fails]', share: 0.1 },
-  { tag: '[filtered]', share: 0.05 },
-] as const;
-
-const USERS = [WORLD.users.member.id, WORLD.users.member2.id, WORLD.users.admin.id, WORLD.users.owner.id];
-const CHANNELS = [WORLD.guilds.main.channels.general.id, WORLD.guilds.main.channels.videos.id];
-
 const between = (min: number, max: number) => min + Math.random() * (max - min);
 const pick = <T>(items: readonly T[]): T => items[Math.floor(Math.random() * items.length)]!;
 const say = (line: string) => process.stdout.write(`[chaos ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
-
-interface Sent {
-  handle: InteractionHandle;
-  userId: string;
-}
 
 interface Counters {
   starts: number;
@@ -123,35 +64,6 @@ interface Counters {
   sigterms: number;
   crashPointDeaths: number;
   crashPointsReached: Record<string, number>;
-}
-
-export interface ChaosResult {
-  seconds: number;
-  instances: number;
-  requests: number;
-  notAnswered: number;
-  refused: number;
-  accepted: number;
-  /** recorded, then the instance died before acknowledging: resumed and announced in the channel */
-  acceptedWithoutAck: number;
-  finished: number;
-  completed: number;
-  failed: number;
-  timeout: number;
-  lost: number;
-  duplicateSubmits: number;
-  /** part of duplicateSubmits: the earlier operation failed or was filtered and its name was lost */
-  resubmitsAfterLostFailure: number;
-  duplicateMessages: number;
-  ambiguousAttempts: number;
-  ambiguousResubmitted: number;
-  starts: number;
-  sigkills: number;
-  sigterms: number;
-  crashPointDeaths: number;
-  crashPointsReached: Record<string, number>;
-  drainMs: number;
-  problems: string[];
 }
 
 async function main(): Promise<number> {
@@ -330,86 +242,14 @@ async function main(): Promise<number> {
   // Let a late duplicate show up before counting.
   await sleep(2_000);
 
-  // ---- count what users and the bill saw --------------------------------------------------------------------------
-  const { rows } = await ds.query(`SELECT id, user_id, status, announcement, interaction_token FROM video_requests`);
-  const byToken = new Map<string, { id: string }>(
-    rows.filter((r) => r.interaction_token).map((r) => [r.interaction_token as string, r]),
-  );
-  let notAnswered = 0;
-  let refused = 0;
-  let lost = 0;
-  for (const s of sent) {
-    const ack = s.handle.interaction.ackType;
-    if (byToken.has(s.handle.token)) continue;
-    // Not acknowledged: Discord showed "The application did not respond" and nothing was recorded.
-    if (ack === undefined) notAnswered++;
-    // Answered with a reason (e.g. "The bot is restarting"): nothing was started.
-    else if (ack === 4) refused++;
-    else {
-      lost++;
-      problems.push(`interaction ${s.handle.id} was acknowledged (type ${ack}) but no request was recorded`);
-    }
-  }
-  let duplicateSubmits = 0;
-  let resubmitsAfterLostFailure = 0;
-  let duplicateMessages = 0;
-  const status = { completed: 0, failed: 0, timeout: 0 };
-  let finished = 0;
-  for (const r of rows) {
-    const submits = submitsFor(google, r.id);
-    const results = resultNotifications(discord, r.id).length;
-    const pings = pingsFor(discord, r.id, r.user_id).length;
-    if (submits > 1) {
-      duplicateSubmits += submits - 1;
-      // A failed or filtered operation writes nothing to its output folder: if the bot died before storing its name,
-      // nothing tells it from a submit that never reached Veo, and the bot submits again after the grace period.
-      const ops = [...google.operations.values()]
-        .filter((op) => String(op.storageUri ?? '').includes(r.id))
-        .sort((a, b) => a.submittedAt - b.submittedAt);
-      const earlierMadeNothing =
-        ops.length === submits && ops.slice(0, -1).every((op) => op.state === 'failed' || op.state === 'filtered');
-      if (earlierMadeNothing) resubmitsAfterLostFailure += submits - 1;
-      else problems.push(`request ${r.id}: ${submits} Veo submits (${ops.map((op) => op.state).join(', ')})`);
-    }
-    const extra = Math.max(0, results - 1, pings - 1);
-    if (extra > 0) {
-      duplicateMessages += extra;
-      problems.push(`request ${r.id}: ${results} result messages, ${pings} pings`);
-    }
-    const done = ['completed', 'failed', 'timeout'].includes(r.status) && r.announcement === 'sent' && results >= 1;
-    if (done) {
-      finished++;
-      status[r.status as keyof typeof status]++;
-    } else {
-      lost++;
-      problems.push(`request ${r.id}: ${r.status}, announcement ${r.announcement}, ${results} result message(s)`);
-    }
-  }
-  const acceptedWithoutAck = sent.filter(
-    (s) => byToken.has(s.handle.token) && s.handle.interaction.ackType === undefined,
-  ).length;
-  const { rows: amb } = await ds.query(
-    `SELECT count(*)::int AS ambiguous, count(*) FILTER (WHERE state = 'abandoned')::int AS resubmitted
-     FROM video_request_attempts WHERE operation_name IS NULL AND state IN ('submitting', 'abandoned')`,
-  );
+  const outcomes = await countOutcomes(ds, sent, discord, google, problems);
   await ds.end();
 
   const result: ChaosResult = {
     seconds: Math.round(opts.durationMs / 1000),
     instances: opts.instances,
     requests: sent.length,
-    notAnswered,
-    refused,
-    accepted: rows.length,
-    acceptedWithoutAck,
-    finished,
-    ...status,
-    lost,
-    duplicateSubmits,
-    resubmitsAfterLostFailure,
-    duplicateMessages,
-    ambiguousAttempts: amb[0].ambiguous,
-    ambiguousResubmitted: amb[0].resubmitted,
+    ...outcomes,
     ...counters,
     drainMs,
     problems,
@@ -420,46 +260,12 @@ async function main(): Promise<number> {
   await cleanUp();
 
   printTable(result);
-  const ok =
-    result.lost === 0 &&
-    result.duplicateSubmits === result.resubmitsAfterLostFailure &&
-    result.duplicateMessages === 0 &&
-    problems.length === 0;
+  const ok = passed(result);
   if (ok && !opts.keepLogs) rmSync(logDir, { recursive: true, force: true });
   else say(`bot logs: ${logDir}`);
   for (const p of problems.slice(0, 30)) say(`PROBLEM ${p}`);
   process.stdout.write(`CHAOS_RESULT ${JSON.stringify(result)}\n`);
   return ok ? 0 : 1;
-}
-
-function printTable(r: ChaosResult): void {
-  const points = Object.entries(r.crashPointsReached)
-    .map(([p, n]) => `${p} ×${n}`)
-    .join(', ');
-  const rows: [string, string | number][] = [
-    ['run', `${r.seconds} s, ${r.instances} instance(s)`],
-    ['instance starts', r.starts],
-    ['SIGKILL / SIGTERM from outside', `${r.sigkills} / ${r.sigterms}`],
-    ['died at a crash point', `${r.crashPointDeaths}${points ? ` (${points})` : ''}`],
-    ['requests sent', r.requests],
-    ['  not answered (died before the ack)', r.notAnswered],
-    ['  refused with a reason', r.refused],
-    [
-      '  accepted (request recorded)',
-      `${r.accepted} (of which the instance died before the ack: ${r.acceptedWithoutAck})`,
-    ],
-    ['finished and announced', `${r.finished} (completed ${r.completed}, failed ${r.failed}, timeout ${r.timeout})`],
-    ['lost', r.lost],
-    [
-      'duplicate submits',
-      `${r.duplicateSubmits} (after a failed operation whose name was lost: ${r.resubmitsAfterLostFailure})`,
-    ],
-    ['duplicate messages', r.duplicateMessages],
-    ['ambiguous attempts', `${r.ambiguousAttempts} (resubmitted after the grace period: ${r.ambiguousResubmitted})`],
-    ['drain', `${(r.drainMs / 1000).toFixed(1)} s`],
-  ];
-  const width = Math.max(...rows.map(([k]) => k.length));
-  process.stdout.write(`\n${rows.map(([k, v]) => `| ${k.padEnd(width)} | ${String(v)}`).join('\n')}\n\n`);
 }
 
 const fail = async (error: unknown): Promise<never> => {

@@ -54,6 +54,8 @@ export class DiscordTranscript {
   private timer?: NodeJS.Timeout;
   /** Last embed shown per message, so an edit prints only what changed. */
   private readonly lastEmbed = new Map<string, EmbedLike>();
+  /** Labels of the buttons seen so far, by custom id. */
+  private readonly buttonLabels = new Map<string, string>();
 
   public constructor(
     private readonly discord: DiscordEmulator,
@@ -115,9 +117,9 @@ export class DiscordTranscript {
     if (it.customId && !it.name) {
       // A button press: named by the button's label on its message.
       const source = it.sourceMessageId ? this.discord.message(it.sourceMessageId) : undefined;
-      const label = (source?.components ?? [])
-        .flatMap((r: any) => r.components ?? [])
-        .find((c: any) => c.custom_id === it.customId)?.label;
+      const label =
+        (source?.components ?? []).flatMap((r: any) => r.components ?? []).find((c: any) => c.custom_id === it.customId)
+          ?.label ?? this.buttonLabels.get(it.customId);
       return `${this.userName(it.userId)}'s press of ${label ? `“${label}”` : 'a button'}`;
     }
     const sub = it.payload?.data?.options?.[0]?.type === 1 ? ` ${it.payload.data.options[0].name}` : '';
@@ -250,9 +252,10 @@ export class DiscordTranscript {
       if (i === 0 && messageId) this.lastEmbed.set(messageId, embed);
     });
     for (const file of call.files) this.print(`    📎 ${file.name} (${formatBytes(file.size)}, ${file.contentType})`);
-    const buttons = ((data.components ?? []) as any[])
-      .flatMap((r) => r.components ?? [])
-      .map((c: any) => `[${c.label}]`);
+    const components = ((data.components ?? []) as any[]).flatMap((r) => r.components ?? []);
+    // Remembered by id: a pressed button's id changes on its message right after the press.
+    for (const c of components) if (c.custom_id && c.label) this.buttonLabels.set(c.custom_id, c.label);
+    const buttons = components.map((c: any) => `[${c.label}]`);
     if (buttons.length) this.print(`    ${s.bold(buttons.join(' '))}`);
     if (!creating && !call.files.length && !embeds.length && data.content === undefined)
       this.print(

@@ -41,6 +41,9 @@ import type { Logger } from 'pino';
  * (link of a complete file, which fails if another process created one first), so two processes racing for a stale
  * lock cannot both win. An OS lock (flock/fcntl) would need a native addon and is unreliable on network file systems;
  * the heartbeat needs neither.
+ *
+ * One file over 400 lines on purpose: the file format, the staleness rule, the takeover and the heartbeat thread are
+ * one protocol, and each part is only right together with the others.
  */
 
 export const LOCK_FILE_NAME = 'veobot.lock';

@@ -19,6 +19,8 @@ describe('temporary video files (real bot process)', () => {
   let tmp: string;
 
   const leftovers = () => readdirSync(tmp).filter((e) => e.startsWith('veobot-video-'));
+  /** The file goes right after Discord answered, a moment after the announcement is recorded: wait for it. */
+  const noLeftovers = () => world.discord.waitFor(() => leftovers().length === 0, 30_000, 'the temporary files to go');
 
   beforeAll(async () => {
     world = await E2EWorld.start();
@@ -57,6 +59,7 @@ describe('temporary video files (real bot process)', () => {
     const [row] = await world.waitForRow((rows) => rows[0]?.announcement === 'sent', user);
     expect(row).toMatchObject({ deliveredAs: 'link', videoSizeBytes: 2 * GiB });
     expect(outputOf(row!).synthetic!.servedBytes).toBe(0);
+    await noLeftovers();
     expect(leftovers()).toEqual([]);
   });
 
@@ -73,6 +76,7 @@ describe('temporary video files (real bot process)', () => {
     expect(row).toMatchObject({ deliveredAs: 'link' });
     // The download stopped near 1 MiB (plus what sat in socket buffers), not at 2 GiB.
     expect(outputOf(row!).synthetic!.servedBytes).toBeLessThan(64 * MiB);
+    await noLeftovers();
     expect(leftovers()).toEqual([]);
   });
 
@@ -91,6 +95,7 @@ describe('temporary video files (real bot process)', () => {
     // The request itself is resumed and delivered as usual (slowly: the download runs at 256 KiB/s).
     const [row] = await world.waitForRow((rows) => rows[0]?.announcement === 'sent', user, 120_000);
     expect(row).toMatchObject({ status: 'completed', deliveredAs: 'attachment' });
+    await noLeftovers();
     expect(leftovers()).toEqual([]);
   });
 });

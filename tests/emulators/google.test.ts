@@ -7,7 +7,8 @@ import { GoogleEmulator } from './google';
 
 /**
  * Self-tests: the real @google/genai and @google-cloud/storage clients against the emulator, authenticated the way
- * the bot is (GOOGLE_APPLICATION_CREDENTIALS pointing at the emulator's throwaway key).
+ * the bot is (GOOGLE_APPLICATION_CREDENTIALS pointing at the emulator's throwaway key). Over 400 lines: one emulator's
+ * self-test, its Vertex and Cloud Storage halves sharing one emulator, key and environment.
  */
 describe('GoogleEmulator', () => {
   let emu: GoogleEmulator;
