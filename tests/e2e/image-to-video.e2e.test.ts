@@ -30,6 +30,9 @@ describe('image to video (real bot, emulated Discord and Google, real PostgreSQL
   afterEach(async () => world?.close());
 
   it('copies the first and last frame into the bucket, submits them from there, and shows the first frame', async () => {
+    // Veo works for a few seconds, so the progress embed is edited after the image is fetched (edits come every
+    // PROGRESS_EDIT_INTERVAL_MS; a video done sooner goes straight to its result, which shows the thumbnail anyway).
+    world.google.setDefaultFate({ kind: 'done', afterMs: 3_000, videoBytes: 64 * 1024 });
     await world.startBot();
     const handle = world.video({
       prompt: 'the cat wakes up and stretches',
