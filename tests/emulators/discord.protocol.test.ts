@@ -109,6 +109,8 @@ describe('Discord emulator wire protocol', () => {
   });
 
   test('interactions: with_response, %40original decoded, follow-up after defer replaces the loading message, token errors', async () => {
+    // Another IDENTIFY within 5 s of the first test's would get op 9 (max_concurrency 1): let 5 s pass on the clock.
+    clock.advance(5_000);
     const c = await connect(emu);
     c.send({ op: 2, d: { token: emu.token, intents: 1 } });
     await emu.waitFor(() => emu.sessions.some((s) => s.connected && s.ready), 2_000, 'session');

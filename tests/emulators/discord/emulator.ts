@@ -10,7 +10,7 @@ import type { AddressInfo } from 'node:net';
 import { GatewayCloseCodes, InteractionType } from 'discord-api-types/v10';
 import { type Clock, OffsetClock, SnowflakeFactory } from './clock';
 import { E, fail } from './errors';
-import { Gateway, type GatewaySession } from './gateway';
+import { Gateway, type GatewaySession, type IdentifyRefusal } from './gateway';
 import { type CommandRegistry, Interactions } from './interactions';
 import { MessageStore } from './messageStore';
 import { Router } from './router';
@@ -53,7 +53,8 @@ export type {
 
 export class DiscordEmulator implements Timings {
   readonly clock: Clock;
-  readonly token: string;
+  /** The bot token the emulator accepts; replaced when the session start limit runs out (as Discord resets it). */
+  token: string;
   readonly world: W.World;
   readonly calls: RecordedCall[];
   readonly interactions: StoredInteraction[] = [];
@@ -62,6 +63,7 @@ export class DiscordEmulator implements Timings {
   ackDeadlineMs: number;
   tokenLifetimeMs: number;
   attachmentUrlLifetimeMs: number;
+  duplicateSessionDelivery: 'one' | 'all';
   apiUrl = '';
   cdnUrl = '';
   gatewayUrl = '';
@@ -83,6 +85,7 @@ export class DiscordEmulator implements Timings {
     this.ackDeadlineMs = opts.ackDeadlineMs ?? 3_000;
     this.tokenLifetimeMs = opts.tokenLifetimeMs ?? 15 * 60_000;
     this.attachmentUrlLifetimeMs = opts.attachmentUrlLifetimeMs ?? 24 * 3_600_000;
+    this.duplicateSessionDelivery = opts.duplicateSessionDelivery ?? 'one';
     this.world = structuredClone(W.WORLD);
     const ids = new SnowflakeFactory(this.clock);
     this.events.setMaxListeners(0);
@@ -105,10 +108,10 @@ export class DiscordEmulator implements Timings {
       readyPayload: (session) => ({
         v: 10,
         user: { ...W.userPayload(this.world.users.bot), verified: true, mfa_enabled: false },
-        guilds: W.guildList(this.world).map((g) => ({ id: g.id, unavailable: true })),
+        guilds: this.guildsOf(session).map((g) => ({ id: g.id, unavailable: true })),
         session_id: session.sessionId,
         resume_gateway_url: this.gatewayUrl,
-        shard: [0, 1],
+        shard: session.shard,
         application: { id: this.world.applicationId, flags: 0 },
         private_channels: [],
         relationships: [],
@@ -118,7 +121,12 @@ export class DiscordEmulator implements Timings {
         geo_ordered_rtc_regions: [],
         _trace: ['emulator'],
       }),
-      guildCreates: () => W.guildList(this.world).map((g) => W.guildCreatePayload(this.world, g)),
+      guildCreates: (session) => this.guildsOf(session).map((g) => W.guildCreatePayload(this.world, g)),
+      guildIds: () => W.guildList(this.world).map((g) => g.id),
+      sharding: () => this.world.sharding,
+      resetToken: () => {
+        this.token = `${Buffer.from(W.WORLD.botUserId).toString('base64url')}.emu.${randomBytes(20).toString('base64url')}`;
+      },
       onChange: () => this.changed(),
     });
     this.interactionHub = new Interactions(this.interactions, {
@@ -139,8 +147,17 @@ export class DiscordEmulator implements Timings {
       store: this.store,
       interactions: this.interactionHub,
       commands: this.commands,
+      gatewayBot: () => ({
+        url: this.gatewayUrl,
+        shards: W.recommendedShards(this.world),
+        session_start_limit: this.gateway.sessionStartLimit(),
+      }),
       gatewayUrl: () => this.gatewayUrl,
     });
+  }
+
+  private guildsOf(session: GatewaySession): W.WorldGuild[] {
+    return W.guildList(this.world).filter((g) => this.gateway.routes(session, g.id));
   }
 
   static async start(opts: DiscordEmulatorOptions = {}): Promise<DiscordEmulator> {
@@ -163,6 +180,30 @@ export class DiscordEmulator implements Timings {
   get sessions(): GatewaySession[] {
     return this.gateway.sessions;
   }
+
+  /** IDENTIFYs the gateway refused (invalid shard, sharding required, session start limit, max_concurrency). */
+  get identifyRefusals(): IdentifyRefusal[] {
+    return this.gateway.refusals;
+  }
+
+  /** Ready, connected sessions that receive a guild's events (no guild: shard 0's). */
+  sessionsFor(guildId: string | undefined): GatewaySession[] {
+    return this.gateway.liveFor(guildId);
+  }
+
+  /**
+   * The bot joins a guild (made like `other`, see `makeGuild`): added to the world under `key`, and its GUILD_CREATE
+   * sent to the live sessions of its shard, as Discord does when a bot is added to a server.
+   */
+  addGuild(key: string, id: string, name = `Veo ${key}`): W.WorldGuild {
+    if (W.findGuild(this.world, id)) throw new Error(`addGuild: guild ${id} exists`);
+    const guild = W.makeGuild(id, name);
+    this.world.guilds[key] = guild;
+    for (const s of this.gateway.liveFor(id))
+      this.gateway.dispatch(s, 'GUILD_CREATE', W.guildCreatePayload(this.world, guild));
+    this.changed();
+    return guild;
+  }
   sendReconnect(sessionIndex?: number): void {
     this.gateway.sendReconnect(sessionIndex);
   }
@@ -173,9 +214,14 @@ export class DiscordEmulator implements Timings {
     this.gateway.closeSession(sessionIndex, code, reason);
   }
 
-  /** Sends a raw dispatch (e.g. GUILD_UPDATE after changing `world`) to one session, or to every live one. */
+  /**
+   * Sends a raw dispatch (e.g. GUILD_UPDATE after changing `world`) to one session, or to every live session of the
+   * event's guild (`d.guild_id`, or `d.id` of a GUILD_* event; shard 0 for an event without a guild).
+   */
   dispatchEvent(t: string, d: unknown, sessionIndex?: number): void {
-    for (const s of sessionIndex === undefined ? this.gateway.live() : [this.gateway.resolve(sessionIndex)])
+    const data = (d ?? {}) as { guild_id?: string; id?: string };
+    const guildId = data.guild_id ?? (t.startsWith('GUILD_') ? data.id : undefined);
+    for (const s of sessionIndex === undefined ? this.gateway.liveFor(guildId) : [this.gateway.resolve(sessionIndex)])
       this.gateway.dispatch(s, t, d);
   }
 

@@ -200,8 +200,11 @@ export class Interactions {
    */
   replay(handle: InteractionHandle, sessionIndex?: number): void {
     const { gateway } = this.d;
-    const session = sessionIndex !== undefined ? gateway.resolve(sessionIndex) : gateway.live()[0];
-    if (!session) throw new Error('replay: no connected, ready gateway session');
+    const guildId = handle.interaction.guildId;
+    const session = sessionIndex !== undefined ? gateway.resolve(sessionIndex) : gateway.liveFor(guildId)[0];
+    if (!session) throw new Error(`replay: no connected, ready gateway session holds guild ${guildId}`);
+    if (!gateway.routes(session, guildId))
+      throw new Error(`replay: session ${session.index} is shard ${JSON.stringify(session.shard)}, not ${guildId}'s`);
     gateway.dispatch(session, 'INTERACTION_CREATE', handle.interaction.payload);
     this.d.onChange();
   }
@@ -258,13 +261,23 @@ export class Interactions {
     const userId = o.userId ?? world.users.member.id;
     const member =
       W.findMember(guild, userId) ?? fail(404, E.UnknownMember, `user ${userId} is not a member of ${guild.id}`);
-    const live = gateway.live();
-    let session: GatewaySession;
-    if (o.sessionIndex !== undefined) session = gateway.resolve(o.sessionIndex);
-    else {
-      if (!live.length) throw new Error('pushInteraction: no connected, ready gateway session');
-      session = live[this.roundRobin++ % live.length];
+    // Only the sessions of the guild's shard receive its interactions (gateway.mdx "Sharding").
+    const live = gateway.liveFor(guild.id);
+    let sessions: GatewaySession[];
+    if (o.sessionIndex !== undefined) {
+      const chosen = gateway.resolve(o.sessionIndex);
+      if (!gateway.routes(chosen, guild.id))
+        throw new Error(
+          `pushInteraction: session ${chosen.index} is shard ${JSON.stringify(chosen.shard)}, which does not receive guild ${guild.id}`,
+        );
+      sessions = [chosen];
+    } else {
+      if (!live.length) throw new Error(`pushInteraction: no connected, ready gateway session holds guild ${guild.id}`);
+      // Duplicate sessions of a shard all receive it on Discord ('all'); 'one' (the default) hands each interaction
+      // to one of them in turn, so tests can split live work between instances (see README.md, "Shards").
+      sessions = this.d.timings.duplicateSessionDelivery === 'all' ? live : [live[this.roundRobin++ % live.length]!];
     }
+    const session = sessions[0]!;
     if (session.invalidated) throw new Error(`pushInteraction: session ${session.index} is invalidated`);
     const id = this.d.ids.next();
     const token = `aW50ZXJhY3Rpb246${id}:${randomBytes(48).toString('base64url')}`;
@@ -313,7 +326,7 @@ export class Interactions {
       sourceMessageId: o.sourceMessageId,
     };
     this.list.push(it);
-    gateway.dispatch(session, 'INTERACTION_CREATE', payload);
+    for (const target of sessions) gateway.dispatch(target, 'INTERACTION_CREATE', payload);
     this.d.onChange();
     return this.handleFor(it);
   }

@@ -169,6 +169,8 @@ export interface DiscordEmulatorOptions {
   tokenLifetimeMs?: number;
   /** Lifetime of the signed CDN URLs of files attached to command options (default 24 h). */
   attachmentUrlLifetimeMs?: number;
+  /** Who of a shard's duplicate sessions gets an interaction: 'one' in turn (default), or 'all' as on Discord. */
+  duplicateSessionDelivery?: 'one' | 'all';
 }
 
 /** The emulator's tunable timings; the `DiscordEmulator` itself is one (its fields can be changed mid-test). */
@@ -177,6 +179,7 @@ export interface Timings {
   ackDeadlineMs: number;
   tokenLifetimeMs: number;
   attachmentUrlLifetimeMs: number;
+  duplicateSessionDelivery: 'one' | 'all';
 }
 
 // ---- internal ----------------------------------------------------------------------------------------------------

@@ -54,11 +54,29 @@ export interface WorldGuild {
   channels: Record<string, WorldChannel>;
   members: WorldMember[];
 }
+/**
+ * How the emulated application may connect (gateway.mdx "Sharding", "Session Start Limit Object"). Tests change these
+ * on `emulator.world.sharding` before the bot connects.
+ */
+export interface WorldSharding {
+  /** Guilds one session may hold; more on one shard closes IDENTIFY with 4011 (Discord: 2,500). */
+  maxGuildsPerShard: number;
+  /** `shards` of GET /gateway/bot; null = Discord's rule of thumb, one shard per 1,000 guilds (at least 1). */
+  recommendedShards: number | null;
+  /** Session starts (IDENTIFYs) allowed per window (Discord: 1,000 a day). */
+  sessionStartTotal: number;
+  /** Length of the session start window on the emulator clock (Discord: 24 h). */
+  sessionStartWindowMs: number;
+  /** IDENTIFYs allowed per 5 s, one per rate-limit bucket `shard_id % max_concurrency` (Discord: 1 for most bots). */
+  maxConcurrency: number;
+}
 export interface World {
   applicationId: string;
   botUserId: string;
   users: Record<'bot' | 'owner' | 'admin' | 'member' | 'member2' | 'otherAdmin', WorldUser>;
-  guilds: { main: WorldGuild; other: WorldGuild };
+  /** `main` and `other` always exist; `addGuild` (emulator) adds more under their own keys. */
+  guilds: { main: WorldGuild; other: WorldGuild; [key: string]: WorldGuild };
+  sharding: WorldSharding;
 }
 
 const s = (b: bigint) => b.toString();
@@ -176,9 +194,64 @@ export const WORLD: World = Object.freeze({
       ],
     },
   },
+  sharding: {
+    maxGuildsPerShard: 2_500,
+    recommendedShards: null,
+    sessionStartTotal: 1_000,
+    sessionStartWindowMs: 24 * 3_600_000,
+    maxConcurrency: 1,
+  },
 }) as World;
 
 export const ALL_PERMISSIONS = Object.values(P).reduce((a, b) => a | b, 0n);
+
+// ---- sharding (gateway.mdx "Sharding Formula") ------------------------------------------------------------------
+/** The shard that receives a guild's events: `(guild_id >> 22) % num_shards`. */
+export const shardOf = (guildId: string, shardCount: number): number =>
+  Number((BigInt(guildId) >> 22n) % BigInt(shardCount));
+
+/** Shards GET /gateway/bot recommends: the world's setting, else one per 1,000 guilds. */
+export const recommendedShards = (w: World): number =>
+  w.sharding.recommendedShards ?? Math.max(1, Math.ceil(guildList(w).length / 1_000));
+
+/**
+ * A guild id (a snowflake) that lands on `shardId` of `shardCount`; `n` tells apart several ids for the same shard.
+ * Its timestamp part is a little after the fixture guilds', so the ids stay 19 digits.
+ */
+export function guildIdOnShard(shardId: number, shardCount: number, n = 0): string {
+  const base = (BigInt(WORLD.guilds.main.id) >> 22n) + 1_000n + BigInt(n) * BigInt(shardCount);
+  const timestamp = base + ((BigInt(shardId) - (base % BigInt(shardCount)) + BigInt(shardCount)) % BigInt(shardCount));
+  return ((timestamp << 22n) | 0x3e8n).toString();
+}
+
+/**
+ * A guild like `other`: the bot, the owner, `admin` (in an admins role), `member` and `member2`, one #general
+ * channel. Ids derive from the guild id (roles +2/+3, channel +11).
+ */
+export function makeGuild(id: string, name: string): WorldGuild {
+  const plus = (k: bigint) => (BigInt(id) + k).toString();
+  return {
+    id,
+    name,
+    ownerId: U.owner,
+    premiumTier: 0,
+    roles: {
+      everyone: role(id, '@everyone', EVERYONE_PERMS, 0),
+      admins: role(plus(2n), 'admins', ADMIN_ROLE_PERMS, 2),
+      bot: role(plus(3n), 'veobot', BOT_ROLE_PERMS, 1, true),
+    },
+    channels: {
+      general: { id: plus(11n), name: 'general', type: ChannelType.GuildText, position: 0, overwrites: [] },
+    },
+    members: [
+      { userId: APP, roles: [plus(3n)], joinedAt: JOINED },
+      { userId: U.owner, roles: [], joinedAt: JOINED },
+      { userId: U.admin, roles: [plus(2n)], joinedAt: JOINED },
+      { userId: U.member, roles: [], joinedAt: JOINED },
+      { userId: U.member2, roles: [], joinedAt: JOINED },
+    ],
+  };
+}
 
 // ---- lookups -------------------------------------------------------------------------------------------------
 export const guildList = (w: World): WorldGuild[] => Object.values(w.guilds);

@@ -111,14 +111,8 @@ export function applicationRoutes(d: RouteDeps): void {
 
   // discord.js takes the gateway URL from GET /gateway/bot (discord-emulation.md §1).
   router.route('GET', '/gateway', () => ({ status: 200, body: { url: d.gatewayUrl() } }), false);
-  router.route('GET', '/gateway/bot', () => ({
-    status: 200,
-    body: {
-      url: d.gatewayUrl(),
-      shards: 1,
-      session_start_limit: { total: 1000, remaining: 999, reset_after: 14_400_000, max_concurrency: 1 },
-    },
-  }));
+  // `shards` and `session_start_limit` follow world.sharding and the IDENTIFYs so far (gateway.mdx "Get Gateway Bot").
+  router.route('GET', '/gateway/bot', () => ({ status: 200, body: d.gatewayBot() }));
   // Registered before guilds.ts's /users/:uid, which would otherwise match `@me`.
   router.route('GET', '/users/@me', () => ({
     status: 200,

@@ -17,6 +17,8 @@ export interface RouteDeps {
   interactions: Interactions;
   commands: CommandRegistry;
   gatewayUrl: () => string;
+  /** GET /gateway/bot: url, recommended shards and the session start limit as they stand now. */
+  gatewayBot: () => { url: string; shards: number; session_start_limit: Record<string, number> };
 }
 
 export function defineRoutes(d: RouteDeps): void {
