@@ -45,6 +45,13 @@ async function main(): Promise<void> {
   try {
     await app.start();
   } catch (error) {
+    if (error instanceof ConfigError) {
+      // A setting that could be checked only against Discord's answer (SHARD_IDS with SHARD_COUNT=auto).
+      logger.fatal({ problems: error.problems }, 'veobot cannot start: invalid configuration');
+      process.stderr.write(`veobot cannot start.\n${scrubSecrets(error.message)}\n`);
+      await app.stop('startup failure').catch(() => undefined);
+      process.exit(1);
+    }
     logger.fatal({ err: error }, 'veobot could not connect to Discord');
     await app.stop('startup failure').catch(() => undefined);
     process.exit(1);

@@ -16,6 +16,14 @@ export function buildClientOptions(
     // Nobody is pinged unless a send names them explicitly (the requester, and only them).
     allowedMentions: { parse: [], repliedUser: false },
     ...(config.discord.apiUrl ? { rest: { api: config.discord.apiUrl } } : {}),
+    // This process's shards (SHARD_IDS of SHARD_COUNT). With SHARD_COUNT=auto the count is known only once Discord
+    // has answered GET /gateway/bot: createApp sets both before login (see ./shards.ts, also for the identify limits).
+    ...(typeof config.discord.shards.count === 'number'
+      ? {
+          shardCount: config.discord.shards.count,
+          shards: config.discord.shards.ids ?? Array.from({ length: config.discord.shards.count }, (_, i) => i),
+        }
+      : {}),
     logger: { instance: new SapphirePinoLogger(logger.child({ source: 'sapphire' })) },
     baseUserDirectory,
     loadMessageCommandListeners: false,

@@ -12,6 +12,7 @@ import { sweepTemporaryVideos } from '../services/VideoAttachmentService';
 import { buildClientOptions } from './clientOptions';
 import { createServices } from './createServices';
 import { HealthState, startHealthServer } from './health';
+import { planShards, watchShards, withoutShardingManagerEnv } from './shards';
 import { InProcessScheduler, RedisScheduler, type TaskScheduler } from './scheduler/TaskScheduler';
 
 export interface App {
@@ -29,7 +30,9 @@ export async function createApp(config: Config, logger: Logger): Promise<App> {
   const crashPoints = new CrashPoints(config.crashPoint);
   const database = await openDatabase(config.database, logger.child({ component: 'database' }));
 
-  const client = new SapphireClient(buildClientOptions(config, logger, __dirname.replace(/[\\/]app$/, '')));
+  const client = withoutShardingManagerEnv(
+    () => new SapphireClient(buildClientOptions(config, logger, __dirname.replace(/[\\/]app$/, ''))),
+  );
   if (config.discord.guildIds.length > 0) ApplicationCommandRegistries.setDefaultGuildIds(config.discord.guildIds);
 
   // Scheduled tasks live in src/tasks (the design card's layout), not the store's default folder name.
@@ -76,6 +79,8 @@ export async function createApp(config: Config, logger: Logger): Promise<App> {
 
   let healthServer: Server | undefined;
   let stopping: Promise<boolean> | undefined;
+  /** Ends a wait for Discord's session start limit when the process is told to stop. */
+  const starting = new AbortController();
 
   return {
     client,
@@ -107,6 +112,12 @@ export async function createApp(config: Config, logger: Logger): Promise<App> {
           })
         ).server;
       }
+      // The shards are known before login: SHARD_COUNT=auto asks Discord, and the session start limit is checked.
+      client.rest.setToken(config.discord.token);
+      const plan = await planShards(config.discord.shards, client.rest, logger, starting.signal);
+      client.options.shards = plan.ids;
+      client.options.shardCount = plan.count;
+      watchShards(client, plan, health, metrics, logger.child({ component: 'gateway' }));
       await client.login(config.discord.token);
       await scheduler.startRepeated();
     },
@@ -114,6 +125,7 @@ export async function createApp(config: Config, logger: Logger): Promise<App> {
       stopping ??= (async () => {
         logger.info({ reason }, 'shutting down: no new work; in-flight requests stop at a safe point');
         health.shuttingDown = true;
+        starting.abort();
         // Requests waiting for a submit permit stop waiting at once; their rows stay pending, in line, for any instance.
         queue.stop();
         const graceful = (async () => {

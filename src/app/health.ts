@@ -3,10 +3,21 @@ import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import type { Metrics } from '../lib/metrics';
 
+/** A shard's connection as /readyz reports it. */
+export type ShardState = 'connecting' | 'ready' | 'reconnecting' | 'disconnected';
+
 export class HealthState {
-  public gatewayReady = false;
+  /** This process's shards (SHARD_IDS) and their connection state; empty until the shard plan is known. */
+  public readonly shards = new Map<number, ShardState>();
+  /** discord.js's clientReady fired: every shard was READY once with its guilds, commands are being registered. */
+  public clientReady = false;
   public firstSweepFinished = false;
   public shuttingDown = false;
+
+  /** Every shard of this process is READY now (not only once) and the client has started. */
+  public get gatewayReady(): boolean {
+    return this.clientReady && this.shards.size > 0 && [...this.shards.values()].every((s) => s === 'ready');
+  }
 }
 
 /** How long a database check or a gauge refresh is reused, so a flood of probes costs no more queries. */
@@ -80,6 +91,7 @@ export async function startHealthServer(options: HealthServerOptions): Promise<{
             ready,
             database,
             gateway: state.gatewayReady,
+            shards: Object.fromEntries(state.shards),
             firstResumeSweepFinished: state.firstSweepFinished,
             shuttingDown: state.shuttingDown,
           }),

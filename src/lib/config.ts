@@ -14,6 +14,8 @@ export interface Config {
     token: string;
     apiUrl: string | undefined;
     guildIds: string[];
+    /** SHARD_COUNT and SHARD_IDS; resolve `auto` with `resolveShards` once GET /gateway/bot has answered */
+    shards: ShardSetting;
   };
   database: {
     /** undefined = embedded PostgreSQL-compatible engine (PGlite) under dataDir */
@@ -76,6 +78,24 @@ export interface Config {
   /** Test-only crash injection; undefined in production. */
   crashPoint: string | undefined;
 }
+
+/**
+ * The gateway shards of the whole bot (`count`, or `auto`: Discord's recommendation) and those this process runs
+ * (`ids`; undefined = all of them).
+ */
+export interface ShardSetting {
+  count: number | 'auto';
+  ids: number[] | undefined;
+}
+
+/** A shard plan this process connects with: every id is below `count`. */
+export interface ShardPlan {
+  count: number;
+  ids: number[];
+}
+
+/** The largest SHARD_COUNT accepted (Discord's largest bots run a few thousand shards). */
+export const MAX_SHARD_COUNT = 100_000;
 
 export class ConfigError extends Error {
   public constructor(public readonly problems: string[]) {
@@ -160,6 +180,51 @@ class Reader {
   }
 }
 
+/** SHARD_IDS: `0,1`, `0-3` or both (`0-3,8`); undefined when unset. Problems go to `problems`. */
+function parseShardIds(raw: string | undefined, problems: string[]): number[] | undefined {
+  if (raw === undefined) return undefined;
+  const ids: number[] = [];
+  for (const part of raw.split(',').map((p) => p.trim())) {
+    const range = /^(\d{1,6})(?:\s*-\s*(\d{1,6}))?$/.exec(part);
+    const from = range ? Number(range[1]) : NaN;
+    const to = range?.[2] !== undefined ? Number(range[2]) : from;
+    if (!range || to < from) {
+      problems.push(
+        `SHARD_IDS=${JSON.stringify(raw)} is invalid: ${JSON.stringify(part)} is not a shard id or a range like 0-3 (expected e.g. 0,1 or 0-3)`,
+      );
+      return undefined;
+    }
+    for (let id = from; id <= to; id++) ids.push(id);
+  }
+  const duplicates = [...new Set(ids.filter((id, i) => ids.indexOf(id) !== i))];
+  if (duplicates.length > 0) {
+    problems.push(`SHARD_IDS=${JSON.stringify(raw)} is invalid: shard ${duplicates.join(', ')} is listed twice`);
+    return undefined;
+  }
+  return ids.sort((a, b) => a - b);
+}
+
+/** Problems of SHARD_IDS against a shard count (empty when every id is below it). */
+export function shardIdProblems(ids: number[], count: number, countSource: string): string[] {
+  const outside = ids.filter((id) => id >= count);
+  if (outside.length === 0) return [];
+  return [
+    `SHARD_IDS names shard ${outside.join(', ')}, but ${countSource} is ${count}: shard ids run from 0 to ${count - 1}`,
+  ];
+}
+
+/**
+ * The shards this process runs, once the count is known: SHARD_COUNT itself, or (for `auto`) the `shards` Discord
+ * recommends in GET /gateway/bot. Throws ConfigError when SHARD_IDS does not fit the count.
+ */
+export function resolveShards(setting: ShardSetting, recommended: number): ShardPlan {
+  const count = setting.count === 'auto' ? recommended : setting.count;
+  const source = setting.count === 'auto' ? `SHARD_COUNT=auto (Discord recommends ${recommended})` : 'SHARD_COUNT';
+  const problems = setting.ids ? shardIdProblems(setting.ids, count, source) : [];
+  if (problems.length > 0) throw new ConfigError(problems);
+  return { count, ids: setting.ids ?? Array.from({ length: count }, (_, i) => i) };
+}
+
 export function defaultInstanceId(): string {
   return `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
 }
@@ -203,11 +268,27 @@ export function loadConfig(env: Env = process.env): Config {
     );
   }
 
+  const shardCountRaw = r.raw('SHARD_COUNT');
+  let shardCount: number | 'auto' = 1;
+  if (shardCountRaw?.toLowerCase() === 'auto') shardCount = 'auto';
+  else if (shardCountRaw !== undefined) {
+    const n = Number(shardCountRaw);
+    if (/^\d+$/.test(shardCountRaw) && n >= 1 && n <= MAX_SHARD_COUNT) shardCount = n;
+    else
+      r.problems.push(
+        `SHARD_COUNT=${JSON.stringify(shardCountRaw)} is invalid: expected a whole number from 1 to ${MAX_SHARD_COUNT}, or auto (the number of shards Discord recommends)`,
+      );
+  }
+  const shardIds = parseShardIds(r.raw('SHARD_IDS'), r.problems);
+  if (shardIds && typeof shardCount === 'number')
+    r.problems.push(...shardIdProblems(shardIds, shardCount, 'SHARD_COUNT'));
+
   const config: Config = {
     discord: {
       token,
       apiUrl: r.url('DISCORD_API_URL', ['http:', 'https:']),
       guildIds: r.snowflakes('DISCORD_GUILD_IDS'),
+      shards: { count: shardCount, ids: shardIds },
     },
     database: {
       url: r.url('DATABASE_URL', ['postgres:', 'postgresql:']),

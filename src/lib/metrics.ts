@@ -81,6 +81,16 @@ export class Metrics {
     labelNames: ['reason'] as const,
     registers: [this.registry],
   });
+  public readonly shards = new Gauge({
+    name: 'veobot_shards',
+    help: 'Gateway shards this process runs (SHARD_IDS)',
+    registers: [this.registry],
+  });
+  public readonly shardsReady = new Gauge({
+    name: 'veobot_shards_ready',
+    help: 'Gateway shards of this process that are READY now (below veobot_shards: one is connecting or down)',
+    registers: [this.registry],
+  });
   public readonly ambiguousAttempts = new Counter({
     name: 'veobot_veo_ambiguous_attempts_total',
     help: 'Submit attempts found without an operation name after a crash',

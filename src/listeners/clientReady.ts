@@ -10,11 +10,14 @@ import type { Client } from 'discord.js';
 export class ClientReadyListener extends Listener<typeof Events.ClientReady> {
   public override run(client: Client<true>) {
     const { config, pino, scheduler, health } = this.container;
-    health.gatewayReady = true;
+    health.clientReady = true;
     pino.info(
       {
         user: client.user.tag,
+        // Only the guilds of this process's shards: the others' interactions go to the processes that hold them.
         guilds: client.guilds.cache.size,
+        shard_ids: client.options.shards,
+        shard_count: client.options.shardCount,
         instance: config.instanceId,
         scheduler: scheduler.mode,
       },

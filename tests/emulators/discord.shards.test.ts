@@ -1,6 +1,6 @@
 // Self-test of the emulator's sharding and identify limits (README.md "Shards"), driven by the real discord.js Client
 // (and so @discordjs/ws) where it can be, and by raw WebSocket frames where discord.js would never send the payload.
-import { Client, Events, GatewayIntentBits, type Interaction } from 'discord.js';
+import { Client, Events, GatewayIntentBits, type ClientOptions, type Interaction } from 'discord.js';
 import { WebSocket } from 'ws';
 import { DiscordEmulator, guildIdOnShard, shardOf, WORLD } from './discord';
 
@@ -23,11 +23,13 @@ async function connect(emu: DiscordEmulator) {
 
 /** A discord.js client on the emulator: `shards` and `shardCount` as the bot passes them. */
 function client(emu: DiscordEmulator, shards?: number[], shardCount?: number): Client {
-  return new Client({
+  // (Sapphire's plugins add required fields to ClientOptions that a plain Client does not need.)
+  const options: Partial<ClientOptions> = {
     intents: [GatewayIntentBits.Guilds],
     rest: { api: emu.apiUrl, retries: 0, timeout: 5_000 },
     ...(shards ? { shards, shardCount } : {}),
-  });
+  };
+  return new Client(options as ClientOptions);
 }
 
 /** Which shard of a client received each interaction (by interaction id). */

@@ -26,7 +26,8 @@ describe('health server', () => {
   async function start(host: string) {
     const counts = { checks: 0, scrapes: 0 };
     const state = new HealthState();
-    state.gatewayReady = true;
+    state.clientReady = true;
+    state.shards.set(0, 'ready');
     const { server, port } = await startHealthServer({
       port: 0,
       host,

@@ -1,7 +1,7 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ConfigError, loadConfig } from '../../src/lib/config';
+import { ConfigError, loadConfig, resolveShards } from '../../src/lib/config';
 
 const minimal = { DISCORD_TOKEN: 'abc.def.ghi', GOOGLE_CLOUD_PROJECT: 'proj', GCS_BUCKET: 'my-bucket' };
 
@@ -142,5 +142,60 @@ describe('loadConfig', () => {
     expect(text).toMatch(/VEO_SUBMITS_PER_MINUTE="0" is invalid: expected a whole number from 1/);
     expect(text).toMatch(/VEO_MAX_IN_FLIGHT="1.5" is invalid/);
     expect(text).toMatch(/VEO_SUBMIT_WINDOW_MS="10" is invalid: expected a whole number from 1000/);
+  });
+});
+
+describe('shard settings (SHARD_COUNT, SHARD_IDS)', () => {
+  const shards = (env: Record<string, string>) => loadConfig({ ...minimal, ...env }).discord.shards;
+
+  it('defaults to one shard, run by this process', () => {
+    expect(shards({})).toEqual({ count: 1, ids: undefined });
+    expect(resolveShards(shards({}), 7)).toEqual({ count: 1, ids: [0] });
+  });
+
+  it("takes a count and this process's ids as a list, ranges, or both", () => {
+    expect(shards({ SHARD_COUNT: '4', SHARD_IDS: '0,1' })).toEqual({ count: 4, ids: [0, 1] });
+    expect(shards({ SHARD_COUNT: '4', SHARD_IDS: '2-3' })).toEqual({ count: 4, ids: [2, 3] });
+    expect(shards({ SHARD_COUNT: '16', SHARD_IDS: ' 8 , 0-2 ,12-12' })).toEqual({ count: 16, ids: [0, 1, 2, 8, 12] });
+    expect(resolveShards(shards({ SHARD_COUNT: '4' }), 1)).toEqual({ count: 4, ids: [0, 1, 2, 3] });
+  });
+
+  it('with auto, takes the count Discord recommends and checks SHARD_IDS against it then', () => {
+    expect(shards({ SHARD_COUNT: 'auto' })).toEqual({ count: 'auto', ids: undefined });
+    expect(shards({ SHARD_COUNT: 'AUTO', SHARD_IDS: '5' })).toEqual({ count: 'auto', ids: [5] });
+    expect(resolveShards({ count: 'auto', ids: undefined }, 3)).toEqual({ count: 3, ids: [0, 1, 2] });
+    expect(resolveShards({ count: 'auto', ids: [1, 2] }, 3)).toEqual({ count: 3, ids: [1, 2] });
+    expect(() => resolveShards({ count: 'auto', ids: [2, 5] }, 2)).toThrow(ConfigError);
+    expect(() => resolveShards({ count: 'auto', ids: [2, 5] }, 2)).toThrow(
+      'SHARD_IDS names shard 2, 5, but SHARD_COUNT=auto (Discord recommends 2) is 2: shard ids run from 0 to 1',
+    );
+  });
+
+  it('refuses bad values with a clear message each', () => {
+    const expectsCount = 'expected a whole number from 1 to 100000, or auto';
+    expect(problemsOf({ ...minimal, SHARD_COUNT: '0' })).toEqual([
+      `SHARD_COUNT="0" is invalid: ${expectsCount} (the number of shards Discord recommends)`,
+    ]);
+    for (const bad of ['-1', '1.5', 'two', '100001'])
+      expect(problemsOf({ ...minimal, SHARD_COUNT: bad })[0]).toContain(
+        `SHARD_COUNT=${JSON.stringify(bad)} is invalid: ${expectsCount}`,
+      );
+    expect(problemsOf({ ...minimal, SHARD_COUNT: '4', SHARD_IDS: '2,4,5' })).toEqual([
+      'SHARD_IDS names shard 4, 5, but SHARD_COUNT is 4: shard ids run from 0 to 3',
+    ]);
+    // Without SHARD_COUNT there is one shard: only shard 0 exists.
+    expect(problemsOf({ ...minimal, SHARD_IDS: '1' })).toEqual([
+      'SHARD_IDS names shard 1, but SHARD_COUNT is 1: shard ids run from 0 to 0',
+    ]);
+    expect(problemsOf({ ...minimal, SHARD_COUNT: '4', SHARD_IDS: '3-1' })).toEqual([
+      'SHARD_IDS="3-1" is invalid: "3-1" is not a shard id or a range like 0-3 (expected e.g. 0,1 or 0-3)',
+    ]);
+    for (const bad of ['a', '0,,1', '-1', '1-', '0.5'])
+      expect(problemsOf({ ...minimal, SHARD_COUNT: '4', SHARD_IDS: bad })[0]).toMatch(
+        /^SHARD_IDS=.* is invalid: .* is not a shard id/,
+      );
+    expect(problemsOf({ ...minimal, SHARD_COUNT: '4', SHARD_IDS: '0-2,1' })).toEqual([
+      'SHARD_IDS="0-2,1" is invalid: shard 1 is listed twice',
+    ]);
   });
 });
