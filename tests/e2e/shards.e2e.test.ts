@@ -1,0 +1,184 @@
+/**
+ * Shards across processes (issue #15): two real bot processes with two gateway shards each (SHARD_COUNT=4,
+ * SHARD_IDS=0,1 and 2,3) on one PostgreSQL and one Redis, four servers whose ids put one on each shard. The Discord
+ * emulator routes a server's interactions only to the sessions of its shard, as Discord does.
+ */
+import { request } from 'node:http';
+import Redis from 'ioredis';
+import { guildIdOnShard, shardOf, type WorldGuild } from '../emulators/discord';
+import { BotProcess, type LogLine } from '../helpers/botProcess';
+import { E2EWorld } from '../helpers/e2e';
+import { resultNotifications, submitsFor } from '../helpers/outcomes';
+import { testRedisUrl } from '../helpers/redis';
+import { seedRow, waitUntil } from '../helpers/seedRows';
+
+jest.setTimeout(240_000);
+
+const REDIS_URL = testRedisUrl(12);
+const COUNT = 4;
+
+interface Readyz {
+  status: number;
+  body: { ready: boolean; gateway: boolean; shards: Record<string, string> };
+}
+
+function readyz(port: number): Promise<Readyz> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, path: '/readyz', agent: false }, (res) => {
+      let text = '';
+      res.setEncoding('utf8').on('data', (c: string) => (text += c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) as Readyz['body'] }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+const healthPort = async (bot: BotProcess) =>
+  Number((await bot.waitForLog((l) => l.msg === 'health and metrics server listening', 30_000, 'health port')).port);
+const shardReady = (id: number) => (l: LogLine) => l.msg === 'shard ready' && l.shard_id === id;
+
+describe('2 processes x 2 shards', () => {
+  let world: E2EWorld;
+  let redis: Redis;
+  /** The server on each shard of 4: the fixture's main server is on shard 0, three more join for shards 1-3. */
+  let guilds: WorldGuild[];
+
+  beforeEach(async () => {
+    world = await E2EWorld.start();
+    redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 2 });
+    await redis.flushdb();
+    guilds = [world.discord.world.guilds.main];
+    for (const shard of [1, 2, 3]) guilds.push(world.discord.addGuild(`shard${shard}`, guildIdOnShard(shard, COUNT)));
+  });
+  afterEach(async () => {
+    await world?.close();
+    await redis.flushdb().catch(() => undefined);
+    redis.disconnect();
+  });
+
+  const start = (env: Record<string, string>, waitForReady = true) =>
+    BotProcess.start(world.env({ REDIS_URL, HTTP_PORT: '0', DAILY_QUOTA: '100', ...env }), {
+      waitForReady,
+      timeoutMs: 90_000,
+    }).then((bot) => (world.bots.push(bot), bot));
+
+  it('each server is answered by the process holding its shard; /readyz waits for both shards; any process resumes any server', async () => {
+    expect(guilds.map((g) => shardOf(g.id, COUNT))).toEqual([0, 1, 2, 3]);
+    const [a01, a23] = [
+      { SHARD_COUNT: String(COUNT), SHARD_IDS: '0,1', INSTANCE_ID: 'shards-0-1' },
+      { SHARD_COUNT: String(COUNT), SHARD_IDS: '2-3', INSTANCE_ID: 'shards-2-3' },
+    ];
+
+    // Requests of the servers on shards 2 and 3, left by a dead instance, before the process holding those shards
+    // runs: the other process, which never sees those servers' events, finishes and announces them through REST.
+    const orphans = await Promise.all(
+      [guilds[2]!, guilds[3]!].map((g) =>
+        seedRow(world, { guildId: g.id, channelId: g.channels.general!.id, prompt: `left in ${g.name}` }),
+      ),
+    );
+
+    const a = await start(a01, false);
+    const portA = await healthPort(a);
+    // Shard 0 is READY; shard 1 identifies at least 5 s later (max_concurrency 1: one IDENTIFY per 5 s per bucket).
+    await a.waitForLog(shardReady(0), 60_000, 'shard 0 ready');
+    const half = await readyz(portA);
+    expect(half.status).toBe(503);
+    expect(half.body).toMatchObject({ ready: false, gateway: false, shards: { '0': 'ready', '1': 'connecting' } });
+    expect(a.logs.some(shardReady(1))).toBe(false);
+    await a.waitForLog((l) => l.msg === 'gateway ready', 60_000, 'gateway ready');
+    const full = await readyz(portA);
+    expect(full).toEqual({
+      status: 200,
+      body: expect.objectContaining({ ready: true, gateway: true, shards: { '0': 'ready', '1': 'ready' } }),
+    });
+    expect(a.logs.find((l) => l.msg === 'gateway ready')).toMatchObject({ shard_ids: [0, 1], shard_count: 4 });
+
+    for (const id of orphans)
+      await waitUntil(`orphan ${id} announced`, () => resultNotifications(world.discord, id).length === 1, 60_000);
+    const orphanRows = (await world.db.database.dataSource.query(
+      `SELECT guild_id, status, lease_owner FROM video_requests WHERE id = ANY($1::uuid[]) ORDER BY guild_id`,
+      [orphans],
+    )) as { guild_id: string; status: string; lease_owner: string }[];
+    expect(orphanRows).toEqual(
+      [guilds[2]!, guilds[3]!]
+        .map((g) => ({ guild_id: g.id, status: 'completed', lease_owner: 'shards-0-1' }))
+        .sort((x, y) => x.guild_id.localeCompare(y.guild_id)),
+    );
+    for (const [i, id] of orphans.entries())
+      expect(resultNotifications(world.discord, id)[0]!.channelId).toBe(guilds[2 + i]!.channels.general!.id);
+
+    const b = await start(a23);
+    const portB = await healthPort(b);
+    expect((await readyz(portB)).body.shards).toEqual({ '2': 'ready', '3': 'ready' });
+    // Each session holds its shard of 4 and only its server.
+    const sessions = world.discord.sessions.filter((s) => s.ready && s.connected);
+    expect(sessions.map((s) => s.shard).sort()).toEqual([0, 1, 2, 3].map((id) => [id, COUNT]));
+
+    // One /video in each server.
+    const handles = guilds.map((g, i) =>
+      world.video({ prompt: `server ${i}`, length: 4 }, { guildId: g.id, channelId: g.channels.general!.id }),
+    );
+    for (const h of handles) await h.waitForAck(10_000);
+    const rows = await waitUntil(
+      'four requests finished and announced',
+      async () => {
+        const r = (await world.db.database.dataSource.query(
+          `SELECT id, guild_id, status, announcement, lease_owner FROM video_requests
+             WHERE interaction_token = ANY($1) ORDER BY guild_id`,
+          [handles.map((h) => h.token)],
+        )) as { id: string; guild_id: string; status: string; announcement: string; lease_owner: string }[];
+        return r.length === 4 && r.every((x) => x.status === 'completed' && x.announcement === 'sent') && r;
+      },
+      90_000,
+    );
+
+    const accepted = (bot: BotProcess) =>
+      bot.logs.filter((l) => l.msg === '/video request accepted').map((l) => String(l.guild_id));
+    expect(accepted(a).sort()).toEqual([guilds[0]!.id, guilds[1]!.id].sort());
+    expect(accepted(b).sort()).toEqual([guilds[2]!.id, guilds[3]!.id].sort());
+    for (const [i, h] of handles.entries()) {
+      // Delivered to the session of its server's shard, acknowledged once, by the process holding that shard.
+      expect(world.discord.sessions[h.interaction.sessionIndex]!.shard).toEqual([i, COUNT]);
+      expect(h.interaction.ackType).toBeDefined();
+      const row = rows.find((r) => r.guild_id === guilds[i]!.id)!;
+      expect(row.lease_owner).toBe(i < 2 ? 'shards-0-1' : 'shards-2-3');
+      expect(submitsFor(world.google, row.id)).toBe(1);
+      expect(resultNotifications(world.discord, row.id)).toHaveLength(1);
+      expect(resultNotifications(world.discord, row.id)[0]!.id).toBe(h.original()!.id);
+    }
+    expect(a.running && b.running).toBe(true);
+  });
+
+  it('SHARD_IDS outside SHARD_COUNT, or outside what auto resolves to, stops the process with a clear message', async () => {
+    const fixed = await start({ SHARD_COUNT: '2', SHARD_IDS: '1,2' }, false);
+    expect(await fixed.exited).toEqual({ code: 1, signal: null });
+    expect(fixed.stderr).toContain('SHARD_IDS names shard 2, but SHARD_COUNT is 2: shard ids run from 0 to 1');
+
+    world.discord.world.sharding.recommendedShards = 2;
+    const auto = await start({ SHARD_COUNT: 'auto', SHARD_IDS: '3' }, false);
+    expect(await auto.exited).toEqual({ code: 1, signal: null });
+    expect(auto.stderr).toContain(
+      'SHARD_IDS names shard 3, but SHARD_COUNT=auto (Discord recommends 2) is 2: shard ids run from 0 to 1',
+    );
+    // Neither connected to the gateway.
+    expect(world.discord.sessions).toEqual([]);
+  });
+
+  it('SHARD_COUNT=auto takes the count GET /gateway/bot recommends', async () => {
+    world.discord.world.sharding.recommendedShards = COUNT;
+    world.discord.world.sharding.maxConcurrency = COUNT; // four buckets: the four IDENTIFYs need not wait 5 s each
+    const bot = await start({ SHARD_COUNT: 'auto' });
+    expect(bot.logs.find((l) => l.msg === 'connecting shards')).toMatchObject({
+      shard_ids: [0, 1, 2, 3],
+      shard_count: COUNT,
+      recommended_shards: COUNT,
+    });
+    expect(world.discord.sessions.map((s) => s.shard)).toEqual([0, 1, 2, 3].map((id) => [id, COUNT]));
+    const h = world.video(
+      { prompt: 'on shard 3' },
+      { guildId: guilds[3]!.id, channelId: guilds[3]!.channels.general!.id },
+    );
+    await h.waitForReply((m) => /Your video is ready/.test(JSON.stringify(m.embeds)), 30_000);
+  });
+});
