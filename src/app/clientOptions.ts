@@ -2,6 +2,7 @@ import type { SapphireClientOptions } from '@sapphire/framework';
 import { GatewayIntentBits, type ClientOptions } from 'discord.js';
 import type { Logger } from 'pino';
 import type { Config } from '../lib/config';
+import type { IdentifyThrottler } from './identifyThrottle';
 import { SapphirePinoLogger } from '../lib/logger';
 
 /** Every SapphireClient option in one place. */
@@ -9,6 +10,8 @@ export function buildClientOptions(
   config: Config,
   logger: Logger,
   baseUserDirectory: string,
+  /** with REDIS_URL: one IDENTIFY per bucket per 5 s across all processes (see ./identifyThrottle.ts) */
+  buildIdentifyThrottler?: (manager: never) => Promise<IdentifyThrottler>,
 ): SapphireClientOptions & ClientOptions {
   return {
     // Slash commands need no privileged intents; Guilds gives the channel and role cache permission checks use.
@@ -24,6 +27,7 @@ export function buildClientOptions(
           shards: config.discord.shards.ids ?? Array.from({ length: config.discord.shards.count }, (_, i) => i),
         }
       : {}),
+    ...(buildIdentifyThrottler ? { ws: { buildIdentifyThrottler } } : {}),
     logger: { instance: new SapphirePinoLogger(logger.child({ source: 'sapphire' })) },
     baseUserDirectory,
     loadMessageCommandListeners: false,

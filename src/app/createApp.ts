@@ -12,6 +12,7 @@ import { sweepTemporaryVideos } from '../services/VideoAttachmentService';
 import { buildClientOptions } from './clientOptions';
 import { createServices } from './createServices';
 import { HealthState, startHealthServer } from './health';
+import { redisIdentifyThrottle } from './identifyThrottle';
 import { planShards, watchShards, withoutShardingManagerEnv } from './shards';
 import { InProcessScheduler, RedisScheduler, type TaskScheduler } from './scheduler/TaskScheduler';
 
@@ -30,8 +31,14 @@ export async function createApp(config: Config, logger: Logger): Promise<App> {
   const crashPoints = new CrashPoints(config.crashPoint);
   const database = await openDatabase(config.database, logger.child({ component: 'database' }));
 
+  const identifyThrottle = config.redisUrl
+    ? redisIdentifyThrottle(config.redisUrl, config.instanceId, logger.child({ component: 'gateway' }))
+    : undefined;
   const client = withoutShardingManagerEnv(
-    () => new SapphireClient(buildClientOptions(config, logger, __dirname.replace(/[\\/]app$/, ''))),
+    () =>
+      new SapphireClient(
+        buildClientOptions(config, logger, __dirname.replace(/[\\/]app$/, ''), identifyThrottle?.build),
+      ),
   );
   if (config.discord.guildIds.length > 0) ApplicationCommandRegistries.setDefaultGuildIds(config.discord.guildIds);
 
@@ -133,6 +140,7 @@ export async function createApp(config: Config, logger: Logger): Promise<App> {
           leases.stop();
           await scheduler.close();
           await client.destroy().catch(() => undefined);
+          identifyThrottle?.close();
           healthServer?.close();
           await database.close();
           return true;

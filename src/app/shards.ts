@@ -12,9 +12,10 @@ import type { HealthState } from './health';
  *
  * Identify limits: discord.js 14 hands `shards`/`shardCount` to @discordjs/ws's WebSocketManager, whose default
  * SimpleIdentifyThrottler (node_modules/@discordjs/ws/dist/index.js) lets one IDENTIFY through per 5 s per bucket
- * `shard_id % max_concurrency`, taking max_concurrency from GET /gateway/bot; that throttle is per process, so two
- * processes of one bucket may identify within 5 s, and Discord answers the later with op 9, after which @discordjs/ws
- * identifies again through its throttle. Its `connect()` does not wait for the session start limit: it throws "Not
+ * `shard_id % max_concurrency`, taking max_concurrency from GET /gateway/bot. That throttle is per process: two
+ * processes of one bucket could identify within 5 s and Discord would answer the later with op 9 (@discordjs/ws then
+ * identifies again through its throttle), so with REDIS_URL the bot replaces it with one shared by every process
+ * (./identifyThrottle.ts). Its `connect()` does not wait for the session start limit: it throws "Not
  * enough sessions remaining" when `remaining` is below the shard count. So this waits here instead, saying why and
  * until when, rather than exiting into a restart loop that cannot connect before the limit resets either.
  */

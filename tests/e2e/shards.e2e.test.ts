@@ -150,6 +150,20 @@ describe('2 processes x 2 shards', () => {
     expect(a.running && b.running).toBe(true);
   });
 
+  it('two processes starting at once take turns in the identify bucket through Redis: no IDENTIFY is refused', async () => {
+    // max_concurrency 1: all four shards share bucket 0, so the emulator refuses (op 9) any IDENTIFY within 5 s of
+    // another, whichever process sends it. discord.js's own throttle only spaces a process's own shards.
+    const [a, b] = await Promise.all([
+      start({ SHARD_COUNT: String(COUNT), SHARD_IDS: '0,1' }),
+      start({ SHARD_COUNT: String(COUNT), SHARD_IDS: '2,3' }),
+    ]);
+    expect(world.discord.identifyRefusals).toEqual([]);
+    const starts = world.discord.sessions.map((s) => s.identifyAt).sort((x, y) => x - y);
+    expect(starts).toHaveLength(4);
+    for (let i = 1; i < starts.length; i++) expect(starts[i]! - starts[i - 1]!).toBeGreaterThanOrEqual(4_975);
+    expect(a.running && b.running).toBe(true);
+  });
+
   it('SHARD_IDS outside SHARD_COUNT, or outside what auto resolves to, stops the process with a clear message', async () => {
     const fixed = await start({ SHARD_COUNT: '2', SHARD_IDS: '1,2' }, false);
     expect(await fixed.exited).toEqual({ code: 1, signal: null });
