@@ -5,6 +5,7 @@
  */
 import { request } from 'node:http';
 import Redis from 'ioredis';
+import { WebSocket } from 'ws';
 import { guildIdOnShard, shardOf, type WorldGuild } from '../emulators/discord';
 import { BotProcess, type LogLine } from '../helpers/botProcess';
 import { E2EWorld } from '../helpers/e2e';
@@ -162,6 +163,40 @@ describe('2 processes x 2 shards', () => {
     expect(starts).toHaveLength(4);
     for (let i = 1; i < starts.length; i++) expect(starts[i]! - starts[i - 1]!).toBeGreaterThanOrEqual(4_975);
     expect(a.running && b.running).toBe(true);
+  });
+
+  it('with fewer session starts left than shards, the process says so and waits for the limit to reset, then connects', async () => {
+    const sharding = world.discord.world.sharding;
+    Object.assign(sharding, { sessionStartTotal: 2, sessionStartWindowMs: 6_000, maxConcurrency: 2 });
+    // Another session takes one of the two starts of the window.
+    const other = new WebSocket(world.discord.gatewayUrl);
+    await new Promise((resolve) => other.once('open', resolve));
+    other.send(JSON.stringify({ op: 2, d: { token: world.discord.token, intents: 1, properties: {} } }));
+    await world.discord.waitFor(() => world.discord.sessions[0]?.ready, 5_000, 'the other session');
+    other.terminate();
+
+    const bot = await start({ SHARD_COUNT: '2' }, false);
+    const waiting = await bot.waitForLog(
+      (l) =>
+        l.msg === 'Discord allows fewer session starts than this process has shards; waiting until the limit resets',
+      30_000,
+      'the session start limit warning',
+    );
+    expect(waiting).toMatchObject({
+      level: 50,
+      session_starts_remaining: 1,
+      shard_ids: [0, 1],
+      resets_at: expect.any(String),
+    });
+    // Waiting, not exiting (a restart could not connect before the reset either) and not connecting yet.
+    expect(bot.running).toBe(true);
+    expect(world.discord.sessions).toHaveLength(1);
+    await bot.waitForLog((l) => l.msg === 'gateway ready', 60_000, 'gateway ready after the reset');
+    expect(world.discord.sessions.slice(1).map((s) => s.shard)).toEqual([
+      [0, 2],
+      [1, 2],
+    ]);
+    expect(world.discord.identifyRefusals).toEqual([]);
   });
 
   it('SHARD_IDS outside SHARD_COUNT, or outside what auto resolves to, stops the process with a clear message', async () => {
