@@ -85,7 +85,7 @@ export class DiscordEmulator implements Timings {
     this.ackDeadlineMs = opts.ackDeadlineMs ?? 3_000;
     this.tokenLifetimeMs = opts.tokenLifetimeMs ?? 15 * 60_000;
     this.attachmentUrlLifetimeMs = opts.attachmentUrlLifetimeMs ?? 24 * 3_600_000;
-    this.duplicateSessionDelivery = opts.duplicateSessionDelivery ?? 'one';
+    this.duplicateSessionDelivery = opts.duplicateSessionDelivery ?? 'all';
     this.world = structuredClone(W.WORLD);
     const ids = new SnowflakeFactory(this.clock);
     this.events.setMaxListeners(0);

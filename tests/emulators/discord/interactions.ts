@@ -273,8 +273,9 @@ export class Interactions {
       sessions = [chosen];
     } else {
       if (!live.length) throw new Error(`pushInteraction: no connected, ready gateway session holds guild ${guild.id}`);
-      // Duplicate sessions of a shard all receive it on Discord ('all'); 'one' (the default) hands each interaction
-      // to one of them in turn, so tests can split live work between instances (see README.md, "Shards").
+      // Duplicate sessions of a shard all receive it, as on Discord ('all', the default: a bot run twice on one shard
+      // sees every interaction twice and the slower acknowledgement gets 40060); 'one' hands each interaction to one
+      // of them in turn, for a test that must put live work on a chosen instance (see README.md, "Shards").
       sessions = this.d.timings.duplicateSessionDelivery === 'all' ? live : [live[this.roundRobin++ % live.length]!];
     }
     const session = sessions[0]!;

@@ -169,7 +169,7 @@ export interface DiscordEmulatorOptions {
   tokenLifetimeMs?: number;
   /** Lifetime of the signed CDN URLs of files attached to command options (default 24 h). */
   attachmentUrlLifetimeMs?: number;
-  /** Who of a shard's duplicate sessions gets an interaction: 'one' in turn (default), or 'all' as on Discord. */
+  /** Who of a shard's duplicate sessions gets an interaction: 'all' as on Discord (default), or 'one' in turn. */
   duplicateSessionDelivery?: 'one' | 'all';
 }
 
