@@ -45,7 +45,11 @@ async function main(): Promise<void> {
   try {
     await app.start();
   } catch (error) {
-    logger.fatal({ err: error }, 'veobot could not connect to Discord');
+    if (error instanceof Error && error.name === 'DuplicateInstanceError') {
+      logger.fatal({ err: error, event: 'instance_duplicate' }, `veobot cannot start: ${error.message}`);
+    } else {
+      logger.fatal({ err: error }, 'veobot could not connect to Discord');
+    }
     await app.stop('startup failure').catch(() => undefined);
     process.exit(1);
   }
