@@ -124,6 +124,8 @@ export function createServices(d: ServiceDependencies): Services {
     instances: store.instances,
     instanceId: config.instanceId,
     deadAfterMs: config.instanceDeadAfterMs,
+    // The embedded database admits one process at a time (its DATA_DIR lock): a previous incarnation is gone.
+    exclusive: config.database.url === undefined,
     shards: d.shards ?? (() => [0]),
     logger: log('instances'),
     onTakeoverWaiting: () => {

@@ -18,6 +18,8 @@ export interface InstanceHeartbeatDeps {
   instances: InstanceRepository;
   instanceId: string;
   deadAfterMs: number;
+  /** the only process that can use this database (embedded, under its DATA_DIR lock): a previous row is replaced at once */
+  exclusive?: boolean;
   /** this process's Discord shards (read at every beat: they are known only once the gateway is up) */
   shards: () => number[];
   logger: Logger;
@@ -68,6 +70,7 @@ export class InstanceHeartbeat {
         instanceId,
         incarnation: this.incarnation,
         previous: seen?.incarnation ?? null,
+        exclusive: this.deps.exclusive ?? false,
         shards: this.deps.shards(),
         beatIntervalMs: this.beatIntervalMs,
         deadAfterMs: this.deps.deadAfterMs,
@@ -155,6 +158,7 @@ export class InstanceHeartbeat {
         instanceId,
         incarnation: this.incarnation,
         previous: null,
+        exclusive: false,
         shards: this.deps.shards(),
         beatIntervalMs: this.beatIntervalMs,
         deadAfterMs: this.deps.deadAfterMs,

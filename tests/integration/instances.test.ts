@@ -153,6 +153,18 @@ describe.each(DATABASE_KINDS)('instance heartbeats on %s', (kind) => {
     expect((await store.instances.find('veobot-0'))!.incarnation).toBe(after.incarnation);
   });
 
+  it('on the embedded database (one process, DATA_DIR lock) a restart replaces the previous incarnation without waiting', async () => {
+    const before = heartbeat('embedded-bot');
+    await before.register();
+    const held = await leasedBy('embedded-bot');
+    before.stop(); // it just beat: without `exclusive` the newcomer would wait for two missed beats
+    const sleep = jest.fn(() => Promise.resolve());
+    const after = heartbeat('embedded-bot', { exclusive: true, sleep });
+    expect(await after.register()).toEqual({ freed: 1, replaced: true });
+    expect(sleep).not.toHaveBeenCalled();
+    expect(await store.leases.claimNext('embedded-bot', LONG_LEASE_MS)).toMatchObject({ row: { id: held.requestId } });
+  });
+
   it('refuses to start a second live process with the same INSTANCE_ID and leaves the first one its work', async () => {
     const live = heartbeat('veobot-1');
     await live.register();

@@ -29,6 +29,8 @@ export interface Registration {
   incarnation: string;
   /** the incarnation seen under this id (null: no row), replaced only if it is still that one and not beating */
   previous: string | null;
+  /** the only process on this database (embedded): replace the previous incarnation without waiting */
+  exclusive: boolean;
   shards: number[];
   beatIntervalMs: number;
   deadAfterMs: number;

@@ -20,17 +20,20 @@ export const getInstance = statement<{ instanceId: string }>(
 /**
  * Records this process as `instanceId` under a new `incarnation`. A row already there is replaced only when it is the
  * incarnation the caller saw (`previous`) and that one stopped, or has been quiet for two of its beats (a restart of a
- * process that was killed: a live one beats within one interval). Returns the row when recorded, nothing otherwise.
+ * process that was killed: a live one beats within one interval), or at once when the caller is `exclusive` (the
+ * embedded database: its DATA_DIR lock already proved every earlier process gone). Returns the row when recorded,
+ * nothing otherwise.
  */
 export const registerInstance = statement<{
   instanceId: string;
   incarnation: string;
   previous: string | null;
+  exclusive: boolean;
   shards: number[];
   beatIntervalMs: number;
   deadAfterMs: number;
 }>(
-  ['instanceId', 'incarnation', 'previous', 'shards', 'beatIntervalMs', 'deadAfterMs'],
+  ['instanceId', 'incarnation', 'previous', 'exclusive', 'shards', 'beatIntervalMs', 'deadAfterMs'],
   `INSERT INTO ${INSTANCES} AS i (instance_id, incarnation, shards, started_at, last_beat_at, beat_interval_ms,
       dead_after_ms, stopped_at)
     VALUES ($instanceId, $incarnation, $shards::integer[], now(), now(), $beatIntervalMs::integer,
@@ -39,8 +42,8 @@ export const registerInstance = statement<{
       SET incarnation = EXCLUDED.incarnation, shards = EXCLUDED.shards, started_at = EXCLUDED.started_at,
         last_beat_at = EXCLUDED.last_beat_at, beat_interval_ms = EXCLUDED.beat_interval_ms,
         dead_after_ms = EXCLUDED.dead_after_ms, stopped_at = NULL
-      WHERE i.incarnation = $previous::text
-        AND (i.stopped_at IS NOT NULL OR i.last_beat_at < now() - LEAST(i.dead_after_ms, 2 * i.beat_interval_ms) ${MS})
+      WHERE i.incarnation = $previous::text AND ($exclusive::boolean OR i.stopped_at IS NOT NULL
+        OR i.last_beat_at < now() - LEAST(i.dead_after_ms, 2 * i.beat_interval_ms) ${MS})
     RETURNING i.instance_id, i.started_at`,
 );
 
