@@ -164,7 +164,9 @@ describe('instances: heartbeats, dead-owner takeover, same-id restart', () => {
       expect(submitsFor(world.google, r.id)).toBe(1);
     }
     const takeovers = survivor.logs.filter(
-      (l) => l.msg === 'request claimed after its lease ran out' && l.previous_owner === 'instance-a',
+      (l) =>
+        l.msg === 'request taken over: its lease ran out or its instance stopped beating' &&
+        l.previous_owner === 'instance-a',
     );
     expect(takeovers.map((l) => l.request_id).sort()).toEqual([...victimIds].sort());
 
