@@ -3,7 +3,7 @@
  * real bot process (dist/index.js) and a real PostgreSQL (DATABASE_URL, else postgres://postgres@127.0.0.1:5432/postgres;
  * the bench creates and drops a database of its own). Prints a table and writes bench/results/latest.json.
  * Nothing here asserts on speed: the figures are reported beside their targets. One file per part (ready.ts, resume.ts,
- * deliveryMemory.ts, claim.ts, iterate.ts, memory.ts, spend.ts) over the world of world.ts; this file runs them
+ * deliveryMemory.ts, claim.ts, iterate.ts, memory.ts, spend.ts, scale.ts) over the world of world.ts; this file runs them
  * (BENCH_ONLY=<part> runs one and prints it) and prints the table (report.ts).
  */
 import 'reflect-metadata';
@@ -18,6 +18,7 @@ import { benchStartupMemory } from './memory';
 import { benchReady, readyFigures } from './ready';
 import { type Figure, table } from './report';
 import { benchResume, pollAndLatencyFigures, RESUMED_REQUESTS, resumeFigures } from './resume';
+import { benchScale } from './scale';
 import { benchSpend } from './spend';
 import { round } from './stats';
 import { BenchWorld, log, serverUrl } from './world';
@@ -34,6 +35,12 @@ async function main(): Promise<void> {
     const pgVersion = (await world.db.query<{ server_version: string }>('SHOW server_version')).rows[0]!.server_version;
     if (only === 'spend') {
       process.stdout.write(`${JSON.stringify(await benchSpend(world), null, 2)}\n`);
+      return;
+    }
+    if (only === 'scale') {
+      // BENCH_ONLY=scale: the scale-out figures (issue #15), printed as a table and JSON.
+      const scale = await benchScale(world);
+      process.stdout.write(`\n${table(scale.figures)}\n\n${JSON.stringify(scale.result, null, 2)}\n`);
       return;
     }
     if (only === 'memory') {
@@ -57,6 +64,8 @@ async function main(): Promise<void> {
     const startupMemory = await benchStartupMemory(world, undefined, log);
     log('and: spend control, a burst of 300 /video from 30 servers against a Veo quota of 50 a window');
     const spend = await benchSpend(world);
+    log('and: scale-out, kill -9 of one of two instances, same-id restarts, 2 processes vs 1');
+    const scale = await benchScale(world);
 
     const figures: Figure[] = [
       ...readyFigures(ready),
@@ -67,6 +76,7 @@ async function main(): Promise<void> {
       ...iterate.figures,
       ...startupMemory.figures,
       ...spend.figures,
+      ...scale.figures,
     ];
     const result = {
       startedAt: startedAt.toISOString(),
@@ -89,6 +99,7 @@ async function main(): Promise<void> {
       iterate: iterate.details,
       startupMemory: startupMemory.result,
       spend: spend.result,
+      scale: scale.result,
     };
     const dir = join(__dirname, '..', '..', 'bench', 'results');
     mkdirSync(dir, { recursive: true });

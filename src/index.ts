@@ -52,7 +52,11 @@ async function main(): Promise<void> {
       await app.stop('startup failure').catch(() => undefined);
       process.exit(1);
     }
-    logger.fatal({ err: error }, 'veobot could not connect to Discord');
+    if (error instanceof Error && error.name === 'DuplicateInstanceError') {
+      logger.fatal({ err: error, event: 'instance_duplicate' }, `veobot cannot start: ${error.message}`);
+    } else {
+      logger.fatal({ err: error }, 'veobot could not connect to Discord');
+    }
     await app.stop('startup failure').catch(() => undefined);
     process.exit(1);
   }

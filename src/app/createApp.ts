@@ -48,8 +48,11 @@ export async function createApp(config: Config, logger: Logger): Promise<App> {
   taskStore.registerPath(join(__dirname, '..', 'tasks'));
   loadListeners();
 
+  let stopForReplacement = (): void => undefined;
   const services = createServices({
     config,
+    shards: () => currentShards(client),
+    onReplaced: () => stopForReplacement(),
     dataSource: database.dataSource,
     rest: client.rest,
     applicationId: () => client.application?.id ?? client.user?.id ?? null,
@@ -67,7 +70,8 @@ export async function createApp(config: Config, logger: Logger): Promise<App> {
     logger.info('scheduled tasks in-process (REDIS_URL unset): single-instance mode');
   }
 
-  const { store, leases, resume, videoRequests, resumeAdmin, images, iterations, queue, settings, spend } = services;
+  const { store, leases, resume, videoRequests, resumeAdmin, images, iterations, queue, settings, spend, heartbeat } =
+    services;
   Object.assign(container, {
     config,
     pino: logger,
@@ -89,10 +93,14 @@ export async function createApp(config: Config, logger: Logger): Promise<App> {
   /** Ends a wait for Discord's session start limit when the process is told to stop. */
   const starting = new AbortController();
 
-  return {
+  const app: App = {
     client,
     database,
     async start() {
+      // Before anything else: a live process with the same INSTANCE_ID makes this throw (it must not take its work);
+      // a dead one's leases are freed here, for the startup sweep.
+      await heartbeat.register();
+      heartbeat.start();
       leases.start();
       await sweepTemporaryVideos(logger.child({ component: 'attachments' }));
       if (config.httpPort !== undefined) {
@@ -138,6 +146,8 @@ export async function createApp(config: Config, logger: Logger): Promise<App> {
         const graceful = (async () => {
           await Promise.allSettled([videoRequests.stop(), resume.stop()]);
           leases.stop();
+          // Every lease still under this id is free at once for the other instances.
+          await heartbeat.markStopped();
           await scheduler.close();
           await client.destroy().catch(() => undefined);
           identifyThrottle?.close();
@@ -161,6 +171,7 @@ export async function createApp(config: Config, logger: Logger): Promise<App> {
         leases.stop();
         const moment = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref());
         await Promise.race([leases.releaseAll().catch(() => 0), moment(2_000)]);
+        await Promise.race([heartbeat.markStopped(), moment(2_000)]);
         healthServer?.close();
         await Promise.race([database.close().catch(() => undefined), moment(2_000)]);
         return false;
@@ -168,4 +179,17 @@ export async function createApp(config: Config, logger: Logger): Promise<App> {
       return stopping;
     },
   };
+  stopForReplacement = () => {
+    void app.stop('INSTANCE_ID taken over by another process').finally(() => process.exit(1));
+  };
+  return app;
+}
+
+/** This process's shard ids: the gateway's once connected, else the client options' (a single shard: [0]). */
+function currentShards(client: SapphireClient): number[] {
+  const connected = [...client.ws.shards.keys()].sort((a, b) => a - b);
+  if (connected.length > 0) return connected;
+  const configured = client.options.shards;
+  if (Array.isArray(configured)) return [...(configured as number[])];
+  return typeof configured === 'number' ? [configured] : [0];
 }

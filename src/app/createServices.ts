@@ -10,6 +10,7 @@ import { AnnouncementService } from '../services/AnnouncementService';
 import { GenerationService } from '../services/generation/GenerationService';
 import { GuildSettingsService } from '../services/GuildSettingsService';
 import { ImageInputService } from '../services/ImageInputService';
+import { InstanceHeartbeat } from '../services/InstanceHeartbeat';
 import { IterationService } from '../services/IterationService';
 import { LeaseManager } from '../services/LeaseManager';
 import { ResumeAdminService } from '../services/ResumeAdminService';
@@ -30,6 +31,10 @@ export interface ServiceDependencies {
   logger: Logger;
   metrics: Metrics;
   crashPoints: CrashPoints;
+  /** this process's Discord shard ids (recorded with its heartbeat); [0] unless given */
+  shards?: () => number[];
+  /** a newer process took over this INSTANCE_ID: this one must stop */
+  onReplaced?: () => void;
   /** built from `config.google` unless given */
   veo?: VeoService;
   storage?: StorageService;
@@ -51,6 +56,7 @@ export interface Services {
   queue: SubmitQueue;
   settings: GuildSettingsService;
   spend: SpendService;
+  heartbeat: InstanceHeartbeat;
 }
 
 /** Wires every service the one way the bot runs them (tests build them through this too). */
@@ -114,8 +120,22 @@ export function createServices(d: ServiceDependencies): Services {
   });
   const settings = new GuildSettingsService({ settings: store.settings, budgets: store.budgets, config });
   const spend = new SpendService({ budgets: store.budgets, queue: store.queue, config });
+  const heartbeat = new InstanceHeartbeat({
+    instances: store.instances,
+    instanceId: config.instanceId,
+    deadAfterMs: config.instanceDeadAfterMs,
+    // The embedded database admits one process at a time (its DATA_DIR lock): a previous incarnation is gone.
+    exclusive: config.database.url === undefined,
+    shards: d.shards ?? (() => [0]),
+    logger: log('instances'),
+    onTakeoverWaiting: () => {
+      if (!config.resume.disabled) resume.claimFreeCapacity('takeover');
+    },
+    onReplaced: d.onReplaced,
+  });
   const resumeAdmin = new ResumeAdminService({
     requests: store.requests,
+    instances: store.instances,
     views: store.views,
     adminRuns: store.adminRuns,
     resume,
@@ -149,5 +169,6 @@ export function createServices(d: ServiceDependencies): Services {
     queue,
     settings,
     spend,
+    heartbeat,
   };
 }

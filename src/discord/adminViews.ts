@@ -1,11 +1,11 @@
 /** What `/resume` shows: the status page, the dry run, the live run and the expiry confirmation (data from ResumeAdminService). */
 import { ActionRowBuilder, ButtonBuilder, ButtonStyle, type APIEmbed } from 'discord.js';
-import type { DryRunPlan, LeaseHolder, PendingExpiry, RunProgress, StatusPage } from '../domain/admin';
+import type { DryRunPlan, InstanceView, LeaseHolder, PendingExpiry, RunProgress, StatusPage } from '../domain/admin';
 import type { GenerationOutcome } from '../domain/outcomes';
 import type { UnfinishedRow } from '../domain/request';
 import { formatDuration } from '../domain/time';
 import { RESUME_BUTTON } from './customIds';
-import { fitEmbed } from './limits';
+import { fitEmbed, LIMITS } from './limits';
 import { COLORS, displayText } from './text';
 
 export interface View {
@@ -51,6 +51,42 @@ function statusLine(r: UnfinishedRow & { holder: LeaseHolder }, now: number): st
     `\`${shortId(r.id)}\` **${state}** · ${age(now, r.createdAt)} ago · <@${r.userId}> · ` +
     `“${displayText(r.prompt, 60)}” · ${r.attemptCount} attempt(s) · op ${shortOperation(r.operationName)} · ${lease}`
   );
+}
+
+function instanceLine(i: InstanceView, now: number): string {
+  const name = i.thisBot ? '**this bot**' : `instance \`${i.label}\``;
+  const shards = i.shards.length > 0 ? `shard${i.shards.length > 1 ? 's' : ''} ${i.shards.join(', ')}` : 'no shard';
+  const beat = `last beat ${age(now, i.lastBeatAt)} ago`;
+  return i.responding
+    ? `🟢 ${name} · ${shards} · up ${age(now, i.startedAt)} · ${beat}`
+    : `🔴 ${name} · **not responding** (${beat}); its requests are being taken over`;
+}
+
+/**
+ * The bot processes sharing the work, as one field: this bot first, then those not responding, then the others, as
+ * many as fit in a field (a large fleet ends with how many more there are).
+ */
+function instancesField(instances: InstanceView[], now: number): { name: string; value: string } {
+  const down = instances.filter((i) => !i.responding).length;
+  const ordered = [...instances].sort(
+    (a, b) => Number(b.thisBot) - Number(a.thisBot) || Number(a.responding) - Number(b.responding),
+  );
+  const lines: string[] = [];
+  let used = 0;
+  for (const [n, i] of ordered.entries()) {
+    const line = instanceLine(i, now);
+    // Room is kept for the "…and N more" line.
+    if (used + line.length + 1 > LIMITS.fieldValue - 24) {
+      lines.push(`…and ${ordered.length - n} more`);
+      break;
+    }
+    lines.push(line);
+    used += line.length + 1;
+  }
+  return {
+    name: `Bot instances: ${instances.length - down} live${down > 0 ? `, ${down} not responding` : ''}`,
+    value: lines.join('\n') || 'none recorded',
+  };
 }
 
 export function statusView(page: StatusPage): View {
@@ -101,6 +137,7 @@ export function statusView(page: StatusPage): View {
       ...(failures.length > 0
         ? [{ name: 'Latest failures (what Google or the bot said)', value: failures.join('\n') }]
         : []),
+      ...(page.instances.length > 0 ? [instancesField(page.instances, now)] : []),
     ],
     footer: {
       text: `Page ${page.page + 1} of ${page.pages} · ${page.total} unfinished · oldest ${summary.oldestUnfinishedAt ? age(now, summary.oldestUnfinishedAt) : '—'}`,

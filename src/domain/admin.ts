@@ -24,6 +24,21 @@ export interface PendingExpiry {
 /** Who holds a request, as an admin may see it (never a host name or a process id). */
 export type LeaseHolder = 'free' | 'this_bot' | 'other_alive' | 'other_not_responding';
 
+/**
+ * A bot process as `/resume status` shows it. Server admins are not the bot's operators: the instance is named by a
+ * short label derived from its INSTANCE_ID (logged with the id at start), never by the id itself, which may carry a
+ * host name.
+ */
+export interface InstanceView {
+  label: string;
+  thisBot: boolean;
+  shards: number[];
+  startedAt: Date;
+  lastBeatAt: Date;
+  /** false: it has not beaten for INSTANCE_DEAD_AFTER_MS; its requests are being taken over */
+  responding: boolean;
+}
+
 /** One page of `/resume status`. */
 export interface StatusPage {
   summary: GuildSummary;
@@ -37,6 +52,8 @@ export interface StatusPage {
   pages: number;
   total: number;
   resumeDisabled: boolean;
+  /** the bot processes sharing the work (issue #15), the longest running first */
+  instances: InstanceView[];
   now: number;
 }
 

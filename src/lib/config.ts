@@ -74,7 +74,10 @@ export interface Config {
   /** the interface the health server listens on */
   httpHost: string;
   logLevel: string;
+  /** this process's name in leases and bot_instances: stable per replica (e.g. a StatefulSet pod name) or unique */
   instanceId: string;
+  /** an instance that has not beaten for this long is dead: its leases are free at once (it beats every fifth) */
+  instanceDeadAfterMs: number;
   /** Test-only crash injection; undefined in production. */
   crashPoint: string | undefined;
 }
@@ -337,9 +340,15 @@ export function loadConfig(env: Env = process.env): Config {
     httpHost,
     logLevel,
     instanceId: r.optional('INSTANCE_ID', defaultInstanceId()),
+    instanceDeadAfterMs: r.int('INSTANCE_DEAD_AFTER_MS', 15_000, 1_000, 600_000),
     crashPoint: r.raw('CRASH_POINT'),
   };
 
+  if (!/^[\x21-\x7e]{1,200}$/.test(config.instanceId)) {
+    r.problems.push(
+      'INSTANCE_ID is invalid: expected up to 200 printable characters without spaces (e.g. the pod name veobot-0)',
+    );
+  }
   if (config.crashPoint && !(CRASH_POINTS as readonly string[]).includes(config.crashPoint)) {
     r.problems.push(
       `CRASH_POINT=${JSON.stringify(config.crashPoint)} is invalid: expected one of ${CRASH_POINTS.join(', ')} (tests only)`,

@@ -1,8 +1,9 @@
-import type { AdminRunRepository, RequestRepository, RequestViews } from '../db/repositories';
+import type { AdminRunRepository, InstanceRepository, RequestRepository, RequestViews } from '../db/repositories';
 import {
   CONFIRMATION_TTL_MS,
   STATUS_PAGE_SIZE,
   type DryRunPlan,
+  type InstanceView,
   type LeaseHolder,
   type PendingExpiry,
   type RunProgress,
@@ -12,6 +13,7 @@ import { outcomeBucket } from '../domain/outcomes';
 import type { ExpireFilter, UnfinishedRow, VideoRequestRow } from '../domain/request';
 import { HOUR_MS } from '../domain/time';
 import type { Config } from '../lib/config';
+import { instanceLabel } from './InstanceHeartbeat';
 import type { SpendService } from './SpendService';
 import type { ResumeSummary, TaskResumeService } from './TaskResumeService';
 
@@ -32,6 +34,8 @@ export class ResumeAdminService {
       requests: RequestRepository;
       views: RequestViews;
       adminRuns: AdminRunRepository;
+      /** the bot processes `/resume status` lists */
+      instances?: InstanceRepository;
       resume: TaskResumeService;
       /** the server's budget and submit queue, shown by `/resume status` */
       spend?: SpendService;
@@ -59,6 +63,7 @@ export class ResumeAdminService {
       }));
     const recentFailures = await views.recentFailures(guildId, RECENT_FAILURES);
     const spend = this.deps.spend ? await this.deps.spend.guildStatus(guildId) : undefined;
+    const instances = await this.instances();
     return {
       summary,
       spend,
@@ -68,8 +73,22 @@ export class ResumeAdminService {
       pages,
       total,
       resumeDisabled: config.resume.disabled,
+      instances,
       now: this.now(),
     };
+  }
+
+  /** The live (and not responding) bot processes, by label: the same list in every server. */
+  private async instances(): Promise<InstanceView[]> {
+    const listed = (await this.deps.instances?.list()) ?? [];
+    return listed.map((i) => ({
+      label: instanceLabel(i.instanceId),
+      thisBot: i.instanceId === this.deps.config.instanceId,
+      shards: i.shards,
+      startedAt: i.startedAt,
+      lastBeatAt: i.lastBeatAt,
+      responding: !i.dead,
+    }));
   }
 
   private holderOf(row: UnfinishedRow): LeaseHolder {

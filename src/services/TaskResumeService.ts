@@ -66,16 +66,30 @@ const SUMMARY_COUNTER = {
   not_finished: 'not_finished',
 } as const;
 
+/** A sweep started: `claimed` once each of its slots made its first claim (or found nothing), `done` at its end. */
+export interface StartedSweep {
+  claimed: Promise<void>;
+  done: Promise<ResumeSummary>;
+}
+
 /**
  * Resumes requests a restart, crash or dead instance left unfinished (R2, R7). Work is claimed one row at a time from
  * PostgreSQL (`FOR UPDATE SKIP LOCKED`, leased, fenced), so any number of instances can run this at once without two
  * of them driving the same request.
+ *
+ * RESUME_CONCURRENCY is this process's capacity for resumed requests, shared by every sweep (issue #15): a sweep fills
+ * the free slots and ends; a slot that frees claims the next claimable request whichever sweep started it; a later
+ * sweep (every SWEEP_INTERVAL_MS, at startup, or when the heartbeat sees a dead instance's work) fills whatever is free
+ * then, however long the requests already running take. Guild-scoped admin runs (`/resume run`) have their own slots.
  */
 export class TaskResumeService {
   private readonly shutdown = new AbortController();
   private readonly active = new Set<Promise<unknown>>();
   private readonly now: () => number;
-  private sweeping: Promise<ResumeSummary> | null = null;
+  /** a sweep still making its first claims: a sweep asked for meanwhile joins it (it would claim the same rows) */
+  private claiming: StartedSweep | null = null;
+  /** slots of the shared capacity in use (requests this process resumes for the sweeps) */
+  private busySlots = 0;
 
   public constructor(private readonly deps: TaskResumeServiceDeps) {
     this.now = deps.now ?? Date.now;
@@ -91,17 +105,57 @@ export class TaskResumeService {
     return this.shutdown.signal.aborted;
   }
 
+  /** Slots of RESUME_CONCURRENCY not driving a resumed request now. */
+  public get freeSlots(): number {
+    return Math.max(0, this.deps.config.resume.concurrency - this.busySlots);
+  }
+
   /**
-   * R7: one sweep: expire stale pending rows, then claim and resume until nothing claimable is left, with
-   * RESUME_CONCURRENCY slots refilled as soon as one frees (a sliding window, not batches). A sweep already running
-   * in this process is joined rather than duplicated (a guild-scoped admin run is separate).
+   * R7: one sweep: expire stale pending rows, then claim and resume into the free slots, each slot claiming again as
+   * soon as its request ends (a sliding window, not batches), until nothing claimable is left; resolves with the
+   * sweep's summary once every request it claimed has ended. A sweep still making its first claims is joined rather
+   * than duplicated; a guild-scoped admin run is separate and has slots of its own.
    */
   public resumeIncompleteTasks(options: ResumeOptions): Promise<ResumeSummary> {
-    if (options.guildId || options.progress) return this.track(this.sweep(options));
-    if (!this.sweeping) {
-      this.sweeping = this.track(this.sweep(options)).finally(() => (this.sweeping = null));
+    return this.startSweep(options).done;
+  }
+
+  /** Starts a sweep (or joins the one making its first claims); the scheduled tasks wait only for `claimed`. */
+  public startSweep(options: ResumeOptions): StartedSweep {
+    if (options.guildId || options.progress) return this.begin(options, false);
+    if (!this.claiming) {
+      const started = this.begin(options, true);
+      this.claiming = started;
+      const clear = () => {
+        if (this.claiming === started) this.claiming = null;
+      };
+      started.claimed.then(clear, clear);
     }
-    return this.sweeping;
+    return this.claiming;
+  }
+
+  /**
+   * Claims into the free capacity now (the heartbeat found claimable work of an instance that stopped beating), instead
+   * of waiting for the next sweep. Does nothing when every slot is busy: a slot that frees claims by itself.
+   */
+  public claimFreeCapacity(reason: string): void {
+    if (this.stopping || this.freeSlots === 0) return;
+    this.startSweep({ reason }).done.catch((error: unknown) =>
+      this.deps.logger.warn({ err: error, reason }, 'a claim round stopped on a database error'),
+    );
+  }
+
+  private begin(options: ResumeOptions, pooled: boolean): StartedSweep {
+    let settle!: { resolve: () => void; reject: (error: unknown) => void };
+    const claimed = new Promise<void>((resolve, reject) => (settle = { resolve, reject }));
+    claimed.catch(() => undefined); // the same error reaches `done`
+    const done = this.track(
+      this.sweep(options, pooled, settle.resolve).catch((error: unknown) => {
+        settle.reject(error);
+        throw error;
+      }),
+    );
+    return { claimed, done };
   }
 
   private track<T>(promise: Promise<T>): Promise<T> {
@@ -110,7 +164,13 @@ export class TaskResumeService {
     return promise;
   }
 
-  private async sweep(options: ResumeOptions): Promise<ResumeSummary> {
+  private takeSlot(): boolean {
+    if (this.busySlots >= this.deps.config.resume.concurrency) return false;
+    this.busySlots++;
+    return true;
+  }
+
+  private async sweep(options: ResumeOptions, pooled: boolean, claimedFirst: () => void): Promise<ResumeSummary> {
     const { requests, leases, config, logger, metrics } = this.deps;
     const started = this.now();
     const endTimer = metrics.resumeSweepDuration.startTimer();
@@ -151,6 +211,7 @@ export class TaskResumeService {
         generating: summary.generating_found,
         expired: summary.expired,
         concurrency: config.resume.concurrency,
+        free_slots: pooled ? this.freeSlots : config.resume.concurrency,
       },
       'resume sweep started',
     );
@@ -162,22 +223,40 @@ export class TaskResumeService {
 
     const seen = new Set<string>();
     const parked: Claim[] = [];
+    const slots = config.resume.concurrency;
+    let settled = 0;
     const slot = async (): Promise<void> => {
-      while (!this.shutdown.signal.aborted) {
-        const claim = await leases.claimNext({ guildId: options.guildId });
-        if (!claim) return;
-        if (seen.has(claim.row.id)) {
-          // Came back within this sweep (deferred or retrying an announcement): it is the oldest, so every claim
-          // would return it again. Hold it until the sweep ends so the slot reaches the rows behind it.
-          parked.push(claim);
-          continue;
+      let reported = false;
+      const report = () => {
+        if (reported) return;
+        reported = true;
+        if (++settled === slots) claimedFirst();
+      };
+      try {
+        while (!this.shutdown.signal.aborted) {
+          // The shared capacity: a slot with no free place ends; a place that frees is filled by its own slot.
+          if (pooled && !this.takeSlot()) return;
+          try {
+            const claim = await leases.claimNext({ guildId: options.guildId });
+            if (!claim) return;
+            if (seen.has(claim.row.id)) {
+              // Came back within this sweep (deferred or retrying an announcement): it is the oldest, so every claim
+              // would return it again. Hold it until the sweep ends so the slot reaches the rows behind it.
+              parked.push(claim);
+              continue;
+            }
+            seen.add(claim.row.id);
+            report();
+            await this.resumeOne(claim, summary, options.progress);
+          } finally {
+            if (pooled) this.busySlots--;
+          }
         }
-        seen.add(claim.row.id);
-        await this.resumeOne(claim, summary, options.progress);
+      } finally {
+        report();
       }
     };
-    const slots = Array.from({ length: config.resume.concurrency }, () => slot());
-    const results = await Promise.allSettled(slots);
+    const results = await Promise.allSettled(Array.from({ length: slots }, () => slot()));
     // Give the held-back rows to a later sweep (of any instance).
     await Promise.all(parked.map((claim) => leases.release(claim.lease)));
     for (const r of results) {

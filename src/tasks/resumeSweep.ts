@@ -4,7 +4,8 @@ import { container } from '@sapphire/framework';
 
 /**
  * Repeated: picks up requests whose lease ran out (an instance died) and announcements still due, without waiting
- * for the dead instance to come back. Claims are fenced, so running it on every instance is safe.
+ * for the dead instance to come back. Claims are fenced, so running it on every instance is safe. The task ends once
+ * the sweep has filled this process's free slots: a long request it claimed never holds back the next sweep.
  */
 @ApplyOptions<ScheduledTask.Options>({
   name: 'resumeSweep',
@@ -13,9 +14,11 @@ import { container } from '@sapphire/framework';
 })
 export class ResumeSweepTask extends ScheduledTask<'resumeSweep'> {
   public override async run() {
-    const { resume, config } = this.container;
+    const { resume, config, pino } = this.container;
     if (config.resume.disabled || resume.stopping) return;
-    await resume.resumeIncompleteTasks({ reason: 'sweep' });
+    const sweep = resume.startSweep({ reason: 'sweep' });
+    sweep.done.catch((error: unknown) => pino.error({ err: error }, 'a resume sweep stopped on a database error'));
+    await sweep.claimed;
   }
 }
 

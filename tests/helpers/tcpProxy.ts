@@ -19,6 +19,8 @@ import { connect, createServer, type Server, type Socket } from 'node:net';
 export class TcpProxy {
   /** Client sockets with their upstream sockets, for cut(). */
   private readonly pairs = new Set<{ client: Socket; upstream: Socket }>();
+  /** Connections accepted while frozen (paused, never forwarded), for cut() and close(). */
+  private readonly unanswered = new Set<Socket>();
   private isCut = false;
   private isFrozen = false;
   private restoreTimer: NodeJS.Timeout | undefined;
@@ -77,6 +79,8 @@ export class TcpProxy {
       pair.upstream.destroy();
     }
     this.pairs.clear();
+    for (const client of this.unanswered) client.resetAndDestroy();
+    this.unanswered.clear();
     if (this.restoreTimer) clearTimeout(this.restoreTimer);
     if (forMs !== undefined) this.restoreTimer = setTimeout(() => this.restore(), forMs);
   }
@@ -120,6 +124,9 @@ export class TcpProxy {
     if (this.isFrozen) {
       client.on('error', () => undefined);
       client.pause(); // accepted, never answered
+      // A paused socket never notices its peer closing: cut() and close() end it, or server.close() would wait forever.
+      this.unanswered.add(client);
+      client.on('close', () => this.unanswered.delete(client));
       return;
     }
     if (this.isCut) {

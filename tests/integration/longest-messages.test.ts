@@ -10,7 +10,7 @@ import { dryRunEmbed, expiryButtons, runBusyText, runEmbed, statusView, type Vie
 import { pointerEmbed, progressEmbed, resultMessage } from '../../src/discord/embeds';
 import { historyView, progressComponents, resultComponents } from '../../src/discord/iterationViews';
 import { checkDeclaredImage } from '../../src/domain/images';
-import { STATUS_PAGE_SIZE, type LeaseHolder, type RunProgress } from '../../src/domain/admin';
+import { STATUS_PAGE_SIZE, type InstanceView, type LeaseHolder, type RunProgress } from '../../src/domain/admin';
 import type { GenerationOutcome } from '../../src/domain/outcomes';
 import type { Phase } from '../../src/domain/ports';
 import type { FailureKind, FailureReason, UnfinishedRow, VideoRequestRow } from '../../src/domain/request';
@@ -193,6 +193,32 @@ describe('the longest messages the bot can send (strict Discord emulator)', () =
   });
 
   it('/resume status with full pages, every holder and the latest failures; dry run; live run; expiry; busy run', async () => {
+    const fleet: InstanceView[] = Array.from({ length: 200 }, (_, i) => ({
+      label: i.toString(16).padStart(6, 'f'),
+      thisBot: i === 199,
+      shards: Array.from({ length: 40 }, (_, s) => s * 200 + i),
+      startedAt: new Date(0),
+      lastBeatAt: new Date(0),
+      responding: i % 2 === 1,
+    }));
+    const emptyPage = () => ({
+      summary: {
+        pending: 0,
+        generating: 0,
+        awaitingAnnouncement: 0,
+        failed24h: 0,
+        timeout24h: 0,
+        videoSecondsAtRisk: 0,
+        oldestUnfinishedAt: null,
+      },
+      rows: [],
+      recentFailures: [],
+      page: 0,
+      pages: 1,
+      total: 0,
+      resumeDisabled: false,
+      now: Date.now(),
+    });
     const holders: LeaseHolder[] = ['free', 'this_bot', 'other_alive', 'other_not_responding'];
     const rows = Array.from({ length: STATUS_PAGE_SIZE }, (_, i) => ({
       ...(row({ status: i % 3 === 0 ? 'completed' : 'generating', announcement: 'due' }) as UnfinishedRow),
@@ -219,11 +245,19 @@ describe('the longest messages the bot can send (strict Discord emulator)', () =
             pages: 10,
             total: 2 ** 31,
             resumeDisabled,
+            instances: fleet,
             now: Date.now(),
           }),
         );
       }
     }
+    // A large fleet: the instance field lists what fits and says how many more there are.
+    const fleetField = statusView({ ...emptyPage(), instances: fleet }).embeds[0]!.fields!.find((f) =>
+      f.name.startsWith('Bot instances'),
+    )!;
+    expect(fleetField.name).toBe('Bot instances: 100 live, 100 not responding');
+    expect(fleetField.value).toMatch(/^🟢 \*\*this bot\*\* · shards 199, 399, 599/);
+    expect(fleetField.value).toMatch(/…and \d+ more$/);
     await send({
       embeds: [
         dryRunEmbed({

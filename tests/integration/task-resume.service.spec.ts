@@ -520,6 +520,40 @@ describe('TaskResumeService (real database, Veo/Storage and Discord REST against
     expect(a.total_resumed).toBe(1);
   });
 
+  it('a later sweep fills the free slots while an earlier one still waits for a long request (issue #15)', async () => {
+    // Sweep A claims the one request there is: a long operation, finished by hand below.
+    const long = await insertGenerating({ kind: 'never' }, { prompt: 'the long one' });
+    const first = sweep();
+    await discord.waitFor(() => google.pollCount(long.operationName) >= 1, 20_000, 'the long request being polled');
+    expect(h.resume.freeSlots).toBe(2);
+    // Work appears (another instance died): a sweep now claims it into a free slot at once, without waiting for A.
+    const later = await insertRow({ prompt: 'left by a dead instance' });
+    const second = await sweep();
+    expect(second).toMatchObject({ total_resumed: 1, successful_completions: 1 });
+    expect(await row(later)).toMatchObject({ status: 'completed', announcement: 'sent' });
+    expect(await row(long.id)).toMatchObject({ status: 'generating' });
+    // The long one still belongs to sweep A, which reports it when it ends.
+    google.completeOperation(long.operationName);
+    expect(await first).toMatchObject({ total_resumed: 1, successful_completions: 1 });
+    expect(h.resume.freeSlots).toBe(3);
+  });
+
+  it('never runs more resumed requests at once than RESUME_CONCURRENCY, however many sweeps start', async () => {
+    google.setDefaultFate({ kind: 'done', afterMs: 400, videoBytes: 10_000 });
+    const ids: string[] = [];
+    for (let i = 0; i < 8; i++) ids.push(await insertRow({ prompt: `crowd ${i}`, ageHours: 1 - i * 0.01 }));
+    const sweeps: Promise<ResumeSummary>[] = [];
+    for (let i = 0; i < 4; i++) {
+      sweeps.push(sweep());
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const summaries = await Promise.all(sweeps);
+    expect(summaries.reduce((n, s) => n + s.total_resumed, 0)).toBe(8);
+    for (const id of ids) expectResumedAnnouncement(id);
+    expect(google.maxInFlight).toBeLessThanOrEqual(3);
+    for (const id of ids) expect(submitsFor(id)).toHaveLength(1);
+  });
+
   it('leaves requests of other guilds alone in a guild-scoped run and reports progress', async () => {
     const here = await insertRow();
     const elsewhere = await insertRow({ prompt: 'other guild' });

@@ -37,6 +37,22 @@ describe('loadConfig', () => {
     expect(config.crashPoint).toBeUndefined();
   });
 
+  it('instances: INSTANCE_DEAD_AFTER_MS defaults to 15 s and is validated; default INSTANCE_IDs are unique', () => {
+    expect(loadConfig(minimal).instanceDeadAfterMs).toBe(15_000);
+    expect(loadConfig({ ...minimal, INSTANCE_DEAD_AFTER_MS: '5000' }).instanceDeadAfterMs).toBe(5_000);
+    expect(problemsOf({ ...minimal, INSTANCE_DEAD_AFTER_MS: '500' })).toEqual([
+      'INSTANCE_DEAD_AFTER_MS="500" is invalid: expected a whole number from 1000 to 600000',
+    ]);
+    expect(problemsOf({ ...minimal, INSTANCE_DEAD_AFTER_MS: '15s' })).toHaveLength(1);
+    expect(loadConfig({ ...minimal, INSTANCE_ID: 'veobot-0' }).instanceId).toBe('veobot-0');
+    expect(problemsOf({ ...minimal, INSTANCE_ID: 'two words' })).toEqual([
+      'INSTANCE_ID is invalid: expected up to 200 printable characters without spaces (e.g. the pod name veobot-0)',
+    ]);
+    // Unset, every start gets an id of its own (host, pid and a random part), so no two processes ever share one.
+    const ids = new Set(Array.from({ length: 200 }, () => loadConfig(minimal).instanceId));
+    expect(ids.size).toBe(200);
+  });
+
   it('names every missing required setting in one error', () => {
     const problems = problemsOf({});
     expect(problems).toHaveLength(3);

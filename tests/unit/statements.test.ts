@@ -73,9 +73,13 @@ describe('SQL statements (structure, no database)', () => {
       expect(sql).toContain('fence = r.fence + 1');
       expect(sql).toMatch(/RETURNING r\.\*, c\.previous_lease_owner$/);
     });
-    it('only claimable rows whose lease is empty or expired', () => {
+    it('only claimable rows whose lease is empty, expired or held by an instance that stopped beating', () => {
       expect(sql).toContain(`(status IN ('pending', 'generating') OR announcement = 'due')`);
-      expect(sql).toContain('(lease_expires_at IS NULL OR lease_expires_at < now())');
+      expect(sql).toContain(
+        '(video_requests.lease_expires_at IS NULL OR video_requests.lease_expires_at < now() OR EXISTS ' +
+          '(SELECT 1 FROM bot_instances dead_i WHERE dead_i.instance_id = video_requests.lease_owner ' +
+          "AND (dead_i.stopped_at IS NOT NULL OR dead_i.last_beat_at < now() - dead_i.dead_after_ms * interval '1 millisecond')))",
+      );
       expect(sql).toContain('($3::text IS NULL OR guild_id = $3::text)');
     });
   });

@@ -21,7 +21,7 @@ export class LeaseRepository {
     if (logTakeover) {
       this.logger[takeover ? 'info' : 'debug'](
         { ...requestLogFields(row), owner, previous_owner: previousOwner, takeover },
-        takeover ? 'request claimed after its lease ran out' : 'request claimed',
+        takeover ? 'request taken over: its lease ran out or its instance stopped beating' : 'request claimed',
       );
     }
     return {

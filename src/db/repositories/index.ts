@@ -6,6 +6,7 @@ import { AnnouncementRepository } from './AnnouncementRepository';
 import { AttemptRepository } from './AttemptRepository';
 import { BudgetRepository } from './BudgetRepository';
 import { GuildSettingsRepository } from './GuildSettingsRepository';
+import { InstanceRepository } from './InstanceRepository';
 import { LeaseRepository } from './LeaseRepository';
 import { QueueRepository } from './QueueRepository';
 import { RequestRepository } from './RequestRepository';
@@ -18,6 +19,7 @@ export {
   AttemptRepository,
   BudgetRepository,
   GuildSettingsRepository,
+  InstanceRepository,
   LeaseRepository,
   QueueRepository,
   RequestRepository,
@@ -36,6 +38,7 @@ export interface RequestStore {
   budgets: BudgetRepository;
   queue: QueueRepository;
   settings: GuildSettingsRepository;
+  instances: InstanceRepository;
 }
 
 export function createRequestStore(dataSource: DataSource, logger: Logger, metrics?: Metrics): RequestStore {
@@ -51,5 +54,6 @@ export function createRequestStore(dataSource: DataSource, logger: Logger, metri
     budgets: new BudgetRepository(sql),
     queue: new QueueRepository(sql, log),
     settings: new GuildSettingsRepository(sql, log),
+    instances: new InstanceRepository(sql, log),
   };
 }

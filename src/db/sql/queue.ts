@@ -14,7 +14,7 @@
  * server.
  */
 import { statement } from './statement';
-import { ATTEMPTS, MS, REQUESTS } from './tables';
+import { ATTEMPTS, leaseFree, MS, REQUESTS } from './tables';
 
 /** Serialises permit grants of every instance until the end of the transaction. */
 export const lockPermits = statement<Record<string, never>>(
@@ -59,7 +59,7 @@ export const queueCapacity = statement<{ windowMs: number }>(
  * fetched from Discord (ImageIntake) does not ask yet, so it holds nobody back; it takes its place (by age) once stored.
  */
 const QUEUED = `SELECT r.id, r.guild_id, r.created_at,
-        (r.lease_owner IS NOT NULL AND r.lease_expires_at > now()) AS live
+        (r.lease_owner IS NOT NULL AND NOT ${leaseFree('r')}) AS live
       FROM ${REQUESTS} r
       WHERE r.status = 'pending' AND r.image_source_url IS NULL AND r.last_frame_source_url IS NULL
         AND NOT EXISTS (SELECT 1 FROM ${ATTEMPTS} qa WHERE qa.request_id = r.id AND qa.state IN ('submitting', 'accepted'))`;

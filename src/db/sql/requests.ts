@@ -1,7 +1,7 @@
 /** Requests: creation, reads, the terminal transitions, expiry and the quota. Shared pieces in ./tables. */
 import type { CreateRequestInput } from '../../domain/request';
 import { FENCE_NAMES, statement, type FenceValues } from './statement';
-import { ATTEMPTS, countsAgainstQuota, DURATION_MS, FENCED, HOURS, MS, REQUESTS } from './tables';
+import { ATTEMPTS, countsAgainstQuota, DURATION_MS, FENCED, HOURS, leaseFree, MS, REQUESTS } from './tables';
 
 /**
  * Insert a new request, `pending` and already leased by its creator (fence 1). Nothing when its interaction is known,
@@ -270,7 +270,7 @@ export const expireStalePending = statement<{ maxAgeHours: number; message: stri
       announcement = 'due', fence = r.fence + 1, lease_owner = NULL, lease_expires_at = NULL, updated_at = now()
     WHERE r.status = 'pending'
       AND r.created_at < now() - $maxAgeHours::double precision ${HOURS}
-      AND (r.lease_expires_at IS NULL OR r.lease_expires_at < now())
+      AND ${leaseFree('r')}
       AND NOT EXISTS (SELECT 1 FROM ${ATTEMPTS} a WHERE a.request_id = r.id AND a.state = 'submitting')
       AND ($guildId::text IS NULL OR r.guild_id = $guildId::text)
     RETURNING r.*`,

@@ -17,6 +17,7 @@ import {
   SAMPLES_PER_REQUEST,
 } from '../../domain/policy';
 
+export const MS = `* interval '1 millisecond'`;
 export const REQUESTS = 'video_requests';
 export const ATTEMPTS = 'video_request_attempts';
 export const GUILD_SETTINGS = 'guild_settings';
@@ -24,8 +25,27 @@ export const GUILD_SETTING_CHANGES = 'guild_setting_changes';
 
 /** Rows a worker may claim: unfinished, or finished with an announcement still due. */
 export const CLAIMABLE = `(status IN ('pending', 'generating') OR announcement = 'due')`;
-/** Lease empty or run out. */
-export const LEASE_FREE = `(lease_expires_at IS NULL OR lease_expires_at < now())`;
+/** CLAIMABLE of the request row aliased `r`. */
+export const CLAIMABLE_R = `(r.status IN ('pending', 'generating') OR r.announcement = 'due')`;
+export const INSTANCES = 'bot_instances';
+
+/**
+ * The instance `owner` (an SQL expression naming a lease owner) is known and dead: it stopped cleanly, or it has not
+ * beaten for its own `dead_after_ms`. An owner with no row (an older bot version, or a row pruned long after its
+ * leases ran out) is not known to be dead: its leases wait for their expiry.
+ */
+export function ownerDead(owner: string): string {
+  return `EXISTS (SELECT 1 FROM ${INSTANCES} dead_i WHERE dead_i.instance_id = ${owner}
+      AND (dead_i.stopped_at IS NOT NULL OR dead_i.last_beat_at < now() - dead_i.dead_after_ms ${MS}))`;
+}
+
+/** The lease of request row `r` is free: empty, run out, or held by an instance that stopped beating. */
+export function leaseFree(r: string): string {
+  return `(${r}.lease_expires_at IS NULL OR ${r}.lease_expires_at < now() OR ${ownerDead(`${r}.lease_owner`)})`;
+}
+
+/** Lease empty, run out, or its holder dead (the claim statements' table is not aliased). */
+export const LEASE_FREE = leaseFree(REQUESTS);
 /** The lease a fenced write is made under: `$id`, `$fence`, `$owner` (FenceValues). */
 export const FENCED = `id = $id AND fence = $fence AND lease_owner = $owner`;
 const list = (values: readonly string[]) => values.map((v) => `'${v}'`).join(', ');
@@ -61,7 +81,6 @@ export function reservedSeconds(r: string): string {
   return `(COALESCE(${r}.duration_seconds, ${DEFAULT_DURATION_SECONDS}) * ${SAMPLES_PER_REQUEST})`;
 }
 
-export const MS = `* interval '1 millisecond'`;
 export const HOURS = `* interval '1 hour'`;
 /** Milliseconds from created_at to now, capped to the integer column. */
 export const DURATION_MS = `LEAST(round(extract(epoch FROM (now() - created_at)) * 1000), 2147483647)::integer`;

@@ -1,6 +1,6 @@
 /** Read-only views: metrics counts (all guilds) and the admin views of one guild. */
 import { statement } from './statement';
-import { ATTEMPTS, CLAIMABLE, REQUESTS } from './tables';
+import { ATTEMPTS, CLAIMABLE, leaseFree, REQUESTS } from './tables';
 
 /** All guilds (metrics): claimable rows by state. */
 export const countUnfinishedByState = statement<Record<string, never>>(
@@ -45,7 +45,7 @@ export const recentFailures = statement<{ guildId: string; limit: number }>(
 export const listUnfinished = statement<{ guildId: string; limit: number; offset: number }>(
   ['guildId', 'limit', 'offset'],
   `SELECT r.*,
-      (r.lease_owner IS NOT NULL AND r.lease_expires_at >= now()) AS lease_live,
+      (r.lease_owner IS NOT NULL AND NOT ${leaseFree('r')}) AS lease_live,
       (SELECT count(*) FROM ${ATTEMPTS} a WHERE a.request_id = r.id)::integer AS attempt_count
     FROM ${REQUESTS} r
     WHERE r.guild_id = $guildId AND (r.status IN ('pending', 'generating') OR r.announcement = 'due')
