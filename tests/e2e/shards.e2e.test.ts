@@ -6,16 +6,16 @@
 import { request } from 'node:http';
 import Redis from 'ioredis';
 import { WebSocket } from 'ws';
-import { guildIdOnShard, shardOf, type WorldGuild } from '../emulators/discord';
+import { guildIdOnShard, shardOf, type InteractionHandle, type WorldGuild } from '../emulators/discord';
 import { BotProcess, type LogLine } from '../helpers/botProcess';
-import { E2EWorld } from '../helpers/e2e';
+import { E2EWorld, WORLD } from '../helpers/e2e';
 import { resultNotifications, submitsFor } from '../helpers/outcomes';
 import { testRedisUrl } from '../helpers/redis';
 import { seedRow, waitUntil } from '../helpers/seedRows';
 
 jest.setTimeout(240_000);
 
-const REDIS_URL = testRedisUrl(12);
+const REDIS_URL = testRedisUrl(13);
 const COUNT = 4;
 
 interface Readyz {
@@ -229,5 +229,133 @@ describe('2 processes x 2 shards', () => {
       { guildId: guilds[3]!.id, channelId: guilds[3]!.channels.general!.id },
     );
     await h.waitForReply((m) => /Your video is ready/.test(JSON.stringify(m.embeds)), 30_000);
+  });
+  it('one process of 2 x 2 killed: the other finishes its in-flight requests (ten-minute lease), each requester told once; /resume status in any server lists the live instances', async () => {
+    // LEASE_DURATION_MS is ten minutes, far longer than this test: only the dead-owner rule (heartbeats) can explain
+    // a takeover. The sweep is slow too, so the takeover does not wait for it.
+    const common = {
+      SHARD_COUNT: String(COUNT),
+      LEASE_DURATION_MS: String(10 * 60_000),
+      INSTANCE_DEAD_AFTER_MS: '4000',
+      SWEEP_INTERVAL_MS: '60000',
+      RESUME_CONCURRENCY: '5',
+    };
+    const a = await start({ ...common, SHARD_IDS: '0,1', INSTANCE_ID: 'veobot-0' });
+    const b = await start({ ...common, SHARD_IDS: '2,3', INSTANCE_ID: 'veobot-1' });
+
+    // Two requests in each of the servers on b's shards, generating (Veo takes 15 s) when b dies; and one on a's.
+    world.google.fateForPrompt('in flight', { kind: 'done', afterMs: 15_000, videoBytes: 20_000 });
+    const users = [WORLD.users.member.id, WORLD.users.member2.id];
+    const onB: InteractionHandle[] = [];
+    for (const g of [guilds[2]!, guilds[3]!])
+      for (const userId of users)
+        onB.push(
+          world.video(
+            { prompt: `in flight in ${g.name} for ${userId}`, length: 4 },
+            { guildId: g.id, channelId: g.channels.general!.id, userId },
+          ),
+        );
+    const onA = world.video(
+      { prompt: 'in flight on a', length: 4 },
+      { guildId: guilds[1]!.id, channelId: guilds[1]!.channels.general!.id },
+    );
+    for (const h of [...onB, onA]) await h.waitForAck(10_000);
+    const query = (handles: InteractionHandle[]) =>
+      world.db.database.dataSource.query(
+        `SELECT id, guild_id, channel_id, status, announcement, lease_owner, fence, operation_name
+           FROM video_requests WHERE interaction_token = ANY($1) ORDER BY created_at`,
+        [handles.map((h) => h.token)],
+      ) as Promise<
+        {
+          id: string;
+          guild_id: string;
+          channel_id: string;
+          status: string;
+          announcement: string | null;
+          lease_owner: string;
+          fence: string;
+          operation_name: string | null;
+        }[]
+      >;
+    const before = await waitUntil(
+      'b’s four requests generating under b',
+      async () => {
+        const r = await query(onB);
+        return r.length === 4 && r.every((x) => x.status === 'generating' && x.lease_owner === 'veobot-1') && r;
+      },
+      30_000,
+    );
+
+    await b.kill();
+
+    const after = await waitUntil(
+      'the four requests finished and announced by a',
+      async () => {
+        const r = await query(onB);
+        return r.every((x) => x.status === 'completed' && x.announcement === 'sent') && r;
+      },
+      90_000,
+    );
+    for (const [i, row] of after.entries()) {
+      expect(row.lease_owner).toBe('veobot-0');
+      expect(Number(row.fence)).toBeGreaterThan(Number(before[i]!.fence));
+      expect(row.operation_name).toBe(before[i]!.operation_name); // polled by its stored operation, not submitted again
+      expect(submitsFor(world.google, row.id)).toBe(1);
+      const told = resultNotifications(world.discord, row.id);
+      expect(told).toHaveLength(1);
+      expect(told[0]!.channelId).toBe(row.channel_id); // in the original channel of the server a never sees
+    }
+    expect(
+      a.logs
+        .filter(
+          (l) =>
+            l.msg === 'request taken over: its lease ran out or its instance stopped beating' &&
+            l.previous_owner === 'veobot-1',
+        )
+        .map((l) => l.request_id)
+        .sort(),
+    ).toEqual(after.map((r) => r.id).sort());
+    await waitUntil(
+      'a’s own request finished',
+      async () => (await query([onA])).every((x) => x.status === 'completed' && x.announcement === 'sent'),
+      60_000,
+    );
+
+    const status = async (guild: WorldGuild) => {
+      const h = world.discord.pushInteraction({
+        name: 'resume',
+        subcommand: 'status',
+        options: {},
+        userId: WORLD.users.admin.id,
+        guildId: guild.id,
+        channelId: guild.channels.general!.id,
+      });
+      const reply = await h.waitForReply((m) => !m.loading && m.embeds.length > 0, 15_000);
+      return (reply.embeds[0]!.fields as { name: string; value: string }[]).find((f) =>
+        f.name.startsWith('Bot instances'),
+      )!;
+    };
+    // In a server of a's shards: a is "this bot", b is not responding.
+    const whileDown = await status(guilds[0]!);
+    expect(whileDown.name).toBe('Bot instances: 1 live, 1 not responding');
+    expect(whileDown.value).toMatch(/^🟢 \*\*this bot\*\* · shards 0, 1 · up /);
+
+    // b comes back under its id; then /resume status in a server of either process lists both, live.
+    const b2 = await start({ ...common, SHARD_IDS: '2,3', INSTANCE_ID: 'veobot-1' });
+    for (const g of [guilds[0]!, guilds[3]!]) {
+      const field = await waitUntil(
+        `both instances live in ${g.name}`,
+        async () => {
+          const f = await status(g);
+          return f.name === 'Bot instances: 2 live' && f;
+        },
+        30_000,
+      );
+      expect(field.value).toMatch(/🟢 \*\*this bot\*\* · shards (0, 1|2, 3)/);
+      expect(field.value).not.toMatch(/veobot-[01]/);
+    }
+    // Still one message each: nobody was told twice after the restart either.
+    for (const row of after) expect(resultNotifications(world.discord, row.id)).toHaveLength(1);
+    expect(a.running && b2.running).toBe(true);
   });
 });

@@ -6,7 +6,7 @@ import pino from 'pino';
 import { Writable } from 'node:stream';
 import { InProcessScheduler, RedisScheduler, parseRedisUrl } from '../../src/app/scheduler/TaskScheduler';
 
-const REDIS_URL = testRedisUrl(11);
+const REDIS_URL = testRedisUrl(10);
 
 function captureLogger() {
   const lines: { level: number; msg: string; task?: string }[] = [];
