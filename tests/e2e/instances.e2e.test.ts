@@ -195,6 +195,49 @@ describe('instances: heartbeats, dead-owner takeover, same-id restart', () => {
     expect(survivor.running).toBe(true);
   });
 
+  it('SIGTERM of one of two (a rolling restart): the survivor continues its in-flight requests at once, not at its next sweep', async () => {
+    // A ten-minute lease and a ten-minute sweep: only the hand-over on the clean stop can explain the survivor
+    // finishing them within this test.
+    const env = { ...SETTINGS, SWEEP_INTERVAL_MS: TEN_MINUTES };
+    await world.startBot({ ...env, INSTANCE_ID: 'instance-b' });
+    const survivorSession = (await liveSessionIndex(0)) - 1;
+    const leaving = await world.startBot({ ...env, INSTANCE_ID: 'instance-a' }, { waitForCommands: false });
+    const leavingSession = (await liveSessionIndex(survivorSession + 1)) - 1;
+    world.google.fateForPrompt('rolling', { kind: 'done', afterMs: 10_000, videoBytes: 20_000 });
+    const handles = [WORLD.users.member.id, WORLD.users.member2.id].map((userId, i) =>
+      world.discord.pushInteraction({
+        name: 'video',
+        guildId: MAIN.id,
+        channelId: MAIN.channels.videos.id,
+        userId,
+        options: { prompt: `rolling restart ${i}`, length: 4 },
+        sessionIndex: leavingSession,
+      }),
+    );
+    for (const h of handles) await h.waitForAck(10_000);
+    const ids = await idsOf(handles);
+    const before = await until(async () => {
+      const r = await rows(ids);
+      return r.every((x) => x.status === 'generating' && x.lease_owner === 'instance-a') && r;
+    }, 'the requests to be generating');
+
+    expect(await leaving.stop()).toEqual({ code: 0, signal: null });
+    const after = await until(
+      async () => {
+        const r = await rows(ids);
+        return r.every((x) => x.status === 'completed' && x.announcement === 'sent') && r;
+      },
+      'the survivor to finish the requests handed over',
+      90_000,
+    );
+    for (const [i, r] of after.entries()) {
+      expect(r.lease_owner).toBe('instance-b');
+      expect(r.operation_name).toBe(before[i]!.operation_name); // polled, not submitted again
+      expect(submitsFor(world.google, r.id)).toBe(1);
+      expect(resultNotifications(world.discord, r.id)).toHaveLength(1);
+    }
+  });
+
   it('same INSTANCE_ID restarted after kill -9 takes its request back at once (ten-minute lease); a live duplicate is refused', async () => {
     const env = { ...SETTINGS, INSTANCE_ID: 'veobot-0' };
     const first = await world.startBot(env);

@@ -118,6 +118,25 @@ describe.each(DATABASE_KINDS)('instance heartbeats on %s', (kind) => {
     expect(await store.leases.claimNext('bravo', LONG_LEASE_MS)).toMatchObject({ row: { id: held.requestId } });
   });
 
+  it('a clean stop that gave its leases back makes the others claim at once (rolling restart), not at their next sweep', async () => {
+    const a = heartbeat('alpha');
+    const b = heartbeat('bravo');
+    await a.register();
+    await b.register();
+    const handedBack = await leasedBy('alpha');
+    // A live instance's request deferred to a later sweep (lease given back, no owner) does not call for a claim.
+    const deferred = await leasedBy('bravo');
+    await store.leases.releaseLease(deferred);
+    expect(await store.instances.takeoverWaiting('bravo')).toBe(false);
+
+    // alpha shuts down gracefully: it gives its lease back, then marks itself stopped.
+    await store.leases.releaseLease(handedBack);
+    await a.markStopped();
+    expect(await store.instances.takeoverWaiting('bravo')).toBe(true);
+    const claim = await store.leases.claimNext('bravo', LONG_LEASE_MS);
+    expect(claim).toMatchObject({ row: { id: handedBack.requestId } });
+  });
+
   it('a restart with the same INSTANCE_ID takes its work back under a new fence; the old fence is refused', async () => {
     const before = heartbeat('veobot-0');
     await before.register();

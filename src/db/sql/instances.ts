@@ -103,11 +103,18 @@ export const pruneInstances = statement<{ instanceId: string }>(
 
 /**
  * Whether another instance's work can be taken now: a claimable request whose lease some other owner held and that
- * is free (its holder stopped beating, or the lease ran out). Released leases (no owner) are left to the sweeps.
+ * is free (its holder stopped beating, or the lease ran out); or, while another instance stopped cleanly within its
+ * own `dead_after_ms`, a claimable request with no lease at all (a graceful shutdown gives its leases back, so they
+ * carry no owner: without this they would wait for the next sweep, SWEEP_INTERVAL_MS, during a rolling restart).
+ * Other released leases (a request deferred to a later sweep) are left to the sweeps.
  */
 export const takeoverWaiting = statement<{ owner: string }>(
   ['owner'],
   `SELECT EXISTS (SELECT 1 FROM ${REQUESTS} r
       WHERE ${CLAIMABLE_R} AND r.lease_owner IS NOT NULL AND r.lease_owner <> $owner AND ${leaseFree('r')}
+    ) OR (
+      EXISTS (SELECT 1 FROM ${INSTANCES} s
+        WHERE s.instance_id <> $owner AND s.stopped_at IS NOT NULL AND s.stopped_at > now() - s.dead_after_ms ${MS})
+      AND EXISTS (SELECT 1 FROM ${REQUESTS} r WHERE ${CLAIMABLE_R} AND r.lease_owner IS NULL)
     ) AS waiting`,
 );
