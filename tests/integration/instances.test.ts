@@ -184,6 +184,22 @@ describe.each(DATABASE_KINDS)('instance heartbeats on %s', (kind) => {
     expect(await store.leases.claimNext('embedded-bot', LONG_LEASE_MS)).toMatchObject({ row: { id: held.requestId } });
   });
 
+  it('on the embedded database a start under a new INSTANCE_ID ends every other instance at once: their work is free, none is shown live', async () => {
+    const killed = heartbeat('embedded-first-pid');
+    await killed.register();
+    const held = await leasedBy('embedded-first-pid');
+    killed.stop(); // it just beat, and a new default id does not match it
+    const next = heartbeat('embedded-second-pid', { exclusive: true });
+    await next.register();
+    expect((await store.instances.list()).map((i) => i.instanceId)).toEqual(['embedded-second-pid']);
+    expect(await store.instances.takeoverWaiting('embedded-second-pid')).toBe(true);
+    expect(await store.leases.claimNext('embedded-second-pid', LONG_LEASE_MS)).toMatchObject({
+      row: { id: held.requestId },
+      takeover: true,
+      previousOwner: 'embedded-first-pid',
+    });
+  });
+
   it('refuses to start a second live process with the same INSTANCE_ID and leaves the first one its work', async () => {
     const live = heartbeat('veobot-1');
     await live.register();

@@ -71,6 +71,7 @@ export class InstanceRepository {
       if (!row) return null;
       const freed = await this.sql.rows(sql.freeLeasesOf, { instanceId: r.instanceId }, manager);
       await this.sql.rows(sql.endAdminRunsOf, { instanceId: r.instanceId }, manager);
+      if (r.exclusive) await this.sql.rows(sql.stopOtherInstances, { instanceId: r.instanceId }, manager);
       return { freed: freed.length };
     });
   }

@@ -59,6 +59,17 @@ export const freeLeasesOf = statement<{ instanceId: string }>(
     RETURNING id`,
 );
 
+/**
+ * The embedded database admits one process at a time (its DATA_DIR lock): every other instance recorded in it is gone,
+ * whatever its last beat says. Marked stopped, so their leases are free at once and admins do not see them as live.
+ */
+export const stopOtherInstances = statement<{ instanceId: string }>(
+  ['instanceId'],
+  `UPDATE ${INSTANCES} SET stopped_at = now()
+    WHERE instance_id <> $instanceId AND stopped_at IS NULL
+    RETURNING instance_id`,
+);
+
 /** The server runs (`/resume run`) a dead incarnation of `instanceId` held. */
 export const endAdminRunsOf = statement<{ instanceId: string }>(
   ['instanceId'],
