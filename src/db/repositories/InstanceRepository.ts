@@ -24,17 +24,7 @@ export interface InstanceListing {
   dead: boolean;
 }
 
-export interface Registration {
-  instanceId: string;
-  incarnation: string;
-  /** the incarnation seen under this id (null: no row), replaced only if it is still that one and not beating */
-  previous: string | null;
-  /** the only process on this database (embedded): replace the previous incarnation without waiting */
-  exclusive: boolean;
-  shards: number[];
-  beatIntervalMs: number;
-  deadAfterMs: number;
-}
+export type Registration = sql.InstanceRegistration;
 
 const shardList = (v: unknown): number[] => (Array.isArray(v) ? v.map(num) : []);
 

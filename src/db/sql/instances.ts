@@ -17,6 +17,19 @@ export const getInstance = statement<{ instanceId: string }>(
     FROM ${INSTANCES} i WHERE i.instance_id = $instanceId`,
 );
 
+/** The values `registerInstance` binds (InstanceRepository.register takes them as they are). */
+export interface InstanceRegistration {
+  instanceId: string;
+  incarnation: string;
+  /** the incarnation seen under this id (null: no row), replaced only if it is still that one and not beating */
+  previous: string | null;
+  /** the only process on this database (embedded): replace the previous incarnation without waiting */
+  exclusive: boolean;
+  shards: number[];
+  beatIntervalMs: number;
+  deadAfterMs: number;
+}
+
 /**
  * Records this process as `instanceId` under a new `incarnation`. A row already there is replaced only when it is the
  * incarnation the caller saw (`previous`) and that one stopped, or has been quiet for two of its beats (a restart of a
@@ -24,15 +37,7 @@ export const getInstance = statement<{ instanceId: string }>(
  * embedded database: its DATA_DIR lock already proved every earlier process gone). Returns the row when recorded,
  * nothing otherwise.
  */
-export const registerInstance = statement<{
-  instanceId: string;
-  incarnation: string;
-  previous: string | null;
-  exclusive: boolean;
-  shards: number[];
-  beatIntervalMs: number;
-  deadAfterMs: number;
-}>(
+export const registerInstance = statement<InstanceRegistration>(
   ['instanceId', 'incarnation', 'previous', 'exclusive', 'shards', 'beatIntervalMs', 'deadAfterMs'],
   `INSERT INTO ${INSTANCES} AS i (instance_id, incarnation, shards, started_at, last_beat_at, beat_interval_ms,
       dead_after_ms, stopped_at)
